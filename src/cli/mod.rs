@@ -1,0 +1,28 @@
+//! Subcommand definitions and dispatch. One file per subcommand.
+
+use attnbounds::Result;
+use clap::{Parser, Subcommand};
+
+/// Capacity bounds for bounded-norm self-attention (Edelman, Goel, Kakade, Zhang, ICML 2022),
+/// checked against trained models and rendered as paper figures.
+#[derive(Parser, Debug)]
+#[command(name = "attnbounds", version, about)]
+pub struct Cli {
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Subcommand, Debug)]
+pub enum Command {
+    /// Print the crate version (placeholder until the first real subcommand lands).
+    Version,
+}
+
+pub fn run(cli: Cli) -> Result<()> {
+    match cli.command {
+        Command::Version => {
+            println!("attnbounds {}", env!("CARGO_PKG_VERSION"));
+            Ok(())
+        }
+    }
+}
