@@ -112,7 +112,7 @@ mod tests {
         // Reference: (sigma(x+h) - sigma(x-h)) / 2h, error O(h^2) ~ 1e-10.
         let h = 1e-5;
         for a in Activation::ALL {
-            for &x in &[-2.3, -0.7, 0.31, 1.4185, 3.0] {
+            for &x in &[-2.3f64, -0.7, 0.31, 1.4185, 3.0] {
                 let fd = (a.apply(x + h) - a.apply(x - h)) / (2.0 * h);
                 assert!((fd - a.derivative(x)).abs() < 1e-8, "{a:?} at {x}");
             }

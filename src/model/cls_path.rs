@@ -20,11 +20,11 @@ pub struct ClsCache<S> {
     tables: Vec<HeadTable<S>>,
     mixed: Vec<Mixed<S>>,
     h: Vec<Mat<S>>,
-    p1: Mat<S>,
+    pub(crate) p1: Mat<S>,
     y1: Mat<S>,
     z: Mat<S>,
     g: Mat<S>,
-    p2: Mat<S>,
+    pub(crate) p2: Mat<S>,
     y_out: Mat<S>,
     /// f_i, one per sample.
     pub predictions: Vec<S>,
