@@ -39,6 +39,17 @@ pub trait Real:
     fn from_f64(x: f64) -> Self;
     /// Exact widening (f32) or identity (f64).
     fn as_f64(self) -> f64;
+    /// In place `x <- exp(x - shift)` for every entry; returns the sum. Callers pass
+    /// `shift = max(x)`, so every exponent is <= 0. f32 overrides this with a vectorisable
+    /// polynomial (the softmax is the main non-gemm cost of full attention); f64 uses `exp`.
+    fn exp_shifted_sum(xs: &mut [Self], shift: Self) -> Self {
+        let mut sum = Self::zero();
+        for x in xs.iter_mut() {
+            *x = (*x - shift).exp();
+            sum += *x;
+        }
+        sum
+    }
     /// Raw gemm: `C <- alpha A B + beta C`, A m x k, B k x n, C m x n, arbitrary strides.
     ///
     /// # Safety
@@ -60,6 +71,21 @@ pub trait Real:
 impl Real for f32 {
     fn from_f64(x: f64) -> Self {
         x as f32
+    }
+    fn exp_shifted_sum(xs: &mut [f32], shift: f32) -> f32 {
+        for x in xs.iter_mut() {
+            *x = exp_f32_nonpositive(*x - shift);
+        }
+        // Eight partial sums so the reduction vectorises too.
+        let mut acc = [0.0f32; 8];
+        let chunks = xs.chunks_exact(8);
+        let tail: f32 = chunks.remainder().iter().sum();
+        for c in chunks {
+            for (a, &x) in acc.iter_mut().zip(c) {
+                *a += x;
+            }
+        }
+        acc.iter().sum::<f32>() + tail
     }
     fn as_f64(self) -> f64 {
         self as f64
@@ -107,6 +133,34 @@ impl Real for f64 {
             )
         }
     }
+}
+
+/// exp(x) for x <= 0 in f32, branch-free so loops over it vectorise.
+///
+/// Cephes `expf`: x = n ln2 + r with |r| <= ln2/2 (ln2 split in two parts for exactness), a
+/// degree-6 polynomial for e^r, and 2^n built in the exponent bits. Results below f32's
+/// normal range (x < -87) are flushed to 0. Relative error <= 3e-7 against f64 `exp`
+/// (test `fast_exp_is_accurate`). exp(0) = 1 exactly.
+#[inline(always)]
+fn exp_f32_nonpositive(x: f32) -> f32 {
+    const LOG2E: f32 = std::f32::consts::LOG2_E;
+    const C1: f32 = 0.693_359_4;
+    const C2: f32 = -2.121_944_4e-4;
+    // Adding 1.5 * 2^23 rounds to the nearest integer (|x log2 e| < 2^22 here).
+    const MAGIC: f32 = 12_582_912.0;
+    let xc = x.max(-87.0);
+    let t = xc * LOG2E + MAGIC;
+    let n = t - MAGIC;
+    let r = xc - n * C1 - n * C2;
+    let z = r * r;
+    let p = ((((1.987_569_1e-4 * r + 1.398_199_9e-3) * r + 8.333_452e-3) * r + 4.166_579_6e-2) * r
+        + 1.666_666_5e-1)
+        * r
+        + 5.000_000_1e-1;
+    let er = p * z + r + 1.0;
+    let ni = (t.to_bits() as i32).wrapping_sub(MAGIC.to_bits() as i32);
+    let scale = f32::from_bits(((ni + 127) << 23) as u32);
+    if x < -87.0 { 0.0 } else { er * scale }
 }
 
 /// A read-only strided matrix view: element (i, j) is `data[i * rs + j * cs]`.
@@ -405,6 +459,28 @@ mod tests {
         for (x, y) in c32.data.iter().zip(&r.data) {
             assert!((*x as f64 - y).abs() < 1e-5);
         }
+    }
+
+    #[test]
+    fn fast_exp_is_accurate() {
+        // Reference: f64 exp of the same f32 input, on a grid over [-100, 0].
+        assert_eq!(exp_f32_nonpositive(0.0), 1.0);
+        let mut worst = 0.0f64;
+        for i in 0..=1_000_000 {
+            let x = -100.0f32 * i as f32 / 1e6;
+            let want = (x as f64).exp();
+            let got = exp_f32_nonpositive(x) as f64;
+            if x >= -87.0 {
+                worst = worst.max((got - want).abs() / want);
+            } else {
+                assert_eq!(got, 0.0, "{x}");
+            }
+        }
+        assert!(worst < 3e-7, "{worst:e}");
+        let mut xs = vec![0.0f32, -1.0, -2.0, -1e4];
+        let s = f32::exp_shifted_sum(&mut xs, 0.0);
+        let want = 1.0 + (-1.0f64).exp() + (-2.0f64).exp();
+        assert!((s as f64 - want).abs() < 1e-6 && xs[3] == 0.0);
     }
 
     #[test]

@@ -10,11 +10,7 @@ use crate::tensor::Real;
 /// is >= 1 and never underflows.
 pub fn softmax_in_place<S: Real>(u: &mut [S]) {
     let max = u.iter().fold(S::neg_infinity(), |m, &x| m.max(x));
-    let mut sum = S::zero();
-    for x in u.iter_mut() {
-        *x = (*x - max).exp();
-        sum += *x;
-    }
+    let sum = S::exp_shifted_sum(u, max);
     let inv = S::one() / sum;
     for x in u.iter_mut() {
         *x *= inv;
