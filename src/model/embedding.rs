@@ -19,7 +19,7 @@ pub struct TokenBatch {
 impl TokenBatch {
     pub fn new(context_len: usize, tokens: Vec<u8>) -> Result<Self> {
         crate::error::check::at_least("context_len", context_len, 1)?;
-        if tokens.len() % context_len != 0 {
+        if !tokens.len().is_multiple_of(context_len) {
             return Err(Error::shape(
                 "tokens",
                 format!("a multiple of context_len = {context_len}"),

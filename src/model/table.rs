@@ -117,6 +117,7 @@ pub(crate) fn mix<S: Real>(table: &HeadTable<S>, vocab: usize, batch: &TokenBatc
 
 /// Backward of [`build`] + [`mix`] given dL/d(mixed) (m x k). Adds into `grad` and, if given,
 /// into `d_x_tab` (gradient on the table rows, [CLS] last).
+#[allow(clippy::too_many_arguments)]
 pub(crate) fn backward<S: Real>(
     x_tab: &Mat<S>,
     w: Qkv<'_, S>,

@@ -42,13 +42,13 @@ fn check_fd<P: Parameters<f64> + Clone>(
     for (j, name) in names.iter().enumerate() {
         let len = params.tensors()[j].len();
         let mut fd = vec![0.0; len];
-        for e in 0..len {
+        for (e, fd_e) in fd.iter_mut().enumerate() {
             let mut p = params.clone();
             p.tensors_mut()[j][e] += h;
             let up = value(&p);
             p.tensors_mut()[j][e] -= 2.0 * h;
             let down = value(&p);
-            fd[e] = (up - down) / (2.0 * h);
+            *fd_e = (up - down) / (2.0 * h);
         }
         let norm_fd = dot(&fd, &fd).sqrt();
         let diff: f64 = fd
