@@ -10,5 +10,8 @@
 //! experiments -> `figure` and reports -> the CLI in `src/main.rs`.
 
 pub mod error;
+pub mod model;
+pub mod optim;
+pub mod tensor;
 
 pub use error::{Error, Result};

@@ -1,0 +1,272 @@
+//! Token inputs: a batch of bit sequences and the embedding that turns them into X~.
+//!
+//! x_t = tok[b_t] + pos[t] for t < T, and x_cls is the last row of X~ = [X; x_cls]
+//! (SPEC section 2). The fixed concatenated embedding of SPEC section 4,
+//! x_t = [onehot(b_t) (2); p_t; 0], x_cls = [0; 0; 1], is the special case of zero-padded
+//! tables built by [`Embedding::fixed_bits`].
+
+use crate::error::{Error, Result};
+use crate::tensor::{Mat, Real};
+use rand::{Rng, RngExt};
+
+/// m sequences of `context_len` tokens, row-major (sample i is `tokens[i*T..(i+1)*T]`).
+#[derive(Clone, Debug, PartialEq)]
+pub struct TokenBatch {
+    pub context_len: usize,
+    pub tokens: Vec<u8>,
+}
+
+impl TokenBatch {
+    pub fn new(context_len: usize, tokens: Vec<u8>) -> Result<Self> {
+        crate::error::check::at_least("context_len", context_len, 1)?;
+        if !tokens.len().is_multiple_of(context_len) {
+            return Err(Error::shape(
+                "tokens",
+                format!("a multiple of context_len = {context_len}"),
+                tokens.len(),
+            ));
+        }
+        Ok(TokenBatch {
+            context_len,
+            tokens,
+        })
+    }
+    /// m, the number of sequences.
+    pub fn num_samples(&self) -> usize {
+        self.tokens.len() / self.context_len
+    }
+    pub fn sample(&self, i: usize) -> &[u8] {
+        &self.tokens[i * self.context_len..(i + 1) * self.context_len]
+    }
+}
+
+/// Positional codes for [`Embedding::fixed_bits`].
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub enum Positional {
+    /// p_t = e_t in R^T (d = T + 3).
+    OneHot,
+    /// p_t with i.i.d. entries +-1/sqrt(dim) (d = dim + 3), near-orthogonal for dim = O(log T).
+    RandomSigns { dim: usize, seed: u64 },
+}
+
+/// Token table (vocab x d), positional table (T x d) and the [CLS] vector (d).
+#[derive(Clone, Debug, PartialEq)]
+pub struct Embedding<S> {
+    pub tok: Mat<S>,
+    pub pos: Mat<S>,
+    pub cls: Vec<S>,
+}
+
+impl<S: Real> Embedding<S> {
+    /// Validates widths agree and entries are finite.
+    pub fn new(tok: Mat<S>, pos: Mat<S>, cls: Vec<S>) -> Result<Self> {
+        crate::error::check::at_least("vocab", tok.rows, 1)?;
+        crate::error::check::at_least("context_len", pos.rows, 1)?;
+        if pos.cols != tok.cols {
+            return Err(Error::shape("pos.cols", tok.cols, pos.cols));
+        }
+        if cls.len() != tok.cols {
+            return Err(Error::shape("cls", tok.cols, cls.len()));
+        }
+        crate::tensor::check_finite("tok", &tok.data)?;
+        crate::tensor::check_finite("pos", &pos.data)?;
+        crate::tensor::check_finite("cls", &cls)?;
+        Ok(Embedding { tok, pos, cls })
+    }
+
+    /// SPEC section 4: x_t = [onehot(b_t); p_t; 0], x_cls = [0; 0; 1], vocab 2.
+    pub fn fixed_bits(context_len: usize, positional: Positional) -> Result<Self> {
+        crate::error::check::at_least("context_len", context_len, 1)?;
+        let p = match positional {
+            Positional::OneHot => context_len,
+            Positional::RandomSigns { dim, .. } => {
+                crate::error::check::at_least("positional dim", dim, 1)?
+            }
+        };
+        let d = p + 3;
+        let mut tok = Mat::zeros(2, d);
+        tok.data[0] = S::one();
+        tok.data[d + 1] = S::one();
+        let mut pos = Mat::zeros(context_len, d);
+        match positional {
+            Positional::OneHot => (0..context_len).for_each(|t| pos.data[t * d + 2 + t] = S::one()),
+            Positional::RandomSigns { dim, seed } => {
+                let mut rng = <rand_chacha::ChaCha8Rng as rand::SeedableRng>::seed_from_u64(seed);
+                let s = 1.0 / (dim as f64).sqrt();
+                for t in 0..context_len {
+                    for j in 0..dim {
+                        pos.data[t * d + 2 + j] =
+                            S::from_f64(if rng.random::<bool>() { s } else { -s });
+                    }
+                }
+            }
+        }
+        let mut cls = vec![S::zero(); d];
+        cls[d - 1] = S::one();
+        Self::new(tok, pos, cls)
+    }
+
+    /// Learned-embedding initialisation: entries uniform in [-scale, scale].
+    pub fn random<R: Rng + ?Sized>(
+        vocab: usize,
+        context_len: usize,
+        width: usize,
+        scale: f64,
+        rng: &mut R,
+    ) -> Result<Self> {
+        crate::error::check::positive("scale", scale)?;
+        let mut u = |n: usize| -> Vec<S> {
+            (0..n)
+                .map(|_| S::from_f64(scale * (2.0 * rng.random::<f64>() - 1.0)))
+                .collect()
+        };
+        let tok = Mat {
+            rows: vocab,
+            cols: width,
+            data: u(vocab * width),
+        };
+        let pos = Mat {
+            rows: context_len,
+            cols: width,
+            data: u(context_len * width),
+        };
+        let cls = u(width);
+        Self::new(tok, pos, cls)
+    }
+
+    /// d.
+    pub fn width(&self) -> usize {
+        self.tok.cols
+    }
+    pub fn vocab(&self) -> usize {
+        self.tok.rows
+    }
+    pub fn context_len(&self) -> usize {
+        self.pos.rows
+    }
+
+    /// Every token is in the vocabulary and the batch has this embedding's context length.
+    pub fn check_batch(&self, batch: &TokenBatch) -> Result<()> {
+        if batch.context_len != self.context_len() {
+            return Err(Error::shape(
+                "batch.context_len",
+                self.context_len(),
+                batch.context_len,
+            ));
+        }
+        if let Some(i) = batch
+            .tokens
+            .iter()
+            .position(|&b| b as usize >= self.vocab())
+        {
+            return Err(Error::invalid(
+                format!("tokens[{i}]"),
+                batch.tokens[i],
+                format!("a token < vocab = {}", self.vocab()),
+            ));
+        }
+        Ok(())
+    }
+
+    /// Row index of (position t, token b) in [`Embedding::table`].
+    #[inline]
+    pub fn table_row(&self, t: usize, b: u8) -> usize {
+        t * self.vocab() + b as usize
+    }
+
+    /// The T * vocab distinct input rows: row t*vocab + b is tok[b] + pos[t].
+    pub fn table(&self) -> Mat<S> {
+        let (v, d) = (self.vocab(), self.width());
+        let mut out = Mat::zeros(self.context_len() * v, d);
+        for t in 0..self.context_len() {
+            for b in 0..v {
+                let row = out.row_mut(t * v + b);
+                for ((o, &x), &p) in row.iter_mut().zip(self.tok.row(b)).zip(self.pos.row(t)) {
+                    *o = x + p;
+                }
+            }
+        }
+        out
+    }
+
+    /// Pull a gradient on the table rows back to tok and pos (adds into `grad`).
+    pub fn table_backward(&self, d_table: &Mat<S>, grad: &mut Embedding<S>) {
+        let v = self.vocab();
+        for t in 0..self.context_len() {
+            for b in 0..v {
+                let g = d_table.row(t * v + b);
+                crate::tensor::axpy(S::one(), g, grad.tok.row_mut(b));
+                crate::tensor::axpy(S::one(), g, grad.pos.row_mut(t));
+            }
+        }
+    }
+
+    /// X~ = [X; x_cls] for one sequence, (T+1) x d, [CLS] last.
+    pub fn embed(&self, tokens: &[u8]) -> Mat<S> {
+        let d = self.width();
+        let mut out = Mat::zeros(tokens.len() + 1, d);
+        for (t, &b) in tokens.iter().enumerate() {
+            let row = out.row_mut(t);
+            for ((o, &x), &p) in row
+                .iter_mut()
+                .zip(self.tok.row(b as usize))
+                .zip(self.pos.row(t))
+            {
+                *o = x + p;
+            }
+        }
+        out.row_mut(tokens.len()).copy_from_slice(&self.cls);
+        out
+    }
+
+    /// Same shapes, all zeros (a gradient buffer).
+    pub fn zeros_like(&self) -> Self {
+        Embedding {
+            tok: Mat::zeros(self.tok.rows, self.tok.cols),
+            pos: Mat::zeros(self.pos.rows, self.pos.cols),
+            cls: vec![S::zero(); self.cls.len()],
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn fixed_bits_is_the_spec_concatenation() {
+        // By hand for T = 3, one-hot positions: d = 6, x_t = [onehot(b); e_t; 0].
+        let e = Embedding::<f64>::fixed_bits(3, Positional::OneHot).unwrap();
+        let x = e.embed(&[1, 0, 1]);
+        assert_eq!(x.row(0), &[0., 1., 1., 0., 0., 0.]);
+        assert_eq!(x.row(1), &[1., 0., 0., 1., 0., 0.]);
+        assert_eq!(x.row(2), &[0., 1., 0., 0., 1., 0.]);
+        assert_eq!(x.row(3), &[0., 0., 0., 0., 0., 1.]);
+        // Random signs: each code has norm 1, so every row has norm sqrt(2).
+        let e =
+            Embedding::<f64>::fixed_bits(5, Positional::RandomSigns { dim: 8, seed: 1 }).unwrap();
+        let x = e.embed(&[0, 1, 1, 0, 1]);
+        for t in 0..5 {
+            let n: f64 = x.row(t).iter().map(|v| v * v).sum();
+            assert!((n - 2.0).abs() < 1e-12);
+        }
+    }
+
+    #[test]
+    fn table_rows_match_embed_and_batches_are_checked() {
+        let e = Embedding::<f64>::fixed_bits(4, Positional::OneHot).unwrap();
+        let tab = e.table();
+        let x = e.embed(&[1, 1, 0, 1]);
+        assert_eq!(tab.row(e.table_row(2, 0)), x.row(2));
+        assert!(
+            e.check_batch(&TokenBatch::new(4, vec![0, 1, 2, 0]).unwrap())
+                .is_err()
+        );
+        assert!(
+            e.check_batch(&TokenBatch::new(2, vec![0, 1]).unwrap())
+                .is_err()
+        );
+        assert!(TokenBatch::new(3, vec![0; 4]).is_err());
+        assert!(TokenBatch::new(0, vec![]).is_err());
+    }
+}
