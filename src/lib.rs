@@ -10,5 +10,6 @@
 //! experiments -> `figure` and reports -> the CLI in `src/main.rs`.
 
 pub mod error;
+pub mod tasks;
 
 pub use error::{Error, Result};
