@@ -219,7 +219,7 @@ fn validate(kind: &TaskKind, context_len: usize, sparsity: usize) -> Result<()> 
         ));
     }
     match kind {
-        TaskKind::Majority if sparsity % 2 == 0 => Err(Error::invalid(
+        TaskKind::Majority if sparsity.is_multiple_of(2) => Err(Error::invalid(
             "sparsity",
             sparsity,
             "an odd integer for the majority task (no ties)",
