@@ -11,6 +11,7 @@
 
 pub mod config;
 pub mod error;
+pub mod experiments;
 pub mod results;
 pub mod tasks;
 
