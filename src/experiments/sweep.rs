@@ -135,7 +135,11 @@ where
     let mut pending = Vec::new();
     for (c, cell) in cells.iter().enumerate() {
         let done = db.completed_trials(&cell.hash)?;
-        pending.extend((0..opts.trials).filter(|t| !done.contains(t)).map(|t| (c, t)));
+        pending.extend(
+            (0..opts.trials)
+                .filter(|t| !done.contains(t))
+                .map(|t| (c, t)),
+        );
     }
     let total = cells.len() * opts.trials;
     let bar = progress_bar(pending.len(), opts.quiet);
@@ -143,7 +147,10 @@ where
     let writer_gone = AtomicBool::new(false);
     let stop_requested = || {
         writer_gone.load(Ordering::Relaxed)
-            || opts.stop.as_ref().is_some_and(|s| s.load(Ordering::Relaxed))
+            || opts
+                .stop
+                .as_ref()
+                .is_some_and(|s| s.load(Ordering::Relaxed))
     };
     let (tx, rx) = mpsc::channel::<Outcome>();
 
@@ -223,7 +230,8 @@ fn progress_bar(len: usize, quiet: bool) -> ProgressBar {
     }
     let template = "{elapsed_precise} [{wide_bar}] {pos}/{len} trials, ETA {eta}";
     // The template is a constant; fall back to indicatif's default rather than fail a run.
-    let style = ProgressStyle::with_template(template).unwrap_or_else(|_| ProgressStyle::default_bar());
+    let style =
+        ProgressStyle::with_template(template).unwrap_or_else(|_| ProgressStyle::default_bar());
     ProgressBar::new(len as u64).with_style(style)
 }
 

@@ -156,6 +156,7 @@ impl Task {
     }
 
     /// The Boolean value of the task on one sequence of T bits (each 0 or 1).
+    /// Panics if `bits` is shorter than T: a caller's bug, not user input (datasets are checked).
     pub fn value(&self, bits: &[u8]) -> bool {
         let ones = self.support.iter().filter(|&&i| bits[i] != 0).count();
         let s = self.support.len();
@@ -182,9 +183,12 @@ impl Task {
     }
 
     /// Probability of one sequence under the i.i.d. Bernoulli(`bit_prob`) input distribution.
-    pub fn probability(&self, bits: &[u8]) -> f64 {
+    pub fn probability(&self, bits: &[u8]) -> Result<f64> {
+        if bits.len() != self.context_len {
+            return Err(Error::shape("bits", self.context_len, bits.len()));
+        }
         let ones = bits.iter().filter(|&&b| b != 0).count();
-        input_weight(self.bit_prob, self.context_len, ones)
+        Ok(input_weight(self.bit_prob, self.context_len, ones))
     }
 
     /// Samples `num_samples` i.i.d. labelled sequences.

@@ -40,6 +40,9 @@ fn enumeration_weights_sum_to_one() {
     let task = Task::and(12, 3, &mut rng(3)).unwrap();
     let (mut total, mut count) = (0.0, 0usize);
     enumerate_inputs(&task, 1000, |chunk, w| {
+        for (i, (x, y)) in chunk.iter().enumerate() {
+            assert_eq!((w[i], y), (task.probability(x).unwrap(), task.label(x)));
+        }
         total += w.iter().sum::<f64>();
         count += chunk.len();
         Ok(())
@@ -47,6 +50,9 @@ fn enumeration_weights_sum_to_one() {
     .unwrap();
     assert_eq!(count, 1 << 12);
     assert!((total - 1.0).abs() < 1e-12, "{total}");
+    // All-ones sequence: p^T with p = 2^(-1/3), i.e. 2^(-12/3) = 1/16 (closed form).
+    assert!((task.probability(&[1; 12]).unwrap() - 1.0 / 16.0).abs() < 1e-15);
+    assert!(task.probability(&[1; 11]).is_err());
 }
 
 #[test]

@@ -12,7 +12,10 @@ fn dummy_trial(cell: &Cell<CellConfig>, _trial: usize, seed: u64) -> Result<Metr
     let noise: f64 = (0..100).map(|_| rng.random::<f64>()).sum::<f64>() / 100.0;
     Ok(Metrics::from([
         ("noise".to_string(), noise),
-        ("context_len_seen".to_string(), cell.config.context_len as f64),
+        (
+            "context_len_seen".to_string(),
+            cell.config.context_len as f64,
+        ),
     ]))
 }
 
@@ -25,13 +28,18 @@ fn smoke_cells() -> (Vec<Cell<CellConfig>>, SweepOptions) {
 }
 
 fn pool(threads: usize) -> rayon::ThreadPool {
-    rayon::ThreadPoolBuilder::new().num_threads(threads).build().unwrap()
+    rayon::ThreadPoolBuilder::new()
+        .num_threads(threads)
+        .build()
+        .unwrap()
 }
 
 /// (cell_hash, trial, seed, metrics) of every stored trial, in store order.
 fn contents(db: &ResultsDb) -> Vec<(String, usize, u64, Metrics)> {
     let rows = db.trials(None).unwrap();
-    rows.into_iter().map(|r| (r.cell_hash, r.trial, r.seed, r.metrics)).collect()
+    rows.into_iter()
+        .map(|r| (r.cell_hash, r.trial, r.seed, r.metrics))
+        .collect()
 }
 
 #[test]
@@ -53,7 +61,10 @@ fn results_are_identical_with_one_and_two_threads() {
         let summary = pool(threads)
             .install(|| run_sweep(&mut db, &cells, &opts, dummy_trial))
             .unwrap();
-        assert_eq!((summary.total, summary.completed, summary.already_done), (20, 20, 0));
+        assert_eq!(
+            (summary.total, summary.completed, summary.already_done),
+            (20, 20, 0)
+        );
         assert!(summary.failed.is_empty() && summary.not_started == 0);
         stored.push(contents(&db));
     }
@@ -86,7 +97,11 @@ fn failed_trials_are_not_stored_and_rerun_next_time() {
     })
     .unwrap();
     assert_eq!((second.already_done, second.completed), (12, 8));
-    let expected: BTreeSet<_> = first.failed.iter().map(|f| (f.cell_hash.clone(), f.trial)).collect();
+    let expected: BTreeSet<_> = first
+        .failed
+        .iter()
+        .map(|f| (f.cell_hash.clone(), f.trial))
+        .collect();
     assert_eq!(ran.into_inner().unwrap(), expected);
     // Same stored results as an uninterrupted sweep.
     let mut fresh = ResultsDb::open_in_memory().unwrap();
@@ -133,7 +148,9 @@ fn a_store_error_stops_the_sweep_with_an_error() {
     // A NaN metric is refused by the store: the sweep returns that error instead of going on.
     let (cells, opts) = smoke_cells();
     let mut db = ResultsDb::open_in_memory().unwrap();
-    let nan = |_: &Cell<CellConfig>, _: usize, _: u64| Ok(Metrics::from([("loss".to_string(), f64::NAN)]));
+    let nan = |_: &Cell<CellConfig>, _: usize, _: u64| {
+        Ok(Metrics::from([("loss".to_string(), f64::NAN)]))
+    };
     let e = run_sweep(&mut db, &cells, &opts, nan).unwrap_err();
     assert!(e.to_string().contains("metrics.loss"), "{e}");
     assert_eq!(db.count().unwrap(), 0);
