@@ -28,7 +28,7 @@ pub enum TaskName {
     TruthTable,
 }
 
-/// The model trained in a sweep: the theory's single head read at [CLS], or a 1-block
+/// The model trained in a sweep: the theory's single head read at `[CLS]`, or a 1-block
 /// Transformer (SPEC 5.2).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
 #[serde(try_from = "String")]
