@@ -9,9 +9,13 @@
 //! Layers, one direction only: `tensor`, `model`, `norms` -> `bounds` (pure maths) ->
 //! experiments -> `figure` and reports -> the CLI in `src/main.rs`.
 
+pub mod config;
 pub mod error;
 pub mod model;
 pub mod optim;
 pub mod tensor;
+pub mod experiments;
+pub mod results;
+pub mod tasks;
 
 pub use error::{Error, Result};

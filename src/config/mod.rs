@@ -1,0 +1,284 @@
+//! Experiment configurations: a sweep in TOML, its cells, presets and a stable cell hash.
+//!
+//! A [`SweepConfig`] names a task, a sparsity, lists of `context_len` and `num_samples`, a model
+//! kind, training hyper-parameters, a number of trials and a base seed. It expands into
+//! [`CellConfig`]s, one per (`context_len`, `num_samples`) pair. A cell is identified by
+//! [`canonical_hash`]: SHA-256 of its canonical JSON, which is serde_json's serialization with the
+//! fields in **declaration order** (that order is the canonical one: reordering, renaming or
+//! adding a field of [`CellConfig`] or [`TrainConfig`] changes every hash, so results stored
+//! under old hashes are no longer matched). The experiment name and the number of trials are not
+//! part of a cell, so raising `trials` reuses the trials already stored.
+//!
+//! Everything is validated before any work starts, with errors naming the field and value.
+//! This module never runs anything.
+
+use crate::error::{Error, Result, check};
+use crate::tasks::{Task, TaskKind};
+use serde::{Deserialize, Serialize, Serializer};
+use sha2::{Digest, Sha256};
+use std::path::Path;
+
+/// The Boolean task of a sweep (see [`crate::tasks`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(try_from = "String")]
+pub enum TaskName {
+    And,
+    Parity,
+    Majority,
+    TruthTable,
+}
+
+/// The model trained in a sweep: the theory's single head read at `[CLS]`, or a 1-block
+/// Transformer (SPEC 5.2).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(try_from = "String")]
+pub enum ModelKind {
+    ClsHead,
+    Transformer,
+}
+
+macro_rules! string_enum {
+    ($ty:ty, $field:literal, $($variant:path => $name:literal),+) => {
+        impl $ty {
+            pub const NAMES: &'static [&'static str] = &[$($name),+];
+            pub fn name(self) -> &'static str {
+                match self { $($variant => $name),+ }
+            }
+        }
+        impl TryFrom<String> for $ty {
+            type Error = Error;
+            fn try_from(s: String) -> Result<Self> {
+                match s.as_str() {
+                    $($name => Ok($variant),)+
+                    _ => Err(Error::invalid($field, &s, format!("one of {}", Self::NAMES.join(", ")))),
+                }
+            }
+        }
+        impl Serialize for $ty {
+            fn serialize<S: Serializer>(&self, s: S) -> std::result::Result<S::Ok, S::Error> {
+                s.serialize_str(self.name())
+            }
+        }
+    };
+}
+string_enum!(TaskName, "task", TaskName::And => "and", TaskName::Parity => "parity",
+    TaskName::Majority => "majority", TaskName::TruthTable => "truth_table");
+string_enum!(ModelKind, "model", ModelKind::ClsHead => "cls_head", ModelKind::Transformer => "transformer");
+
+/// Training hyper-parameters; every field has a default so a config may omit `[train]`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct TrainConfig {
+    pub steps: usize,
+    pub learning_rate: f64,
+    pub batch_size: usize,
+    /// d, the embedding width.
+    pub width: usize,
+    /// k, the value dimension of each head.
+    pub value_dim: usize,
+    pub heads: usize,
+    pub mlp_width: usize,
+    pub weight_decay: f64,
+    /// Radius of the norm ball weights are projected onto after each step (bounded-norm
+    /// training); `None` trains unconstrained.
+    pub norm_radius: Option<f64>,
+}
+
+impl Default for TrainConfig {
+    fn default() -> Self {
+        TrainConfig {
+            steps: 2000,
+            learning_rate: 1e-3,
+            batch_size: 64,
+            width: 16,
+            value_dim: 8,
+            heads: 1,
+            mlp_width: 32,
+            weight_decay: 0.0,
+            norm_radius: None,
+        }
+    }
+}
+
+impl TrainConfig {
+    pub fn validate(&self) -> Result<()> {
+        check::at_least("train.steps", self.steps, 1)?;
+        check::positive("train.learning_rate", self.learning_rate)?;
+        check::at_least("train.batch_size", self.batch_size, 1)?;
+        check::at_least("train.width", self.width, 1)?;
+        check::at_least("train.value_dim", self.value_dim, 1)?;
+        check::at_least("train.heads", self.heads, 1)?;
+        check::at_least("train.mlp_width", self.mlp_width, 1)?;
+        check::non_negative("train.weight_decay", self.weight_decay)?;
+        if let Some(r) = self.norm_radius {
+            check::positive("train.norm_radius", r)?;
+        }
+        Ok(())
+    }
+}
+
+/// A sweep over `context_len` x `num_samples`, as written in a TOML file.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SweepConfig {
+    /// Experiment name stored with every trial.
+    pub name: String,
+    pub task: TaskName,
+    /// Required exactly when `task = "truth_table"`: 2^sparsity entries.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub truth_table: Option<Vec<bool>>,
+    pub sparsity: usize,
+    pub context_len: Vec<usize>,
+    pub num_samples: Vec<usize>,
+    pub model: ModelKind,
+    #[serde(default)]
+    pub train: TrainConfig,
+    pub trials: usize,
+    /// Base seed; each trial's seed is derived from it, the cell hash and the trial index.
+    pub seed: u64,
+}
+
+/// One cell of a sweep: everything that determines a trial's distribution of results.
+/// Field order is the canonical serialization order (see the module doc).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct CellConfig {
+    pub task: TaskName,
+    pub truth_table: Option<Vec<bool>>,
+    pub sparsity: usize,
+    pub context_len: usize,
+    pub num_samples: usize,
+    pub model: ModelKind,
+    pub train: TrainConfig,
+    pub seed: u64,
+}
+
+impl CellConfig {
+    /// The task kind, validated against `sparsity` and `context_len`.
+    pub fn task_kind(&self) -> Result<TaskKind> {
+        let kind = match (self.task, &self.truth_table) {
+            (TaskName::And, None) => TaskKind::And,
+            (TaskName::Parity, None) => TaskKind::Parity,
+            (TaskName::Majority, None) => TaskKind::Majority,
+            (TaskName::TruthTable, Some(t)) => TaskKind::TruthTable(t.clone()),
+            (TaskName::TruthTable, None) => {
+                return Err(Error::invalid(
+                    "truth_table",
+                    "missing",
+                    "a list of 2^sparsity booleans",
+                ));
+            }
+            (other, Some(_)) => {
+                let allowed = "absent unless task = truth_table";
+                return Err(Error::invalid(
+                    "truth_table",
+                    format!("given with task = {}", other.name()),
+                    allowed,
+                ));
+            }
+        };
+        // The task constructor owns the rules (s <= T, odd s for majority, table length).
+        Task::with_support(kind.clone(), self.context_len, (0..self.sparsity).collect())?;
+        Ok(kind)
+    }
+
+    pub fn validate(&self) -> Result<()> {
+        self.task_kind()?;
+        check::at_least("num_samples", self.num_samples, 1)?;
+        self.train.validate()
+    }
+}
+
+impl SweepConfig {
+    /// Parses and validates TOML text; `source` names it in errors (a path or a preset name).
+    pub fn from_toml(text: &str, source: &str) -> Result<SweepConfig> {
+        let config: SweepConfig = toml::from_str(text).map_err(|e| Error::parse(source, e))?;
+        config.validate()?;
+        Ok(config)
+    }
+
+    /// Reads, parses and validates a TOML file.
+    pub fn load(path: impl AsRef<Path>) -> Result<SweepConfig> {
+        let path = path.as_ref();
+        let text = std::fs::read_to_string(path).map_err(|e| Error::io(path.display(), e))?;
+        SweepConfig::from_toml(&text, &path.display().to_string())
+    }
+
+    /// Checks every field and every cell before any work starts.
+    pub fn validate(&self) -> Result<()> {
+        if self.name.trim().is_empty() {
+            return Err(Error::invalid(
+                "name",
+                "\"\"",
+                "a non-empty experiment name",
+            ));
+        }
+        check::at_least("trials", self.trials, 1)?;
+        for (field, list) in [
+            ("context_len", &self.context_len),
+            ("num_samples", &self.num_samples),
+        ] {
+            if list.is_empty() {
+                return Err(Error::invalid(field, "[]", "a non-empty list"));
+            }
+            for (i, &v) in list.iter().enumerate() {
+                check::at_least(&format!("{field}[{i}]"), v, 1)?;
+            }
+        }
+        self.cells().iter().try_for_each(CellConfig::validate)
+    }
+
+    /// The cells, `context_len` outer and `num_samples` inner, in file order.
+    pub fn cells(&self) -> Vec<CellConfig> {
+        let mut cells = Vec::with_capacity(self.context_len.len() * self.num_samples.len());
+        for &context_len in &self.context_len {
+            for &num_samples in &self.num_samples {
+                cells.push(CellConfig {
+                    task: self.task,
+                    truth_table: self.truth_table.clone(),
+                    sparsity: self.sparsity,
+                    context_len,
+                    num_samples,
+                    model: self.model,
+                    train: self.train.clone(),
+                    seed: self.seed,
+                });
+            }
+        }
+        cells
+    }
+}
+
+/// The presets embedded in the binary: `smoke` (seconds, tests), `default` (minutes),
+/// `paper` (the paper's scale, hours).
+pub const PRESETS: [(&str, &str); 3] = [
+    ("smoke", include_str!("../../presets/smoke.toml")),
+    ("default", include_str!("../../presets/default.toml")),
+    ("paper", include_str!("../../presets/paper.toml")),
+];
+
+/// A validated preset by name.
+pub fn preset(name: &str) -> Result<SweepConfig> {
+    match PRESETS.iter().find(|(n, _)| *n == name) {
+        Some((n, text)) => SweepConfig::from_toml(text, &format!("preset {n}")),
+        None => {
+            let names: Vec<&str> = PRESETS.iter().map(|(n, _)| *n).collect();
+            Err(Error::invalid(
+                "preset",
+                name,
+                format!("one of {}", names.join(", ")),
+            ))
+        }
+    }
+}
+
+/// Canonical JSON of a config (serde_json, fields in declaration order, no whitespace) and the
+/// lower-case hex SHA-256 of that text. Validate first: serde_json writes a NaN float as `null`.
+pub fn canonical_hash<C: Serialize>(config: &C) -> Result<(String, String)> {
+    let json = serde_json::to_string(config).map_err(|e| Error::parse("config", e))?;
+    let digest = Sha256::digest(json.as_bytes());
+    let hex = digest.iter().map(|b| format!("{b:02x}")).collect();
+    Ok((json, hex))
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,171 @@
+//! CSV and JSON exports of stored trials, for figures and for readers without SQLite.
+//!
+//! CSV: one row per trial; the bookkeeping columns, then one column per cell-config field
+//! (nested fields flattened as `train.steps`, lists as JSON text), then one column per metric
+//! (the union over the exported trials, sorted; empty where a trial lacks it). Column names are
+//! the config's field names, so `context_len` and `num_samples` read the same everywhere.
+//! JSON: an array of objects with `cell_config` and `metrics` as nested objects.
+
+use super::{ResultsDb, TrialRecord};
+use crate::error::{Error, Result};
+use serde_json::{Value, json};
+use std::collections::{BTreeMap, BTreeSet};
+use std::io::Write;
+use std::path::Path;
+
+const FIXED: [&str; 10] = [
+    "experiment",
+    "cell_hash",
+    "trial",
+    "seed",
+    "rng",
+    "crate_version",
+    "git_commit",
+    "started_at",
+    "finished_at",
+    "duration_s",
+];
+
+impl ResultsDb {
+    /// Writes the trials of `experiment` (all when `None`) as CSV.
+    pub fn export_csv(&self, experiment: Option<&str>, out: &mut impl Write) -> Result<()> {
+        write_csv(&self.trials(experiment)?, out)
+    }
+
+    /// Writes the trials of `experiment` (all when `None`) as a pretty JSON array.
+    pub fn export_json(&self, experiment: Option<&str>, out: &mut impl Write) -> Result<()> {
+        let records = self.trials(experiment)?;
+        let rows = records
+            .iter()
+            .map(record_json)
+            .collect::<Result<Vec<_>>>()?;
+        serde_json::to_writer_pretty(&mut *out, &rows).map_err(|e| Error::io("json output", e))?;
+        writeln!(out).map_err(|e| Error::io("json output", e))
+    }
+
+    /// Writes CSV (`.csv`) or JSON (any other extension) to a file.
+    pub fn export_file(&self, experiment: Option<&str>, path: impl AsRef<Path>) -> Result<()> {
+        let path = path.as_ref();
+        let file = std::fs::File::create(path).map_err(|e| Error::io(path.display(), e))?;
+        let mut out = std::io::BufWriter::new(file);
+        if path.extension().is_some_and(|e| e == "csv") {
+            self.export_csv(experiment, &mut out)?;
+        } else {
+            self.export_json(experiment, &mut out)?;
+        }
+        out.flush().map_err(|e| Error::io(path.display(), e))
+    }
+}
+
+fn parse_config(record: &TrialRecord) -> Result<Value> {
+    let source = format!("cell_config of cell {}", record.cell_hash);
+    serde_json::from_str(&record.cell_config).map_err(|e| Error::parse(source, e))
+}
+
+fn record_json(r: &TrialRecord) -> Result<Value> {
+    Ok(json!({
+        "experiment": r.experiment,
+        "cell_hash": r.cell_hash,
+        "cell_config": parse_config(r)?,
+        "trial": r.trial,
+        "seed": r.seed,
+        "rng": r.rng,
+        "crate_version": r.crate_version,
+        "git_commit": r.git_commit,
+        "started_at": r.started_at,
+        "finished_at": r.finished_at,
+        "duration_s": r.duration_s,
+        "metrics": r.metrics,
+    }))
+}
+
+/// Flattens a JSON object into `prefix.key` -> text cells.
+fn flatten(prefix: &str, value: &Value, out: &mut BTreeMap<String, String>) {
+    let key = |k: &str| {
+        if prefix.is_empty() {
+            k.to_string()
+        } else {
+            format!("{prefix}.{k}")
+        }
+    };
+    match value {
+        Value::Object(map) => map.iter().for_each(|(k, v)| flatten(&key(k), v, out)),
+        Value::Null => {
+            out.insert(prefix.to_string(), String::new());
+        }
+        Value::String(s) => {
+            out.insert(prefix.to_string(), s.clone());
+        }
+        other => {
+            out.insert(prefix.to_string(), other.to_string());
+        }
+    }
+}
+
+fn write_csv(records: &[TrialRecord], out: &mut impl Write) -> Result<()> {
+    let mut configs = Vec::with_capacity(records.len());
+    let (mut config_cols, mut metric_cols) = (BTreeSet::new(), BTreeSet::new());
+    for r in records {
+        let mut flat = BTreeMap::new();
+        match parse_config(r)? {
+            Value::Object(map) => flatten("", &Value::Object(map), &mut flat),
+            other => flatten("cell_config", &other, &mut flat),
+        }
+        config_cols.extend(flat.keys().cloned());
+        metric_cols.extend(r.metrics.keys().cloned());
+        configs.push(flat);
+    }
+    let taken: BTreeSet<&str> = FIXED
+        .iter()
+        .copied()
+        .chain(config_cols.iter().map(String::as_str))
+        .collect();
+    if let Some(clash) = metric_cols.iter().find(|m| taken.contains(m.as_str())) {
+        let allowed = "a metric name different from every bookkeeping and config column";
+        return Err(Error::invalid("metrics", clash, allowed));
+    }
+    let header: Vec<&str> = FIXED
+        .iter()
+        .copied()
+        .chain(config_cols.iter().map(String::as_str))
+        .chain(metric_cols.iter().map(String::as_str))
+        .collect();
+    let io = |e: std::io::Error| Error::io("csv output", e);
+    write_row(out, header.iter().map(|s| s.to_string())).map_err(io)?;
+    for (r, flat) in records.iter().zip(&configs) {
+        let fixed = [
+            r.experiment.clone(),
+            r.cell_hash.clone(),
+            r.trial.to_string(),
+            r.seed.to_string(),
+            r.rng.clone(),
+            r.crate_version.clone(),
+            r.git_commit.clone(),
+            r.started_at.clone(),
+            r.finished_at.clone(),
+            r.duration_s.to_string(),
+        ];
+        let config = config_cols
+            .iter()
+            .map(|c| flat.get(c).cloned().unwrap_or_default());
+        let metrics = metric_cols
+            .iter()
+            .map(|m| r.metrics.get(m).map(f64::to_string).unwrap_or_default());
+        write_row(out, fixed.into_iter().chain(config).chain(metrics)).map_err(io)?;
+    }
+    Ok(())
+}
+
+/// RFC 4180: quote a field holding a comma, a quote or a line break; double inner quotes.
+fn write_row(out: &mut impl Write, fields: impl Iterator<Item = String>) -> std::io::Result<()> {
+    let quoted: Vec<String> = fields
+        .map(|f| {
+            if f.contains([',', '"', '\n', '\r']) {
+                format!("\"{}\"", f.replace('"', "\"\""))
+            } else {
+                f
+            }
+        })
+        .collect();
+    writeln!(out, "{}", quoted.join(","))
+}

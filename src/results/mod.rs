@@ -1,0 +1,269 @@
+//! The results store: one SQLite row per finished trial, safe to kill at any moment.
+//!
+//! Each trial is committed in its own transaction in WAL mode, so a killed process loses at most
+//! the trials still running and never leaves a half-written row or a corrupt file.
+//! `UNIQUE(cell_hash, trial)` makes a rerun skip what is already stored. Every row records what
+//! is needed to reproduce it: the cell config (canonical JSON, see [`crate::config`]) and its
+//! hash, the trial's seed and generator, the crate version and the git commit of the build.
+//! Exports to CSV and JSON live in [`export`]. This module stores and reads; it never runs trials.
+
+pub mod export;
+
+use crate::error::{Error, Result, check};
+use rusqlite::{Connection, params};
+use std::collections::{BTreeMap, BTreeSet};
+use std::path::Path;
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+/// Named scalar results of one trial, e.g. `population_error`, `train_error`.
+pub type Metrics = BTreeMap<String, f64>;
+
+/// Version of this crate, stored with each trial.
+pub const CRATE_VERSION: &str = env!("CARGO_PKG_VERSION");
+/// `git rev-parse HEAD` at build time (build.rs), or "unknown" outside a git checkout.
+pub const GIT_COMMIT: &str = env!("ATTNBOUNDS_GIT_COMMIT");
+/// Default location of the store, relative to the working directory.
+pub const DEFAULT_PATH: &str = "results/attnbounds.sqlite";
+
+const SCHEMA: &str = "
+CREATE TABLE IF NOT EXISTS trials (
+    id            INTEGER PRIMARY KEY,
+    experiment    TEXT NOT NULL,
+    cell_hash     TEXT NOT NULL,
+    cell_config   TEXT NOT NULL,
+    trial         INTEGER NOT NULL,
+    seed          TEXT NOT NULL,   -- decimal u64 (SQLite integers are i64)
+    rng           TEXT NOT NULL,
+    crate_version TEXT NOT NULL,
+    git_commit    TEXT NOT NULL,
+    started_at    TEXT NOT NULL,   -- ISO 8601, UTC
+    finished_at   TEXT NOT NULL,
+    duration_s    REAL NOT NULL,
+    metrics       TEXT NOT NULL,   -- JSON object of finite numbers
+    UNIQUE (cell_hash, trial)
+);";
+
+/// One stored trial.
+#[derive(Debug, Clone, PartialEq)]
+pub struct TrialRecord {
+    pub experiment: String,
+    pub cell_hash: String,
+    /// Canonical JSON of the cell config.
+    pub cell_config: String,
+    pub trial: usize,
+    pub seed: u64,
+    /// Name of the seeded generator, e.g. "ChaCha8Rng".
+    pub rng: String,
+    pub crate_version: String,
+    pub git_commit: String,
+    pub started_at: String,
+    pub finished_at: String,
+    pub duration_s: f64,
+    pub metrics: Metrics,
+}
+
+/// A connection to the results store.
+pub struct ResultsDb {
+    conn: Connection,
+    path: String,
+}
+
+impl ResultsDb {
+    /// Opens (creating the file, its parent folder and the table if needed) in WAL mode.
+    pub fn open(path: impl AsRef<Path>) -> Result<ResultsDb> {
+        let path = path.as_ref();
+        let name = path.display().to_string();
+        if let Some(parent) = path.parent().filter(|p| !p.as_os_str().is_empty()) {
+            std::fs::create_dir_all(parent).map_err(|e| Error::io(parent.display(), e))?;
+        }
+        let conn = Connection::open(path).map_err(|e| Error::io(&name, e))?;
+        ResultsDb::init(conn, name, true)
+    }
+
+    /// An in-memory store (tests, dry runs); nothing survives the process.
+    pub fn open_in_memory() -> Result<ResultsDb> {
+        let conn = Connection::open_in_memory().map_err(|e| Error::io(":memory:", e))?;
+        ResultsDb::init(conn, ":memory:".to_string(), false)
+    }
+
+    fn init(conn: Connection, path: String, wal: bool) -> Result<ResultsDb> {
+        let err = |e: rusqlite::Error| Error::io(&path, e);
+        // Another process (a reader, or a run being killed) may hold the lock briefly.
+        conn.busy_timeout(Duration::from_secs(10)).map_err(err)?;
+        if wal {
+            let mode: String = conn
+                .query_row("PRAGMA journal_mode = WAL", [], |r| r.get(0))
+                .map_err(err)?;
+            if !mode.eq_ignore_ascii_case("wal") {
+                return Err(Error::io(
+                    &path,
+                    format!("journal_mode is {mode}, WAL required"),
+                ));
+            }
+        }
+        conn.execute_batch(SCHEMA).map_err(err)?;
+        Ok(ResultsDb { conn, path })
+    }
+
+    /// The file this store lives in.
+    pub fn path(&self) -> &str {
+        &self.path
+    }
+
+    fn err(&self, e: rusqlite::Error) -> Error {
+        Error::io(&self.path, e)
+    }
+
+    /// Stores one trial in its own transaction. Returns false (and changes nothing) when
+    /// `(cell_hash, trial)` is already stored. Metrics must be finite.
+    pub fn insert(&mut self, record: &TrialRecord) -> Result<bool> {
+        for (name, &value) in &record.metrics {
+            check::finite(&format!("metrics.{name}"), value)?;
+        }
+        check::non_negative("duration_s", record.duration_s)?;
+        let metrics =
+            serde_json::to_string(&record.metrics).map_err(|e| Error::parse("metrics", e))?;
+        let trial = i64::try_from(record.trial)
+            .map_err(|_| Error::invalid("trial", record.trial, "< 2^63"))?;
+        let tx = self
+            .conn
+            .transaction()
+            .map_err(|e| Error::io(&self.path, e))?;
+        let inserted = tx
+            .execute(
+                "INSERT OR IGNORE INTO trials (experiment, cell_hash, cell_config, trial, seed, rng,
+                 crate_version, git_commit, started_at, finished_at, duration_s, metrics)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12)",
+                params![
+                    record.experiment,
+                    record.cell_hash,
+                    record.cell_config,
+                    trial,
+                    record.seed.to_string(),
+                    record.rng,
+                    record.crate_version,
+                    record.git_commit,
+                    record.started_at,
+                    record.finished_at,
+                    record.duration_s,
+                    metrics
+                ],
+            )
+            .map_err(|e| Error::io(&self.path, e))?;
+        tx.commit().map_err(|e| Error::io(&self.path, e))?;
+        Ok(inserted == 1)
+    }
+
+    /// Trial indices already stored for a cell.
+    pub fn completed_trials(&self, cell_hash: &str) -> Result<BTreeSet<usize>> {
+        let mut stmt = self
+            .conn
+            .prepare("SELECT trial FROM trials WHERE cell_hash = ?1")
+            .map_err(|e| self.err(e))?;
+        let rows = stmt
+            .query_map([cell_hash], |r| r.get::<_, i64>(0))
+            .map_err(|e| self.err(e))?;
+        rows.map(|r| r.map(|t| t as usize).map_err(|e| self.err(e)))
+            .collect()
+    }
+
+    /// Number of stored trials (all experiments).
+    pub fn count(&self) -> Result<usize> {
+        let n: i64 = self
+            .conn
+            .query_row("SELECT COUNT(*) FROM trials", [], |r| r.get(0))
+            .map_err(|e| self.err(e))?;
+        Ok(n as usize)
+    }
+
+    /// Stored trials, of one experiment or all, ordered by experiment, cell hash and trial
+    /// (independent of the order in which they finished).
+    pub fn trials(&self, experiment: Option<&str>) -> Result<Vec<TrialRecord>> {
+        self.select("WHERE ?1 IS NULL OR experiment = ?1", [experiment])
+    }
+
+    /// One stored trial, if present.
+    pub fn get(&self, cell_hash: &str, trial: usize) -> Result<Option<TrialRecord>> {
+        let filter = "WHERE cell_hash = ?1 AND trial = ?2";
+        Ok(self.select(filter, params![cell_hash, trial as i64])?.pop())
+    }
+
+    fn select(&self, filter: &str, args: impl rusqlite::Params) -> Result<Vec<TrialRecord>> {
+        let sql = format!(
+            "SELECT experiment, cell_hash, cell_config, trial, seed, rng, crate_version,
+             git_commit, started_at, finished_at, duration_s, metrics FROM trials
+             {filter} ORDER BY experiment, cell_hash, trial"
+        );
+        let mut stmt = self.conn.prepare(&sql).map_err(|e| self.err(e))?;
+        let rows = stmt
+            .query_map(args, |r| {
+                Ok((
+                    TrialRecord {
+                        experiment: r.get(0)?,
+                        cell_hash: r.get(1)?,
+                        cell_config: r.get(2)?,
+                        trial: r.get::<_, i64>(3)? as usize,
+                        seed: 0,
+                        rng: r.get(5)?,
+                        crate_version: r.get(6)?,
+                        git_commit: r.get(7)?,
+                        started_at: r.get(8)?,
+                        finished_at: r.get(9)?,
+                        duration_s: r.get(10)?,
+                        metrics: Metrics::new(),
+                    },
+                    r.get::<_, String>(4)?,
+                    r.get::<_, String>(11)?,
+                ))
+            })
+            .map_err(|e| self.err(e))?;
+        let mut out = Vec::new();
+        for row in rows {
+            let (mut record, seed, metrics) = row.map_err(|e| self.err(e))?;
+            let source = format!(
+                "{} trial {} of cell {}",
+                self.path, record.trial, record.cell_hash
+            );
+            record.seed = seed.parse().map_err(|e| Error::parse(&source, e))?;
+            record.metrics =
+                serde_json::from_str(&metrics).map_err(|e| Error::parse(&source, e))?;
+            out.push(record);
+        }
+        Ok(out)
+    }
+
+    /// SQLite's `PRAGMA integrity_check`: "ok" for a sound file.
+    pub fn integrity_check(&self) -> Result<String> {
+        self.conn
+            .query_row("PRAGMA integrity_check", [], |r| r.get(0))
+            .map_err(|e| self.err(e))
+    }
+}
+
+/// A time as ISO 8601 UTC with milliseconds, e.g. "2025-03-01T12:00:00.000Z".
+pub fn iso8601_utc(time: SystemTime) -> String {
+    let since = time.duration_since(UNIX_EPOCH).unwrap_or_default();
+    let secs = since.as_secs();
+    let (days, rem) = ((secs / 86_400) as i64, secs % 86_400);
+    // Civil date from days since 1970-01-01 (H. Hinnant, "chrono-Compatible Low-Level Date
+    // Algorithms", civil_from_days).
+    let z = days + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z - era * 146_097;
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let day = doy - (153 * mp + 2) / 5 + 1;
+    let month = if mp < 10 { mp + 3 } else { mp - 9 };
+    let year = yoe + era * 400 + i64::from(month <= 2);
+    format!(
+        "{year:04}-{month:02}-{day:02}T{:02}:{:02}:{:02}.{:03}Z",
+        rem / 3600,
+        rem % 3600 / 60,
+        rem % 60,
+        since.subsec_millis()
+    )
+}
+
+#[cfg(test)]
+mod tests;
