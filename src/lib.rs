@@ -9,6 +9,7 @@
 //! Layers, one direction only: `tensor`, `model`, `norms` -> `bounds` (pure maths) ->
 //! experiments -> `figure` and reports -> the CLI in `src/main.rs`.
 
+pub mod bounds;
 pub mod error;
 
 pub use error::{Error, Result};
