@@ -298,7 +298,7 @@ mod cli {
             "paper single-head",
             "post-hoc (radii grid)",
             "spectral, flattened",
-            "lower bound",
+            "lower bound, s-sparse AND",
         ] {
             assert_eq!(text.matches(name).count(), 2, "{name} in\n{text}");
         }
