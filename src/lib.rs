@@ -9,13 +9,15 @@
 //! Layers, one direction only: `tensor`, `model`, `norms` -> `bounds` (pure maths) ->
 //! experiments -> `figure` and reports -> the CLI in `src/main.rs`.
 
+
+pub mod bounds;
 pub mod config;
 pub mod error;
+pub mod experiments;
 pub mod model;
 pub mod optim;
-pub mod tensor;
-pub mod experiments;
 pub mod results;
 pub mod tasks;
+pub mod tensor;
 
 pub use error::{Error, Result};

@@ -1,5 +1,7 @@
 //! Subcommand definitions and dispatch. One file per subcommand.
 
+pub mod bound;
+
 use attnbounds::Result;
 use clap::{Parser, Subcommand};
 
@@ -16,6 +18,9 @@ pub struct Cli {
 pub enum Command {
     /// Print the crate version (placeholder until the first real subcommand lands).
     Version,
+    /// Print every applicable capacity and generalization bound for one parameter set
+    /// (log covering number at eps, Rademacher bound, gap bound, status, source).
+    Bound(bound::BoundArgs),
 }
 
 pub fn run(cli: Cli) -> Result<()> {
@@ -24,5 +29,6 @@ pub fn run(cli: Cli) -> Result<()> {
             println!("attnbounds {}", env!("CARGO_PKG_VERSION"));
             Ok(())
         }
+        Command::Bound(args) => bound::run(args),
     }
 }

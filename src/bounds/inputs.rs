@@ -1,0 +1,206 @@
+//! Validated inputs of every bound: the setting (counts), the norm radii, the parameters.
+//!
+//! Plain `f64`/`usize` structs so that `bounds` depends on nothing but `error`: the model and
+//! norms modules (or a user's TOML file) fill them in. Validation names the field, value and
+//! domain (see `crate::error::check`).
+
+use crate::error::{Error, Result, check};
+use serde::{Deserialize, Serialize};
+
+/// Counts of the learning problem. Symbols of `docs/derivations.md#1-conventions` in brackets.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+pub struct Setting {
+    /// Sample size `m`.
+    pub num_samples: usize,
+    /// Context length `T` (tokens, not counting [CLS]).
+    pub context_len: usize,
+    /// Width `d` of the token representations.
+    pub width: usize,
+    /// Value dimension `k` (columns of `W_V`).
+    pub value_dim: usize,
+    /// Heads per layer `H`.
+    pub heads: usize,
+    /// Layers `L`.
+    pub layers: usize,
+}
+
+impl Setting {
+    /// Every count must be at least 1.
+    pub fn validate(&self) -> Result<()> {
+        check::at_least("num_samples", self.num_samples, 1)?;
+        check::at_least("context_len", self.context_len, 1)?;
+        check::at_least("width", self.width, 1)?;
+        check::at_least("value_dim", self.value_dim, 1)?;
+        check::at_least("heads", self.heads, 1)?;
+        check::at_least("layers", self.layers, 1)?;
+        Ok(())
+    }
+
+    /// `m` as f64.
+    pub fn m(&self) -> f64 {
+        self.num_samples as f64
+    }
+
+    /// `T` as f64.
+    pub fn t(&self) -> f64 {
+        self.context_len as f64
+    }
+
+    /// True for the one-head, one-layer [CLS] model of SPEC 3.1/3.2.
+    pub fn is_single_head(&self) -> bool {
+        self.heads == 1 && self.layers == 1
+    }
+}
+
+/// Norm radii of a [CLS] head (`docs/derivations.md#1-conventions`). Every radius is an upper
+/// bound on the named norm; all must be finite and `> 0`.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+pub struct HeadRadii {
+    /// `B_X`: max l2 norm of any row of `X~` (tokens and [CLS]), over the sample.
+    pub b_x: f64,
+    /// `B_QK`: bound on `||Theta||_F`, `Theta = W_K W_Q^T` (a bound on `||Theta||_{2,1}` is one too).
+    pub b_qk: f64,
+    /// `B_V`: bound on the spectral norm `||W_V||_2`.
+    pub b_v: f64,
+    /// `B_V^{2,1}`: bound on `||W_V||_{2,1}` (sum of column l2 norms, `W_V in R^{d x k}`).
+    pub b_v21: f64,
+    /// `B_w`: bound on `||w||_2` of the read-out.
+    pub b_w: f64,
+}
+
+impl HeadRadii {
+    /// All radii finite and positive.
+    pub fn validate(&self) -> Result<()> {
+        check::positive("b_x", self.b_x)?;
+        check::positive("b_qk", self.b_qk)?;
+        check::positive("b_v", self.b_v)?;
+        check::positive("b_v21", self.b_v21)?;
+        check::positive("b_w", self.b_w)?;
+        Ok(())
+    }
+
+    /// The radii as an array in the fixed order `b_x, b_qk, b_v, b_v21, b_w` (post-hoc grid).
+    pub fn to_array(&self) -> [f64; 5] {
+        [self.b_x, self.b_qk, self.b_v, self.b_v21, self.b_w]
+    }
+
+    /// Inverse of [`HeadRadii::to_array`].
+    pub fn from_array(a: [f64; 5]) -> Self {
+        HeadRadii {
+            b_x: a[0],
+            b_qk: a[1],
+            b_v: a[2],
+            b_v21: a[3],
+            b_w: a[4],
+        }
+    }
+
+    /// `B_VF = min(b_v21, sqrt(min(d, k)) b_v)`, a valid bound on `||W_V||_F` by (I10).
+    pub fn b_vf(&self, setting: &Setting) -> f64 {
+        let rank = setting.width.min(setting.value_dim) as f64;
+        self.b_v21.min(rank.sqrt() * self.b_v)
+    }
+}
+
+/// Radii of one layer of the deep model (`docs/derivations.md#5-multi-head-multi-layer`),
+/// shared by all its heads.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+pub struct LayerRadii {
+    /// Bound on `||Theta||_F` of every head.
+    pub b_qk: f64,
+    /// Bound on `||W_V||_2`.
+    pub b_v: f64,
+    /// Bound on `||W_V||_{2,1}` (used as a Frobenius bound, with `sqrt(rank) b_v`).
+    pub b_v21: f64,
+    /// Bound on `||W_C||_2`, `W_C in R^{k x d}`.
+    pub b_c: f64,
+    /// Bound on `||W_C||_{2,1}` (used as a Frobenius bound, with `sqrt(rank) b_c`).
+    pub b_c21: f64,
+}
+
+impl LayerRadii {
+    /// All radii finite and positive; `layer` is used in the field name of an error.
+    pub fn validate(&self, layer: usize) -> Result<()> {
+        check::positive(&format!("layers[{layer}].b_qk"), self.b_qk)?;
+        check::positive(&format!("layers[{layer}].b_v"), self.b_v)?;
+        check::positive(&format!("layers[{layer}].b_v21"), self.b_v21)?;
+        check::positive(&format!("layers[{layer}].b_c"), self.b_c)?;
+        check::positive(&format!("layers[{layer}].b_c21"), self.b_c21)?;
+        Ok(())
+    }
+}
+
+/// Scalars shared by the bounds. Defaults are [`BoundParams::default`].
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+pub struct BoundParams {
+    /// Failure probability `delta` in (0, 1).
+    pub delta: f64,
+    /// Margin `gamma > 0` of the ramp loss.
+    pub gamma: f64,
+    /// Scale `eps > 0` at which log covering numbers are reported.
+    pub eps: f64,
+    /// Lipschitz constant `L_sigma > 0` of the activation (1 for ReLU, tanh, identity).
+    pub l_sigma: f64,
+    /// Softmax constant `kappa` of our bounds (1 is valid and tight, (I5)).
+    pub kappa: f64,
+    /// Softmax constant of the paper's shape (the paper uses 2).
+    pub kappa_paper: f64,
+    /// Unconfirmed absolute constant `c0` of the paper's shape (I16).
+    pub c0: f64,
+    /// Sparsity `s` of the target for the lower bound (I25).
+    pub sparsity: usize,
+    /// Smallest radius `r_min` of the post-hoc grid (section 8), fixed before seeing data.
+    pub r_min: f64,
+    /// Constant of Zhang's Theorem 3 as remembered (288), a parameter because unconfirmed (I2).
+    pub zhang3_const: f64,
+    /// Constant of the parameter-counting VC shape.
+    pub c_vc: f64,
+}
+
+impl Default for BoundParams {
+    fn default() -> Self {
+        BoundParams {
+            delta: 0.05,
+            gamma: 1.0,
+            eps: 0.1,
+            l_sigma: 1.0,
+            kappa: 1.0,
+            kappa_paper: 2.0,
+            c0: 1.0,
+            sparsity: 3,
+            r_min: (-20f64).exp2(),
+            zhang3_const: 288.0,
+            c_vc: 1.0,
+        }
+    }
+}
+
+impl BoundParams {
+    /// Domain of every field, named in the error.
+    pub fn validate(&self) -> Result<()> {
+        check::open_unit("delta", self.delta)?;
+        check::positive("gamma", self.gamma)?;
+        check::positive("eps", self.eps)?;
+        check::positive("l_sigma", self.l_sigma)?;
+        check::positive("kappa", self.kappa)?;
+        check::positive("kappa_paper", self.kappa_paper)?;
+        check::positive("c0", self.c0)?;
+        check::at_least("sparsity", self.sparsity, 1)?;
+        check::positive("r_min", self.r_min)?;
+        check::positive("zhang3_const", self.zhang3_const)?;
+        check::positive("c_vc", self.c_vc)?;
+        Ok(())
+    }
+}
+
+/// `sparsity <= context_len` is needed by the lower bound only.
+pub(crate) fn check_sparsity(setting: &Setting, params: &BoundParams) -> Result<()> {
+    if params.sparsity > setting.context_len {
+        return Err(Error::invalid(
+            "sparsity",
+            params.sparsity,
+            format!("an integer in 1..=context_len ({})", setting.context_len),
+        ));
+    }
+    Ok(())
+}

@@ -1,0 +1,32 @@
+//! Capacity and generalization bounds for bounded-norm attention: pure functions of plain `f64`
+//! radii (no I/O, no randomness, nothing above `error`).
+//!
+//! Every bound's doc comment states its formula, its source (a paper and theorem, or a section
+//! of `docs/derivations.md`) and its status (rigorous, closed form, paper shape with a free
+//! constant, baseline, lower bound). [`all_bounds`] evaluates all of them for one parameter set:
+//! it is what the `bound` command and the figures call.
+
+mod baselines;
+mod compose;
+mod covering;
+mod deep;
+mod dudley;
+mod generalization;
+mod inputs;
+mod numerics;
+mod single_head;
+mod table;
+
+pub use baselines::{
+    parameter_count, rademacher_from_vc, spectral_flat_ln_c, vc_lower_sparse_and,
+    vc_parameter_counting,
+};
+pub use covering::{bft_matrix, maurey, zhang_l1_shape, zhang_l2};
+pub use deep::{deep_log_covering, ln_layer_lipschitz};
+pub use dudley::{DUDLEY_TOL, Dudley, dudley_closed_form, dudley_numeric};
+pub use generalization::{PostHoc, gap, post_hoc_grid};
+pub use inputs::{BoundParams, HeadRadii, LayerRadii, Setting};
+pub use single_head::{
+    explicit_closed_form, explicit_log_covering, head_range, paper_log_covering,
+};
+pub use table::{BoundRow, Radii, Status, all_bounds, explicit_gap, explicit_rademacher};

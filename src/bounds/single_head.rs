@@ -1,0 +1,205 @@
+//! Single [CLS] head: our explicit bound (SPEC 3.2) and the paper's shape (SPEC 3.1).
+
+use super::compose::{
+    Lemma, Stage, closed_form_at, closed_form_ln_c, log_covering_at, split_offsets,
+};
+use super::inputs::{BoundParams, HeadRadii, Setting};
+use super::numerics::exp_sat;
+use crate::error::{Result, check};
+
+/// `b_range = B_w L_sigma B_V B_X`, a bound on `|f|` over the head class (I24).
+pub fn head_range(radii: &HeadRadii, params: &BoundParams) -> f64 {
+    exp_sat(radii.b_w.ln() + params.l_sigma.ln() + radii.b_v.ln() + radii.b_x.ln())
+}
+
+/// The three stages of `docs/derivations.md#3-explicit-single-head-bound` (table there).
+pub(crate) fn explicit_stages(setting: &Setting, r: &HeadRadii, p: &BoundParams) -> [Stage; 3] {
+    let (lw, ls, lv, lx) = (r.b_w.ln(), p.l_sigma.ln(), r.b_v.ln(), r.b_x.ln());
+    let k = setting.value_dim as f64;
+    let ln_m = setting.m().ln();
+    [
+        // scores: alpha = B_w L kappa B_V B_X, c = B_QK B_X^2, n = m (T + 1)
+        Stage {
+            ln_a: lw + ls + p.kappa.ln() + lv + lx + r.b_qk.ln() + 2.0 * lx,
+            copies: 1.0,
+            lemma: Lemma::Zhang {
+                ln_n: ln_m + (setting.t() + 1.0).ln(),
+            },
+        },
+        // values: alpha = B_w L sqrt(k), c = B_VF B_X, n = m k
+        Stage {
+            ln_a: lw + ls + 0.5 * k.ln() + r.b_vf(setting).ln() + lx,
+            copies: 1.0,
+            lemma: Lemma::Zhang {
+                ln_n: ln_m + k.ln(),
+            },
+        },
+        // read-out: alpha = 1, c = B_w L B_V B_X, n = m
+        Stage {
+            ln_a: lw + ls + lv + lx,
+            copies: 1.0,
+            lemma: Lemma::Zhang { ln_n: ln_m },
+        },
+    ]
+}
+
+fn validate(setting: &Setting, radii: &HeadRadii, params: &BoundParams) -> Result<()> {
+    setting.validate()?;
+    radii.validate()?;
+    params.validate()
+}
+
+/// A validated `eps -> ln N` for our explicit single-head bound, for Dudley's integral.
+pub(crate) fn explicit_fn(
+    setting: &Setting,
+    radii: &HeadRadii,
+    params: &BoundParams,
+) -> impl Fn(f64) -> f64 + use<> {
+    let stages = explicit_stages(setting, radii, params);
+    let offsets = split_offsets(&stages);
+    let range = head_range(radii, params);
+    move |eps: f64| {
+        if eps >= range {
+            0.0
+        } else {
+            log_covering_at(&stages, &offsets, eps)
+        }
+    }
+}
+
+/// Our explicit single-head bound, **rigorous**, (I13) at the split (I14):
+///
+/// `ln N_inf(F_head, eps, S) <= sum_{j=1}^3 ceil(36 A_j^2/eps_j^2) ln(2 ceil(4 A_j/eps_j + 2) n_j + 1)`,
+/// `A = (B_w L_sigma kappa B_V B_X^3 B_QK, B_w L_sigma sqrt(k) B_VF B_X, B_w L_sigma B_V B_X)`,
+/// `n = (m (T+1), m k, m)`, `eps_j = eps A_j^{2/3} / sum_i A_i^{2/3}`; `0` for `eps >= b_range`.
+/// The class includes the read-out `w`.
+///
+/// Source: `docs/derivations.md#3-explicit-single-head-bound`.
+pub fn explicit_log_covering(
+    setting: &Setting,
+    radii: &HeadRadii,
+    params: &BoundParams,
+    eps: f64,
+) -> Result<f64> {
+    validate(setting, radii, params)?;
+    check::positive("eps", eps)?;
+    Ok(explicit_fn(setting, radii, params)(eps))
+}
+
+/// Closed form of our explicit bound, for plots: returns `C` with `ln N ~ C / eps^2`,
+/// `C = 36 (sum_j A_j^{2/3})^3 L_max(eps_ref)` (I15). **Closed form**, not the reported number:
+/// the exact bound exceeds it by at most `3 L_max` plus the change of the log factor.
+///
+/// Source: `docs/derivations.md#3-explicit-single-head-bound` (closed form).
+pub fn explicit_closed_form(
+    setting: &Setting,
+    radii: &HeadRadii,
+    params: &BoundParams,
+    eps_ref: f64,
+) -> Result<f64> {
+    validate(setting, radii, params)?;
+    check::positive("eps_ref", eps_ref)?;
+    let stages = explicit_stages(setting, radii, params);
+    Ok(closed_form_at(closed_form_ln_c(&stages, eps_ref), 1.0))
+}
+
+/// `ln C` of the paper's shape (I16), `ln N = C / eps^2`; `None` when `ln(m T) = 0`.
+pub(crate) fn paper_ln_c(setting: &Setting, r: &HeadRadii, p: &BoundParams) -> Option<f64> {
+    let ln_mt = setting.m().ln() + setting.t().ln();
+    if ln_mt <= 0.0 {
+        return None;
+    }
+    let lx = r.b_x.ln();
+    let first = 2.0 / 3.0 * r.b_v21.ln();
+    let second = 2.0 / 3.0 * (p.kappa_paper.ln() + r.b_qk.ln() + r.b_v.ln() + 2.0 * lx);
+    let ln_bracket = super::numerics::log_sum_exp(&[first, second]);
+    Some(p.c0.ln() + 2.0 * (p.l_sigma.ln() + r.b_w.ln() + lx) + 3.0 * ln_bracket + ln_mt.ln())
+}
+
+/// The paper's single-head bound, **paper shape** with free constant `c0` (I16):
+///
+/// `ln N_inf <= c0 (L_sigma B_w B_X)^2 [ (B_V^{2,1})^{2/3} + (kappa B_QK B_V B_X^2)^{2/3} ]^3 ln(m T) / eps^2`,
+/// `kappa = params.kappa_paper` (2 in the paper), `B_V^{2,1} = radii.b_v21`, `B_QK = radii.b_qk`.
+///
+/// Source: Edelman, Goel, Kakade, Zhang (2022), single-head capacity bound (SPEC 3.1);
+/// `docs/derivations.md#4-the-papers-single-head-bound--shape`.
+pub fn paper_log_covering(
+    setting: &Setting,
+    radii: &HeadRadii,
+    params: &BoundParams,
+    eps: f64,
+) -> Result<f64> {
+    validate(setting, radii, params)?;
+    check::positive("eps", eps)?;
+    Ok(paper_ln_c(setting, radii, params).map_or(0.0, |ln_c| closed_form_at(ln_c, eps)))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn unit() -> (Setting, HeadRadii, BoundParams) {
+        let s = Setting {
+            num_samples: 1,
+            context_len: 1,
+            width: 1,
+            value_dim: 1,
+            heads: 1,
+            layers: 1,
+        };
+        let r = HeadRadii {
+            b_x: 1.0,
+            b_qk: 1.0,
+            b_v: 1.0,
+            b_v21: 1.0,
+            b_w: 1.0,
+        };
+        (s, r, BoundParams::default())
+    }
+
+    #[test]
+    fn explicit_by_hand_all_unit() {
+        // All radii, m, T, d, k, L_sigma, kappa = 1: A_j = 1 for every stage, S = 3,
+        // eps_j = eps/3. At eps = 0.85 (< b_range = 1): A/eps_j = 3/0.85 = 3.5294 for each stage:
+        // ceil(36 * 12.457) = ceil(448.4) = 449, ceil(4 * 3.5294 + 2) = ceil(16.12) = 17;
+        // n = (m(T+1), mk, m) = (2, 1, 1): ln N = 449 (ln(2*17*2 + 1) + 2 ln(2*17 + 1)).
+        let (s, r, p) = unit();
+        let v = explicit_log_covering(&s, &r, &p, 0.85).unwrap();
+        let expect = 449.0 * (69f64.ln() + 2.0 * 35f64.ln());
+        assert!((v - expect).abs() < 1e-9 * expect, "{v} vs {expect}");
+        // Trivial scale: eps >= b_range = 1 -> ln N = 0.
+        assert_eq!(explicit_log_covering(&s, &r, &p, 1.0).unwrap(), 0.0);
+    }
+
+    #[test]
+    fn paper_shape_by_hand() {
+        // m = 10, T = 100, everything else 1, kappa_paper = 2, c0 = 1, eps = 0.5:
+        // (1 + 2^{2/3})^3 ln(1000) / 0.25.
+        let (mut s, r, p) = unit();
+        s.num_samples = 10;
+        s.context_len = 100;
+        let v = paper_log_covering(&s, &r, &p, 0.5).unwrap();
+        let expect = (1.0 + 2f64.powf(2.0 / 3.0)).powi(3) * 1000f64.ln() / 0.25;
+        assert!((v - expect).abs() < 1e-9 * expect, "{v} vs {expect}");
+    }
+
+    #[test]
+    fn closed_form_is_within_its_stated_slack() {
+        // (I15): exact <= (36 S^3/eps^2 + 3) L_max(eps) and C/eps^2 = 36 S^3 L_max / eps^2.
+        let (mut s, r, p) = unit();
+        s.num_samples = 1000;
+        s.context_len = 500;
+        let eps = 0.01;
+        let exact = explicit_log_covering(&s, &r, &p, eps).unwrap();
+        let c = explicit_closed_form(&s, &r, &p, eps).unwrap();
+        let closed = c / (eps * eps);
+        // L_max at eps is C / (36 S^3), S = 3 here (all A_j = 1).
+        let l_max = c / (36.0 * 27.0);
+        assert!(
+            exact <= closed + 3.0 * l_max + 1e-9,
+            "{exact} > {closed} + 3 {l_max}"
+        );
+        // and not far below it (ceilings only add): exact >= closed * (smallest log / largest log).
+        assert!(exact >= 0.5 * closed, "{exact} vs {closed}");
+    }
+}
