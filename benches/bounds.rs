@@ -30,6 +30,34 @@ fn all_bounds_one_set(c: &mut Criterion) {
     c.bench_function("all_bounds (single head + deep row)", |b| {
         b.iter(|| all_bounds(black_box(&s), black_box(&radii), black_box(&p)).unwrap())
     });
+    // A non-vacuous regime (small radii, large m): Dudley's grid runs longest here.
+    let small = Radii {
+        head: HeadRadii {
+            b_x: 1.0,
+            b_qk: 0.01,
+            b_v: 0.01,
+            b_v21: 0.01,
+            b_w: 1.0,
+        },
+        ..radii
+    };
+    let big_m = Setting {
+        num_samples: 1_000_000_000,
+        ..s
+    };
+    c.bench_function("all_bounds (small radii, m = 1e9)", |b| {
+        b.iter(|| all_bounds(black_box(&big_m), black_box(&small), black_box(&p)).unwrap())
+    });
+    let t0 = std::time::Instant::now();
+    for _ in 0..200 {
+        black_box(all_bounds(&big_m, &small, &p).unwrap());
+    }
+    let per = t0.elapsed().as_secs_f64() / 200.0;
+    println!(
+        "all_bounds, small radii: {:.1} us per parameter set ({:.3} of the 1 ms target)",
+        per * 1e6,
+        per / 1e-3
+    );
     let n = 200;
     let t0 = std::time::Instant::now();
     for _ in 0..n {
