@@ -45,7 +45,10 @@ impl fmt::Display for Error {
                 field,
                 expected,
                 found,
-            } => write!(f, "shape mismatch in {field}: expected {expected}, found {found}"),
+            } => write!(
+                f,
+                "shape mismatch in {field}: expected {expected}, found {found}"
+            ),
             Error::Io { path, message } => write!(f, "cannot access {path}: {message}"),
             Error::Parse { source, message } => write!(f, "cannot parse {source}: {message}"),
             Error::Violation { claim, detail } => {
@@ -59,7 +62,11 @@ impl std::error::Error for Error {}
 
 impl Error {
     /// Shorthand for [`Error::InvalidValue`].
-    pub fn invalid(field: impl Into<String>, value: impl fmt::Display, allowed: impl Into<String>) -> Self {
+    pub fn invalid(
+        field: impl Into<String>,
+        value: impl fmt::Display,
+        allowed: impl Into<String>,
+    ) -> Self {
         Error::InvalidValue {
             field: field.into(),
             value: value.to_string(),
@@ -68,7 +75,11 @@ impl Error {
     }
 
     /// Shorthand for [`Error::ShapeMismatch`].
-    pub fn shape(field: impl Into<String>, expected: impl fmt::Display, found: impl fmt::Display) -> Self {
+    pub fn shape(
+        field: impl Into<String>,
+        expected: impl fmt::Display,
+        found: impl fmt::Display,
+    ) -> Self {
         Error::ShapeMismatch {
             field: field.into(),
             expected: expected.to_string(),
@@ -129,7 +140,11 @@ pub mod check {
         if x.is_finite() && x > 0.0 && x < 1.0 {
             Ok(x)
         } else {
-            Err(Error::invalid(field, x, "a number in the open interval (0, 1)"))
+            Err(Error::invalid(
+                field,
+                x,
+                "a number in the open interval (0, 1)",
+            ))
         }
     }
 
@@ -163,7 +178,10 @@ mod tests {
     fn messages_name_field_value_and_domain() {
         let e = check::open_unit("delta", 1.5).unwrap_err();
         let s = e.to_string();
-        assert!(s.contains("delta") && s.contains("1.5") && s.contains("(0, 1)"), "{s}");
+        assert!(
+            s.contains("delta") && s.contains("1.5") && s.contains("(0, 1)"),
+            "{s}"
+        );
         assert!(check::positive("b_v", -1.0).is_err());
         assert!(check::positive("b_v", f64::NAN).is_err());
         assert!(check::positive("b_v", 1e-12).is_ok());

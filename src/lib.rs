@@ -10,5 +10,7 @@
 //! experiments -> `figure` and reports -> the CLI in `src/main.rs`.
 
 pub mod error;
+pub mod figure;
+pub mod norms;
 
 pub use error::{Error, Result};
