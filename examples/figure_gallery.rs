@@ -63,7 +63,7 @@ fn main() -> attnbounds::Result<()> {
                 eps.iter().map(|e| 3.0 / e).collect(),
             ),
             Series::line(
-                "BFT 2017 spectral, flattened input",
+                "BFT 2017 spectral; flattened input",
                 eps.clone(),
                 eps.iter().map(|e| 1e6 / (e * e)).collect(),
             )

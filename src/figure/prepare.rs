@@ -39,6 +39,9 @@ pub(crate) struct Axis {
     pub ticks: Vec<f64>,
     /// Unlabelled minor grid positions, axis units.
     pub minor: Vec<f64>,
+    /// Log axis whose decade labels are all written 10^k (set when any of them needs it, so one
+    /// axis never mixes "100" with "10⁶").
+    pub powers: bool,
 }
 
 impl Axis {
@@ -64,7 +67,7 @@ impl Axis {
     pub fn label(&self, u: f64) -> String {
         if self.log {
             let k = u.round();
-            if (u - k).abs() < 1e-9 && !(-2.0..=4.0).contains(&k) {
+            if (u - k).abs() < 1e-9 && (self.powers || !(-2.0..=4.0).contains(&k)) {
                 return format!("10{}", superscript(k as i64));
             }
             plain_number(10f64.powf(u))
@@ -212,32 +215,30 @@ fn axis(values: &[f64], log: bool, target: usize) -> Axis {
     } else {
         (linear_ticks(lo, hi, target), vec![])
     };
+    let powers = log
+        && ticks
+            .iter()
+            .any(|u| (u - u.round()).abs() < 1e-9 && !(-2.0..=4.0).contains(&u.round()));
     Axis {
         log,
         lo,
         hi,
         ticks,
         minor,
+        powers,
     }
 }
 
-/// 1, 2, 2.5, 5 times a power of ten, about `target` ticks.
+/// 1, 2, 2.5 or 5 times a power of ten, whichever gives a tick count closest to `target`
+/// (always rounding the step up can leave an axis with two labels).
 fn nice_step(span: f64, target: usize) -> f64 {
-    let raw = span / target.max(1) as f64;
-    let mag = 10f64.powf(raw.log10().floor());
-    let m = raw / mag;
-    let nice = if m <= 1.0 {
-        1.0
-    } else if m <= 2.0 {
-        2.0
-    } else if m <= 2.5 {
-        2.5
-    } else if m <= 5.0 {
-        5.0
-    } else {
-        10.0
-    };
-    nice * mag
+    let target = target.max(1) as f64;
+    let mag = 10f64.powf((span / target).log10().floor());
+    [1.0, 2.0, 2.5, 5.0, 10.0]
+        .iter()
+        .map(|m| m * mag)
+        .min_by(|a, b| ((span / a - target).abs()).total_cmp(&(span / b - target).abs()))
+        .unwrap_or(mag)
 }
 
 pub(crate) fn linear_ticks(lo: f64, hi: f64, target: usize) -> Vec<f64> {
@@ -339,10 +340,15 @@ mod tests {
         let t = linear_ticks(0.0, 1.0, 5);
         assert_eq!(t.len(), 6);
         assert_eq!(plain_number(t[3]), "0.6");
-        // Span -10..1010 with ~5 ticks: raw step 1020/5 = 204, next nice step 250.
+        // Span -10..1010 with ~5 ticks: step 200 gives 5.1 intervals, 250 gives 4.08; 200 is closer.
         assert_eq!(
             linear_ticks(-10.0, 1010.0, 5),
-            vec![0.0, 250.0, 500.0, 750.0, 1000.0]
+            vec![0.0, 200.0, 400.0, 600.0, 800.0, 1000.0]
+        );
+        // Span 9..141 (the critical-sample-size example): 132/25 = 5.3 beats 132/50 = 2.6.
+        assert_eq!(
+            linear_ticks(9.0, 141.0, 5),
+            vec![25.0, 50.0, 75.0, 100.0, 125.0]
         );
     }
 
@@ -367,14 +373,20 @@ mod tests {
         assert_eq!(plain_number(0.01), "0.01");
         assert_eq!(plain_number(1e6), "10⁶");
         assert_eq!(plain_number(2e-7), "2×10⁻⁷");
-        let ax = Axis {
+        let mut ax = Axis {
             log: true,
             lo: 0.0,
             hi: 8.0,
             ticks: vec![],
             minor: vec![],
+            powers: false,
         };
         assert_eq!(ax.label(6.0), "10⁶");
         assert_eq!(ax.label(2.0), "100");
+        ax.powers = true;
+        assert_eq!(ax.label(2.0), "10²");
+        // An axis from 1 to 10^8 labels every decade as a power: axis() sets `powers`.
+        assert!(axis(&[1.0, 1e8], true, 5).powers);
+        assert!(!axis(&[1.0, 1e3], true, 5).powers);
     }
 }
