@@ -9,12 +9,13 @@
 //! Layers, one direction only: `tensor`, `model`, `norms` -> `bounds` (pure maths) ->
 //! experiments -> `figure` and reports -> the CLI in `src/main.rs`.
 
-
 pub mod bounds;
 pub mod config;
 pub mod error;
 pub mod experiments;
+pub mod figure;
 pub mod model;
+pub mod norms;
 pub mod optim;
 pub mod results;
 pub mod tasks;
