@@ -6,3 +6,49 @@
 pub mod sweep;
 
 pub use sweep::{Cell, SweepOptions, SweepSummary, TrialFailure, cells_of, run_sweep, trial_seed};
+
+/// One rendered figure, as listed in `figures/README.md` (the gallery).
+///
+/// Every experiment that renders figures returns these, so the `figures` main job can write the
+/// gallery without knowing what each experiment does.
+#[derive(Debug, Clone, PartialEq)]
+pub struct GalleryEntry {
+    /// File stem inside the output folder (`<stem>.svg/.png/.csv/.tex`).
+    pub stem: String,
+    /// One sentence: what the figure shows and what a reader should see in it.
+    pub description: String,
+    /// The command that regenerates exactly this figure.
+    pub command: String,
+}
+
+/// Which scale of an experiment to run (the presets of `config`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Preset {
+    /// Seconds: used by tests.
+    Smoke,
+    /// Minutes on 2 cores: what `attnbounds figures` runs.
+    Default,
+    /// The full-scale version for papers.
+    Paper,
+}
+
+impl Preset {
+    /// Parse a preset name; the error names the field and the allowed values.
+    pub fn parse(name: &str) -> crate::Result<Self> {
+        match name {
+            "smoke" => Ok(Preset::Smoke),
+            "default" => Ok(Preset::Default),
+            "paper" => Ok(Preset::Paper),
+            other => Err(crate::Error::invalid("preset", other, "one of smoke, default, paper")),
+        }
+    }
+
+    /// The preset's name as used on the command line and in `presets/`.
+    pub fn name(self) -> &'static str {
+        match self {
+            Preset::Smoke => "smoke",
+            Preset::Default => "default",
+            Preset::Paper => "paper",
+        }
+    }
+}
