@@ -90,7 +90,10 @@ pub(crate) struct Prepared {
     pub warnings: Vec<String>,
 }
 
-fn intervals(s: &Series) -> (Interval, Option<(&[f64], &[f64])>) {
+/// (lower, upper) ends of a series' intervals.
+type Ends<'a> = Option<(&'a [f64], &'a [f64])>;
+
+fn intervals(s: &Series) -> (Interval, Ends<'_>) {
     match &s.uncertainty {
         Uncertainty::None => (Interval::None, None),
         Uncertainty::ErrorBars { lower, upper } => (Interval::Bars, Some((lower, upper))),
