@@ -17,6 +17,7 @@ pub mod figure;
 pub mod model;
 pub mod norms;
 pub mod optim;
+pub mod report;
 pub mod results;
 pub mod tasks;
 pub mod tensor;

@@ -1,6 +1,7 @@
 //! Subcommand definitions and dispatch. One file per subcommand.
 
 pub mod bound;
+pub mod figures;
 
 use attnbounds::Result;
 use clap::{Parser, Subcommand};
@@ -16,8 +17,8 @@ pub struct Cli {
 
 #[derive(Subcommand, Debug)]
 pub enum Command {
-    /// Print the crate version (placeholder until the first real subcommand lands).
-    Version,
+    /// Regenerate every figure (SVG, PNG, CSV, pgfplots) into figures/: the main job.
+    Figures(figures::FiguresArgs),
     /// Print every applicable capacity and generalization bound for one parameter set
     /// (log covering number at eps, Rademacher bound, gap bound, status, source).
     Bound(bound::BoundArgs),
@@ -25,10 +26,7 @@ pub enum Command {
 
 pub fn run(cli: Cli) -> Result<()> {
     match cli.command {
-        Command::Version => {
-            println!("attnbounds {}", env!("CARGO_PKG_VERSION"));
-            Ok(())
-        }
+        Command::Figures(args) => figures::run(args),
         Command::Bound(args) => bound::run(args),
     }
 }

@@ -173,9 +173,10 @@ pub const PALETTE: [(u8, u8, u8); 8] = [
     (0xF0, 0xE4, 0x42), // yellow
 ];
 
-/// Characters a series name may not contain: they would break the CSV (`,` `"` newline) or
-/// TeX's reading of it in pgfplots (`#` `\` `{` `}` `~`). Use `;` instead of `,`.
-pub const FORBIDDEN_NAME_CHARS: &[char] = &[',', '"', '\n', '\r', '#', '\\', '{', '}', '~'];
+/// Characters a series name may not contain: a line break would split a CSV row and a legend.
+/// Every other character is allowed: the CSV gets a sanitised copy of the name, the `.tex`
+/// legend the exact name TeX-escaped.
+pub const FORBIDDEN_NAME_CHARS: &[char] = &['\n', '\r'];
 
 impl Figure {
     /// Checks everything a caller controls: at least one series; per series, a non-empty name
@@ -198,7 +199,7 @@ impl Figure {
                 return Err(Error::invalid(
                     field("name"),
                     format!("{:?} (contains {c:?})", s.name),
-                    "text without , \" # \\ { } ~ or newlines (use ; for ,)",
+                    "a one-line legend text (no line breaks)",
                 ));
             }
             let n = s.x.len();

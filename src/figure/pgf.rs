@@ -22,8 +22,8 @@ fn num(v: f64) -> String {
 
 /// Long format, exactly the plotted rows: `series_id,x,y,lower,upper,series`, `nan` where the
 /// series has no interval. The name is last because pgfplots may treat `%` as a comment start:
-/// then only the (unused) name cell is cut, never a number. Names contain no commas, quotes or
-/// braces ([`super::FORBIDDEN_NAME_CHARS`]).
+/// then only the (unused) name cell is cut, never a number. The name cell is made CSV- and
+/// pgfplots-safe by [`csv_name`]; the legend in the `.tex` carries the exact name, TeX-escaped.
 pub(crate) fn csv(prep: &Prepared, fig: &Figure) -> String {
     let mut out = String::from("series_id,x,y,lower,upper,series\n");
     for (k, (s, spec)) in prep.series.iter().zip(&fig.series).enumerate() {
@@ -36,11 +36,25 @@ pub(crate) fn csv(prep: &Prepared, fig: &Figure) -> String {
                 num(r.y),
                 opt(r.lower),
                 opt(r.upper),
-                spec.name
+                csv_name(&spec.name)
             );
         }
     }
     out
+}
+
+/// The series name as a single unquoted CSV cell that pgfplots reads without complaint:
+/// `,` becomes `;`, `"` becomes `'`, and the characters pgfplots or TeX treat specially in a
+/// table (`# \ { } ~ %`) are dropped.
+pub(crate) fn csv_name(name: &str) -> String {
+    name.chars()
+        .filter_map(|c| match c {
+            ',' => Some(';'),
+            '"' => Some('\''),
+            '#' | '\\' | '{' | '}' | '~' | '%' => None,
+            c => Some(c),
+        })
+        .collect()
 }
 
 /// Escapes TeX specials and maps common Unicode symbols to math so pdflatex accepts labels such

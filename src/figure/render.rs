@@ -200,7 +200,15 @@ fn draw<DB: DrawingBackend>(
         .x_label_area_size((TICK_PX * 1.2 + LABEL_PX * 1.5) as u32)
         .y_label_area_size(y_tick_w + (LABEL_PX * 1.6) as u32 + 18);
     if !fig.title.is_empty() {
-        builder.caption(&fig.title, font(TITLE_PX));
+        // A long title is set smaller rather than clipped at the figure's edges.
+        let avail = plot.dim_in_pixel().0 as f64 * 0.96;
+        let wide = text_width(&fig.title, TITLE_PX) as f64;
+        let px = if wide > avail {
+            TITLE_PX * avail / wide
+        } else {
+            TITLE_PX
+        };
+        builder.caption(&fig.title, font(px));
     }
     let mut chart = builder
         .build_cartesian_2d(AxisCoord::from(x), AxisCoord::from(y))

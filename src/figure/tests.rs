@@ -90,7 +90,7 @@ fn writes_four_files_with_labels_and_exact_rows() {
         for i in 0..s.x.len() {
             let cells: Vec<&str> = lines[k].split(',').collect();
             assert_eq!(cells.len(), 6, "{}", lines[k]);
-            assert_eq!(cells[5], s.name);
+            assert_eq!(cells[5], super::pgf::csv_name(&s.name));
             assert_eq!(cells[0], id.to_string());
             assert_eq!(cells[1].parse::<f64>().unwrap(), s.x[i]);
             assert_eq!(cells[2].parse::<f64>().unwrap(), s.y[i]);
@@ -129,9 +129,17 @@ fn validation_names_series_and_index() {
     assert!(e.contains("series 0") && e.contains("interval[2]"), "{e}");
 
     let mut fig = sample_figure();
-    fig.series[0].name = "Thm 3.1 (paper shape, c0 = 1)".into();
+    fig.series[0].name = "Thm 3.1\n(paper shape)".into();
     let e = fig.validate().unwrap_err().to_string();
-    assert!(e.contains("use ; for ,"), "{e}");
+    assert!(e.contains("no line breaks"), "{e}");
+    // Commas, braces and tildes are fine in legends: the CSV cell is sanitised.
+    let mut fig = sample_figure();
+    fig.series[0].name = "paper shape, c0 = 1 {~#}".into();
+    assert!(fig.validate().is_ok());
+    assert_eq!(
+        super::pgf::csv_name(&fig.series[0].name),
+        "paper shape; c0 = 1 "
+    );
 
     let mut fig = sample_figure();
     fig.series.clear();

@@ -1,0 +1,60 @@
+//! `attnbounds figures`: the README's main command. Regenerates every figure into `figures/`.
+
+use attnbounds::experiments::Preset;
+use attnbounds::report::{render_all, write_gallery};
+use attnbounds::results::{DEFAULT_PATH, ResultsDb};
+use attnbounds::{Error, Result};
+use clap::Args;
+use std::path::PathBuf;
+
+#[derive(Args, Debug)]
+pub struct FiguresArgs {
+    /// Scale of every experiment: smoke (seconds), default (minutes), paper (full scale).
+    #[arg(long, default_value = "default")]
+    pub preset: String,
+    /// Results database; finished trials in it are reused, not rerun.
+    #[arg(long, default_value = DEFAULT_PATH)]
+    pub db: PathBuf,
+    /// Output folder for SVG, PNG, CSV, .tex and the gallery README.md.
+    #[arg(long, default_value = "figures")]
+    pub out: PathBuf,
+    /// No progress bars.
+    #[arg(long)]
+    pub quiet: bool,
+}
+
+pub fn run(args: FiguresArgs) -> Result<()> {
+    let preset = Preset::parse(&args.preset)?;
+    std::fs::create_dir_all(&args.out).map_err(|e| Error::io(args.out.display(), e))?;
+    if let Some(parent) = args.db.parent().filter(|p| !p.as_os_str().is_empty()) {
+        std::fs::create_dir_all(parent).map_err(|e| Error::io(parent.display(), e))?;
+    }
+    let mut db = ResultsDb::open(&args.db)?;
+    let stages = render_all(preset, &mut db, &args.out, args.quiet);
+    let mut failed = Vec::new();
+    println!("{:<34} {:>9} {:>8}", "stage", "seconds", "figures");
+    for (st, err) in &stages {
+        println!(
+            "{:<34} {:>9.1} {:>8}",
+            st.stage,
+            st.seconds,
+            st.entries.len()
+        );
+        if let Some(e) = err {
+            eprintln!("  FAILED {}: {e}", st.stage);
+            failed.push(st.stage);
+        }
+    }
+    let reports: Vec<_> = stages.into_iter().map(|(s, _)| s).collect();
+    write_gallery(&args.out, preset, &reports)?;
+    println!("gallery: {}", args.out.join("README.md").display());
+    if failed.is_empty() {
+        Ok(())
+    } else {
+        Err(Error::invalid(
+            "figures",
+            failed.join(", "),
+            "every stage to succeed (figures of the other stages were written)",
+        ))
+    }
+}
