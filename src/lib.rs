@@ -23,3 +23,8 @@ pub mod tasks;
 pub mod tensor;
 
 pub use error::{Error, Result};
+
+/// The README's code blocks compile and run as doctests, so the example there stays true.
+#[cfg(doctest)]
+#[doc = include_str!("../README.md")]
+pub struct ReadmeDoctests;
