@@ -1,6 +1,7 @@
 //! Subcommand definitions and dispatch. One file per subcommand.
 
 pub mod bound;
+pub mod experiment;
 
 use attnbounds::Result;
 use clap::{Parser, Subcommand};
@@ -21,6 +22,9 @@ pub enum Command {
     /// Print every applicable capacity and generalization bound for one parameter set
     /// (log covering number at eps, Rademacher bound, gap bound, status, source).
     Bound(bound::BoundArgs),
+    /// Run (or resume) an experiment and write its figure.
+    #[command(subcommand)]
+    Experiment(experiment::ExperimentCommand),
 }
 
 pub fn run(cli: Cli) -> Result<()> {
@@ -30,5 +34,6 @@ pub fn run(cli: Cli) -> Result<()> {
             Ok(())
         }
         Command::Bound(args) => bound::run(args),
+        Command::Experiment(cmd) => experiment::run(cmd),
     }
 }

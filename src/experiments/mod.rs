@@ -3,6 +3,9 @@
 //! [`sweep`] is the generic resumable runner; training, Monte Carlo gaps and capacity estimates
 //! plug into it as trial functions. Experiments may use randomness and I/O; `bounds` may not.
 
+pub mod critical;
+pub mod fit;
+pub mod parity;
 pub mod sweep;
 
 pub use sweep::{Cell, SweepOptions, SweepSummary, TrialFailure, cells_of, run_sweep, trial_seed};
@@ -39,7 +42,11 @@ impl Preset {
             "smoke" => Ok(Preset::Smoke),
             "default" => Ok(Preset::Default),
             "paper" => Ok(Preset::Paper),
-            other => Err(crate::Error::invalid("preset", other, "one of smoke, default, paper")),
+            other => Err(crate::Error::invalid(
+                "preset",
+                other,
+                "one of smoke, default, paper",
+            )),
         }
     }
 
