@@ -234,11 +234,24 @@ mod tests {
 
     #[test]
     fn true_log_model_wins() {
+        // On one decade of T, ln T and ln^2 T are nearly collinear (ln T in [4.6, 7.05]): they are
+        // told apart only when the noise is small against their curvature difference (sd 0.5
+        // against a signal range of 73). At sd 2, seed 2 already prefers ln^2 T (LOO ratio 1.1),
+        // which is why the experiment reports the margin, not just the winner.
         for seed in 0..5 {
-            let y = noisy(|t| 20.0 + 30.0 * t.ln(), 2.0, seed);
+            let y = noisy(|t| 20.0 + 30.0 * t.ln(), 0.5, seed);
             let c = compare(&GRID, &y).unwrap();
             assert_eq!(c.winner, GrowthModel::LnT, "seed {seed}: {c:?}");
             assert!(c.loo_ratio > 1.0);
+        }
+        // At sd 2 the linear law is still rejected clearly by every criterion.
+        for seed in 0..5 {
+            let y = noisy(|t| 20.0 + 30.0 * t.ln(), 2.0, seed);
+            let c = compare(&GRID, &y).unwrap();
+            let lin = c.fit(GrowthModel::LinearT).unwrap();
+            let log = c.fit(GrowthModel::LnT).unwrap();
+            assert!(lin.loo_rmse > 2.0 * log.loo_rmse, "seed {seed}: {c:?}");
+            assert_ne!(c.winner, GrowthModel::LinearT);
         }
     }
 

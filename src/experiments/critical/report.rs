@@ -374,7 +374,7 @@ impl CriticalReport {
                 for r in &head.rows {
                     if let Some(rad) = &r.trained_radii {
                         let t = r.search.context_len;
-                        let width = head_width(&self.plan);
+                        let width = t + 3; // one-hot positions (SPEC 4 layout)
                         if let Some(m) = bound_sample_size(t, width, rad, GAP_TARGET)? {
                             pts.push((t as f64, m as f64));
                         }
@@ -402,14 +402,6 @@ impl CriticalReport {
             series,
         })
     }
-}
-
-/// Embedding width of the theory head (fixed bits: 2 bit coordinates + positional dim + [CLS]).
-fn head_width(plan: &CriticalPlan) -> usize {
-    plan.series
-        .iter()
-        .find(|p| p.model == ModelKind::ClsHead)
-        .map_or(1, |p| p.train.width + 3)
 }
 
 /// Writes the figure as `critical_sample_size.*` and returns its gallery entry.

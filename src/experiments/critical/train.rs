@@ -15,7 +15,7 @@ use crate::model::{
 use crate::optim::{Adam, Optimizer};
 use crate::results::Metrics;
 use crate::tasks::{PopulationOptions, Task, population_error};
-use rand::{Rng, RngExt, SeedableRng};
+use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 use std::time::Instant;
 
@@ -25,7 +25,7 @@ pub const POPULATION_SAMPLES: usize = 2000;
 
 /// The model of one trial, trained by [`train_until_fit`].
 pub enum TrialModel {
-    /// The theory's head on fixed bit embeddings with random-sign positional codes.
+    /// The theory's head on the fixed SPEC 4 bit embedding with one-hot positions.
     Head(ClsHead<f32>, Embedding<f32>),
     /// A one-block [CLS] Transformer with learned embeddings.
     Transformer(Transformer<f32>),
@@ -37,12 +37,10 @@ impl TrialModel {
         let t = &cell.train;
         match cell.model {
             ModelKind::ClsHead => {
-                // SPEC 4 layout with d' = width positional dimensions (O(log T) suffices there).
-                let seed = rng.random::<u64>();
-                let emb = Embedding::fixed_bits(
-                    cell.context_len,
-                    Positional::RandomSigns { dim: t.width, seed },
-                )?;
+                // The SPEC 4 layout with one-hot positions (d = T + 3), the embedding of the
+                // explicit construction, so trained and constructed norms are comparable.
+                // `train.width` is unused for this model.
+                let emb = Embedding::fixed_bits(cell.context_len, Positional::OneHot)?;
                 let head = ClsHead::random(
                     emb.width(),
                     t.value_dim,
