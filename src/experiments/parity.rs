@@ -5,7 +5,7 @@
 //! almost no signal until they align with the hidden set, so the loss sits near ln 2 for a long
 //! plateau and then drops abruptly. Each trial trains the one-block [CLS] Transformer with Adam on
 //! the logistic loss, batch `batch_size`: regime `fresh` draws a new batch every step (online
-//! SGD, infinite data), regime `fixed` draws one sample of `batch_size` examples once and
+//! SGD, infinite data), regime `fixed` draws one sample of `fixed_samples` examples once and
 //! reuses it every step (full-batch training on a finite sample). The per-step training loss is
 //! stored subsampled to [`CURVE_POINTS`] points as metrics `loss_000`.. (mean over each window),
 //! the population error at the end as `population_error`, and the first step whose windowed
@@ -53,21 +53,23 @@ pub struct ParityPlan {
     pub train: TrainConfig,
     pub trials: usize,
     pub seed: u64,
+    /// Size of the one fixed sample of regime `Fixed` (trained on full-batch).
+    pub fixed_samples: usize,
 }
 
 impl ParityPlan {
     pub fn preset(preset: Preset) -> ParityPlan {
-        let (context_len, steps, trials, width) = match preset {
-            Preset::Smoke => (8, 200, 2, 8),
-            Preset::Default => (20, 3000, 3, 32),
-            Preset::Paper => (50, 20000, 5, 64),
+        let (context_len, steps, trials, width, fixed_samples) = match preset {
+            Preset::Smoke => (8, 200, 2, 8, 16),
+            Preset::Default => (12, 4000, 3, 32, 512),
+            Preset::Paper => (30, 30000, 5, 64, 2048),
         };
         ParityPlan {
             context_len,
             sparsity: 3,
             train: TrainConfig {
                 steps,
-                learning_rate: 0.003,
+                learning_rate: 0.01,
                 batch_size: 64,
                 width,
                 value_dim: width / 4,
@@ -78,11 +80,12 @@ impl ParityPlan {
             },
             trials,
             seed: 56,
+            fixed_samples,
         }
     }
 
-    /// The cell of a regime (`num_samples` = batch size for `Fixed`, 0 would be invalid, so
-    /// `Fresh` is stored as `num_samples = steps * batch_size`, the number of examples it sees).
+    /// The cell of a regime: `num_samples` is the fixed sample's size for `Fixed` and the number
+    /// of examples seen (`steps * batch_size`) for `Fresh`.
     pub fn cell(&self, regime: Regime) -> CellConfig {
         let b = self.train.batch_size;
         CellConfig {
@@ -92,7 +95,7 @@ impl ParityPlan {
             context_len: self.context_len,
             num_samples: match regime {
                 Regime::Fresh => self.train.steps * b,
-                Regime::Fixed => b,
+                Regime::Fixed => self.fixed_samples,
             },
             model: ModelKind::Transformer,
             train: self.train.clone(),
@@ -108,7 +111,7 @@ pub fn run_trial(cell: &CellConfig, regime: Regime, seed: u64) -> Result<Metrics
     let mut model = TrialModel::init(cell, &mut rng)?;
     let mut adam = Adam::<f32>::new(cell.train.learning_rate)?;
     let (steps, b) = (cell.train.steps, cell.train.batch_size);
-    let fixed = task.sample(b, &mut rng)?;
+    let fixed = task.sample(cell.num_samples, &mut rng)?;
     let fixed_batch = TokenBatch::new(cell.context_len, fixed.bits().to_vec())?;
     let mut losses = Vec::with_capacity(steps);
     for _ in 0..steps {
@@ -319,8 +322,7 @@ mod tests {
     fn fixed_sample_is_memorised() {
         // With 200 full-batch steps on 16 examples the training loss must fall well below ln 2
         // (a 1-block Transformer can memorise 16 distinct sequences of length 8).
-        let mut plan = ParityPlan::preset(Preset::Smoke);
-        plan.train.batch_size = 16;
+        let plan = ParityPlan::preset(Preset::Smoke);
         let m = run_trial(&plan.cell(Regime::Fixed), Regime::Fixed, 3).unwrap();
         let first = m["loss_000"];
         let last = m[&format!("loss_{:03}", CURVE_POINTS - 1)];
