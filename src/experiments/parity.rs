@@ -76,7 +76,7 @@ impl ParityPlan {
                 heads: 4,
                 mlp_width: 2 * width,
                 weight_decay: 0.0,
-                norm_radius: None,
+                ..TrainConfig::default()
             },
             trials,
             seed: 56,

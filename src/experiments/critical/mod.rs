@@ -71,7 +71,7 @@ fn transformer(steps: usize, width: usize, heads: usize) -> ModelSeries {
             heads,
             mlp_width: 2 * width,
             weight_decay: 0.0,
-            norm_radius: None,
+            ..TrainConfig::default()
         },
     }
 }
@@ -89,7 +89,7 @@ fn cls_head(steps: usize, value_dim: usize) -> ModelSeries {
             heads: 1,
             mlp_width: 1,
             weight_decay: 0.0,
-            norm_radius: None,
+            ..TrainConfig::default()
         },
     }
 }
