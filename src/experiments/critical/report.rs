@@ -40,7 +40,7 @@ pub struct SeriesReport {
     pub name: String,
     pub model: ModelKind,
     pub rows: Vec<TRow>,
-    /// None with fewer than 3 finite critical values.
+    /// None with fewer than 4 finite critical values.
     pub fits: Option<Comparison>,
 }
 
@@ -87,7 +87,8 @@ pub fn run(plan: &CriticalPlan, db: &mut ResultsDb, quiet: bool) -> Result<Criti
                     .map(|c| (r.search.context_len as f64, c as f64))
             })
             .unzip();
-        let fits = if t.len() >= 3 {
+        // Three points leave one residual degree of freedom: too few to compare laws honestly.
+        let fits = if t.len() >= 4 {
             compare(&t, &m).ok()
         } else {
             None
@@ -246,7 +247,7 @@ impl CriticalReport {
             }
             match &s.fits {
                 None => {
-                    let _ = writeln!(out, "fits: need >= 3 context lengths with a critical m");
+                    let _ = writeln!(out, "fits: need >= 4 context lengths with a critical m");
                 }
                 Some(c) => {
                     let _ = writeln!(
