@@ -308,7 +308,7 @@ impl CriticalReport {
                 .map(|r| r.search.critical.unwrap_or(0) as f64)
                 .collect();
             anchor.get_or_insert((x[0], y[0]));
-            // An infinite bootstrap end is drawn at the largest probed m (marked in the CSV name).
+            // An infinite bootstrap end (no resample succeeded) is drawn at m_max, as the name says.
             let cap = self.plan.m_max as f64;
             let lo: Vec<f64> = rows
                 .iter()
@@ -321,12 +321,16 @@ impl CriticalReport {
                 .map(|(r, &v)| r.interval.1.min(cap).max(v))
                 .collect();
             series.push(
-                Series::points(format!("{} (bootstrap 95%)", s.name), x, y)
-                    .with_error_bars(lo, hi)
-                    .with_color(si),
+                Series::points(
+                    format!("{} (bootstrap 95%; open upper ends drawn at m_max)", s.name),
+                    x,
+                    y,
+                )
+                .with_error_bars(lo, hi)
+                .with_color(si),
             );
             if let Some(c) = &s.fits {
-                for f in &c.fits {
+                for (fi, f) in c.fits.iter().enumerate() {
                     let yv: Vec<f64> = grid.iter().map(|&t| f.predict(t)).collect();
                     series.push(
                         Series::line(
@@ -335,7 +339,8 @@ impl CriticalReport {
                             yv,
                         )
                         .dashed()
-                        .with_color(si),
+                        // One colour per growth law (palette slots 2..=4; series keep 0 and 1).
+                        .with_color(2 + fi),
                     );
                 }
             }
