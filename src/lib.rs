@@ -21,6 +21,7 @@ pub mod report;
 pub mod results;
 pub mod tasks;
 pub mod tensor;
+pub mod train;
 
 pub use error::{Error, Result};
 

@@ -1,6 +1,7 @@
 //! Subcommand definitions and dispatch. One file per subcommand.
 
 pub mod bound;
+pub mod experiment;
 pub mod figures;
 
 use attnbounds::Result;
@@ -22,11 +23,15 @@ pub enum Command {
     /// Print every applicable capacity and generalization bound for one parameter set
     /// (log covering number at eps, Rademacher bound, gap bound, status, source).
     Bound(bound::BoundArgs),
+    /// Run (or resume) an experiment and write its figure.
+    #[command(subcommand)]
+    Experiment(experiment::ExperimentCommand),
 }
 
 pub fn run(cli: Cli) -> Result<()> {
     match cli.command {
         Command::Figures(args) => figures::run(args),
         Command::Bound(args) => bound::run(args),
+        Command::Experiment(cmd) => experiment::run(cmd),
     }
 }

@@ -65,23 +65,92 @@ string_enum!(TaskName, "task", TaskName::And => "and", TaskName::Parity => "pari
     TaskName::Majority => "majority", TaskName::TruthTable => "truth_table");
 string_enum!(ModelKind, "model", ModelKind::ClsHead => "cls_head", ModelKind::Transformer => "transformer");
 
+/// First-order optimiser of a training run (see [`crate::optim`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(try_from = "String")]
+pub enum OptimizerName {
+    Adam,
+    Sgd,
+}
+
+/// Training loss: logistic `ln(1 + e^{-y f})`, or the `gamma`-ramp `clamp(1 - y f / gamma, 0, 1)`
+/// (the loss the generalization bounds are stated for; its gradient vanishes outside
+/// `0 < y f < gamma`, so it is a fine-tuning loss, not one to start from).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(try_from = "String")]
+pub enum LossName {
+    Logistic,
+    Ramp,
+}
+
+string_enum!(OptimizerName, "train.optimizer", OptimizerName::Adam => "adam", OptimizerName::Sgd => "sgd");
+string_enum!(LossName, "train.loss", LossName::Logistic => "logistic", LossName::Ramp => "ramp");
+
+/// Radii of the bounded-norm class (SPEC 5.2(a)); after every step the weights are scaled back
+/// into this ball (see `train::projection` for exactly how).
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct NormBall {
+    /// Bound on `||Theta||_F`, `Theta = W_K W_Q^T` (per head).
+    pub b_qk: f64,
+    /// Bound on the spectral norm `||W_V||_2` (per head).
+    pub b_v: f64,
+    /// Bound on `||W_V||_{2,1}` (sum of column l2 norms, per head).
+    pub b_v21: f64,
+    /// Bound on `||w||_2` of the read-out.
+    pub b_w: f64,
+}
+
+impl NormBall {
+    pub fn validate(&self) -> Result<()> {
+        check::positive("train.norm_ball.b_qk", self.b_qk)?;
+        check::positive("train.norm_ball.b_v", self.b_v)?;
+        check::positive("train.norm_ball.b_v21", self.b_v21)?;
+        check::positive("train.norm_ball.b_w", self.b_w)?;
+        Ok(())
+    }
+}
+
 /// Training hyper-parameters; every field has a default so a config may omit `[train]`.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct TrainConfig {
+    /// Maximum number of optimiser steps.
     pub steps: usize,
     pub learning_rate: f64,
+    pub optimizer: OptimizerName,
+    /// Heavy-ball momentum in [0, 1), used by `sgd` only.
+    pub momentum: f64,
+    /// Minibatch size; `>= num_samples` means full batch.
     pub batch_size: usize,
-    /// d, the embedding width.
+    pub loss: LossName,
+    /// Margin `gamma` of the ramp loss: the training loss when `loss = "ramp"`, and always the
+    /// margin of the measured empirical ramp loss and of the generalization bound.
+    pub gamma: f64,
+    /// Initial weights uniform in `[-init_scale, init_scale] / sqrt(fan_in)`.
+    pub init_scale: f64,
+    /// d, the embedding width (Transformer; the [CLS] head's width is fixed by its embedding).
     pub width: usize,
-    /// k, the value dimension of each head.
+    /// k, the value dimension of each head (also the rank r of `W_Q`, `W_K`).
     pub value_dim: usize,
     pub heads: usize,
     pub mlp_width: usize,
+    /// L2 penalty `weight_decay / 2 * ||params||^2` added to the training objective.
     pub weight_decay: f64,
-    /// Radius of the norm ball weights are projected onto after each step (bounded-norm
-    /// training); `None` trains unconstrained.
-    pub norm_radius: Option<f64>,
+    /// Bounded-norm training: project onto this ball after every step; `None` trains
+    /// unconstrained.
+    pub norm_ball: Option<NormBall>,
+    /// Stop once the training error is 0 and the mean training loss is `<= target_loss`.
+    pub target_loss: f64,
+    /// Stop after this many evaluations in a row without the full training loss improving by
+    /// a relative 1e-3 on its best value; 0 disables the rule.
+    pub patience: usize,
+    /// Steps between evaluations of the stopping rules on the full training sample; 0 means
+    /// once per epoch (`ceil(num_samples / batch_size)` steps).
+    pub eval_every: usize,
+    /// Fresh sample size for the population error when `context_len > 20` (exact
+    /// enumeration otherwise).
+    pub population_samples: usize,
 }
 
 impl Default for TrainConfig {
@@ -89,13 +158,22 @@ impl Default for TrainConfig {
         TrainConfig {
             steps: 2000,
             learning_rate: 1e-3,
+            optimizer: OptimizerName::Adam,
+            momentum: 0.0,
             batch_size: 64,
+            loss: LossName::Logistic,
+            gamma: 1.0,
+            init_scale: 1.0,
             width: 16,
             value_dim: 8,
             heads: 1,
             mlp_width: 32,
             weight_decay: 0.0,
-            norm_radius: None,
+            norm_ball: None,
+            target_loss: 0.01,
+            patience: 0,
+            eval_every: 0,
+            population_samples: 20_000,
         }
     }
 }
@@ -104,15 +182,26 @@ impl TrainConfig {
     pub fn validate(&self) -> Result<()> {
         check::at_least("train.steps", self.steps, 1)?;
         check::positive("train.learning_rate", self.learning_rate)?;
+        if !(0.0..1.0).contains(&self.momentum) {
+            return Err(Error::invalid(
+                "train.momentum",
+                self.momentum,
+                "a number in [0, 1)",
+            ));
+        }
         check::at_least("train.batch_size", self.batch_size, 1)?;
+        check::positive("train.gamma", self.gamma)?;
+        check::positive("train.init_scale", self.init_scale)?;
         check::at_least("train.width", self.width, 1)?;
         check::at_least("train.value_dim", self.value_dim, 1)?;
         check::at_least("train.heads", self.heads, 1)?;
         check::at_least("train.mlp_width", self.mlp_width, 1)?;
         check::non_negative("train.weight_decay", self.weight_decay)?;
-        if let Some(r) = self.norm_radius {
-            check::positive("train.norm_radius", r)?;
+        if let Some(ball) = &self.norm_ball {
+            ball.validate()?;
         }
+        check::non_negative("train.target_loss", self.target_loss)?;
+        check::at_least("train.population_samples", self.population_samples, 1)?;
         Ok(())
     }
 }

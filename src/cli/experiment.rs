@@ -1,0 +1,63 @@
+//! `attnbounds experiment <name>`: run (or resume) an experiment, print its table, write figures.
+//!
+//! Thin layer: the library functions in `experiments::critical` and `experiments::parity` do the
+//! work; this file parses flags, opens the results store and prints.
+
+use attnbounds::Result;
+use attnbounds::experiments::{Preset, critical, parity};
+use attnbounds::results::{DEFAULT_PATH, ResultsDb};
+use clap::{Args, Subcommand};
+use std::path::PathBuf;
+
+#[derive(Subcommand, Debug)]
+pub enum ExperimentCommand {
+    /// The paper's experiment: critical sample size of 3-sparse AND against context length T,
+    /// with bootstrap error bars, fits (ln T, ln^2 T, T) and their comparison, and a figure.
+    CriticalSampleSize(CommonArgs),
+    /// Sparse parity loss curves: fresh samples every step vs one fixed sample (SPEC 5.6).
+    SparseParity(CommonArgs),
+}
+
+#[derive(Args, Debug)]
+pub struct CommonArgs {
+    /// smoke (seconds), default (minutes), paper (the paper's scale).
+    #[arg(long, default_value = "default")]
+    pub preset: String,
+    /// Results store (SQLite); an interrupted run resumes from it.
+    #[arg(long, default_value = DEFAULT_PATH)]
+    pub db: PathBuf,
+    /// Folder for the figure files.
+    #[arg(long, default_value = "figures")]
+    pub out: PathBuf,
+    /// No progress output.
+    #[arg(long)]
+    pub quiet: bool,
+}
+
+pub fn run(cmd: ExperimentCommand) -> Result<()> {
+    match cmd {
+        ExperimentCommand::CriticalSampleSize(a) => {
+            let preset = Preset::parse(&a.preset)?;
+            let mut db = ResultsDb::open(&a.db)?;
+            let report = critical::run(&critical::CriticalPlan::preset(preset), &mut db, a.quiet)?;
+            print!("{}", report.table());
+            let entry = critical::write_figure(&report, preset, &a.out)?;
+            println!(
+                "wall time {:.1} s; figure {}/{}.svg",
+                report.wall_s,
+                a.out.display(),
+                entry.stem
+            );
+            Ok(())
+        }
+        ExperimentCommand::SparseParity(a) => {
+            let preset = Preset::parse(&a.preset)?;
+            let mut db = ResultsDb::open(&a.db)?;
+            let report = parity::run(&parity::ParityPlan::preset(preset), &mut db, a.quiet)?;
+            print!("{}", report.table());
+            let entry = parity::write_figure(&report, preset, &a.out)?;
+            println!("figure {}/{}.svg", a.out.display(), entry.stem);
+            Ok(())
+        }
+    }
+}

@@ -1,0 +1,276 @@
+//! Least-squares growth fits y = a + b g(T) and their honest comparison (SPEC 5.3).
+//!
+//! Three growth laws compete for the critical sample size against the context length T:
+//! g(T) = ln T (the paper's claim), g(T) = ln^2 T, and g(T) = T. Each is an ordinary least-squares
+//! line in the feature g(T). They are compared by
+//! - leave-one-out cross-validation (held-out squared error; closed form for a linear smoother:
+//!   e_i / (1 - h_ii) with leverage h_ii = 1/n + (g_i - mean g)^2 / S_gg), and
+//! - AIC and BIC with Gaussian residuals: n ln(RSS/n) + k c, with k = 3 parameters (a, b and the
+//!   residual variance) and c = 2 (AIC) or ln n (BIC).
+//!
+//! All three models have the same number of parameters, so AIC and BIC rank them exactly as the
+//! residual sum of squares does; the held-out error is the criterion that can disagree with the
+//! in-sample fit, and it is the one the winner is chosen by. Pure computation: no I/O.
+
+use crate::error::{Error, Result, check};
+
+/// A growth law y = a + b g(T).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum GrowthModel {
+    /// g(T) = ln T.
+    LnT,
+    /// g(T) = (ln T)^2.
+    Ln2T,
+    /// g(T) = T.
+    LinearT,
+}
+
+impl GrowthModel {
+    pub const ALL: [GrowthModel; 3] = [GrowthModel::LnT, GrowthModel::Ln2T, GrowthModel::LinearT];
+
+    /// The feature g(T).
+    pub fn feature(self, context_len: f64) -> f64 {
+        match self {
+            GrowthModel::LnT => context_len.ln(),
+            GrowthModel::Ln2T => context_len.ln().powi(2),
+            GrowthModel::LinearT => context_len,
+        }
+    }
+
+    /// Label used in tables, CSV columns and figure legends (no commas).
+    pub fn label(self) -> &'static str {
+        match self {
+            GrowthModel::LnT => "a + b ln T",
+            GrowthModel::Ln2T => "a + b ln^2 T",
+            GrowthModel::LinearT => "a + b T",
+        }
+    }
+}
+
+/// One fitted growth law and its scores.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Fit {
+    pub model: GrowthModel,
+    pub a: f64,
+    pub b: f64,
+    /// Residual sum of squares.
+    pub rss: f64,
+    pub n: usize,
+    /// Root mean squared leave-one-out prediction error.
+    pub loo_rmse: f64,
+    pub aic: f64,
+    pub bic: f64,
+}
+
+impl Fit {
+    pub fn predict(&self, context_len: f64) -> f64 {
+        self.a + self.b * self.model.feature(context_len)
+    }
+}
+
+/// The three fits and which wins.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Comparison {
+    /// In the order of [`GrowthModel::ALL`].
+    pub fits: Vec<Fit>,
+    /// Smallest leave-one-out error.
+    pub winner: GrowthModel,
+    /// Runner-up's LOO RMSE divided by the winner's (>= 1; how clearly it wins).
+    pub loo_ratio: f64,
+    /// Smallest BIC (equivalently AIC or RSS, as the parameter counts are equal).
+    pub winner_bic: GrowthModel,
+    /// Runner-up's BIC minus the winner's (>= 0; above ~6 is "strong" evidence by the usual
+    /// Kass-Raftery scale).
+    pub delta_bic: f64,
+}
+
+impl Comparison {
+    pub fn fit(&self, model: GrowthModel) -> Option<&Fit> {
+        self.fits.iter().find(|f| f.model == model)
+    }
+}
+
+/// Parameters of the Gaussian model counted by AIC/BIC: a, b and sigma^2.
+const NUM_PARAMS: f64 = 3.0;
+
+/// Ordinary least squares of `y` on g(`context_len`); needs n >= 3 finite points with T > 0 and at
+/// least two distinct features.
+pub fn fit(model: GrowthModel, context_len: &[f64], y: &[f64]) -> Result<Fit> {
+    if context_len.len() != y.len() {
+        return Err(Error::shape("y", context_len.len(), y.len()));
+    }
+    let n = y.len();
+    check::at_least("number of points", n, 3)?;
+    check::all_finite("y", y)?;
+    for &t in context_len {
+        check::positive("context_len", t)?;
+    }
+    let g: Vec<f64> = context_len.iter().map(|&t| model.feature(t)).collect();
+    let nf = n as f64;
+    let (g_mean, y_mean) = (g.iter().sum::<f64>() / nf, y.iter().sum::<f64>() / nf);
+    let s_gg: f64 = g.iter().map(|gi| (gi - g_mean).powi(2)).sum();
+    if s_gg <= 0.0 {
+        return Err(Error::invalid(
+            "context_len",
+            "all equal",
+            "at least two distinct values",
+        ));
+    }
+    let s_gy: f64 = g
+        .iter()
+        .zip(y)
+        .map(|(gi, yi)| (gi - g_mean) * (yi - y_mean))
+        .sum();
+    let b = s_gy / s_gg;
+    let a = y_mean - b * g_mean;
+    let (mut rss, mut loo) = (0.0, 0.0);
+    for (gi, yi) in g.iter().zip(y) {
+        let e = yi - (a + b * gi);
+        let h = 1.0 / nf + (gi - g_mean).powi(2) / s_gg;
+        rss += e * e;
+        // h = 1 only when n = 2 (excluded above) or all other features coincide; then the point
+        // cannot be predicted from the others at all.
+        loo += if h < 1.0 {
+            (e / (1.0 - h)).powi(2)
+        } else {
+            f64::INFINITY
+        };
+    }
+    // An exact fit has RSS = 0 and an unbounded Gaussian likelihood; floor it relative to the data
+    // scale so criteria stay finite and still rank an exact fit first.
+    let scale = y.iter().map(|v| v * v).sum::<f64>().max(1.0);
+    let ll_term = nf * (rss.max(1e-24 * scale) / nf).ln();
+    Ok(Fit {
+        model,
+        a,
+        b,
+        rss,
+        n,
+        loo_rmse: (loo / nf).sqrt(),
+        aic: ll_term + 2.0 * NUM_PARAMS,
+        bic: ll_term + NUM_PARAMS * nf.ln(),
+    })
+}
+
+/// Fits all three growth laws and ranks them (see the module doc).
+pub fn compare(context_len: &[f64], y: &[f64]) -> Result<Comparison> {
+    let fits = GrowthModel::ALL
+        .iter()
+        .map(|&m| fit(m, context_len, y))
+        .collect::<Result<Vec<_>>>()?;
+    let best_two = |key: &dyn Fn(&Fit) -> f64| {
+        let mut order: Vec<&Fit> = fits.iter().collect();
+        order.sort_by(|p, q| key(p).total_cmp(&key(q)));
+        (*order[0], *order[1])
+    };
+    let (w, r) = best_two(&|f: &Fit| f.loo_rmse);
+    let loo_ratio = if w.loo_rmse > 0.0 {
+        r.loo_rmse / w.loo_rmse
+    } else {
+        f64::INFINITY
+    };
+    let (wb, rb) = best_two(&|f: &Fit| f.bic);
+    Ok(Comparison {
+        winner: w.model,
+        loo_ratio,
+        winner_bic: wb.model,
+        delta_bic: rb.bic - wb.bic,
+        fits,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use rand::RngExt;
+    use rand::SeedableRng;
+    use rand_chacha::ChaCha8Rng;
+
+    const GRID: [f64; 10] = [
+        100.0, 130.0, 170.0, 220.0, 300.0, 400.0, 520.0, 680.0, 880.0, 1150.0,
+    ];
+
+    /// Gaussian-ish noise (sum of 4 uniforms, variance 4/12 * sd^2 * 3 = sd^2).
+    fn noisy(f: impl Fn(f64) -> f64, sd: f64, seed: u64) -> Vec<f64> {
+        let mut rng = ChaCha8Rng::seed_from_u64(seed);
+        GRID.iter()
+            .map(|&t| {
+                let u: f64 = (0..4).map(|_| rng.random::<f64>() - 0.5).sum();
+                f(t) + sd * u * 3f64.sqrt()
+            })
+            .collect()
+    }
+
+    #[test]
+    fn exact_line_is_recovered() {
+        // y = 2 + 5 ln T exactly: OLS returns a = 2, b = 5, RSS = 0, LOO error 0 (closed form).
+        let y: Vec<f64> = GRID.iter().map(|t| 2.0 + 5.0 * t.ln()).collect();
+        let f = fit(GrowthModel::LnT, &GRID, &y).unwrap();
+        assert!((f.a - 2.0).abs() < 1e-9 && (f.b - 5.0).abs() < 1e-10);
+        assert!(f.rss < 1e-18 && f.loo_rmse < 1e-8);
+    }
+
+    #[test]
+    fn loo_matches_refitting() {
+        // The leverage shortcut equals literally refitting without point i (reference: brute force).
+        let y = noisy(|t| 10.0 + 0.01 * t, 1.0, 3);
+        let f = fit(GrowthModel::LinearT, &GRID, &y).unwrap();
+        let mut sq = 0.0;
+        for i in 0..GRID.len() {
+            let (t, v): (Vec<f64>, Vec<f64>) = (0..GRID.len())
+                .filter(|&j| j != i)
+                .map(|j| (GRID[j], y[j]))
+                .unzip();
+            let g = fit(GrowthModel::LinearT, &t, &v).unwrap();
+            sq += (y[i] - g.predict(GRID[i])).powi(2);
+        }
+        let brute = (sq / GRID.len() as f64).sqrt();
+        assert!(
+            (f.loo_rmse - brute).abs() < 1e-9 * brute,
+            "{} vs {brute}",
+            f.loo_rmse
+        );
+    }
+
+    #[test]
+    fn true_log_model_wins() {
+        // On one decade of T, ln T and ln^2 T are nearly collinear (ln T in [4.6, 7.05]): they are
+        // told apart only when the noise is small against their curvature difference (sd 0.5
+        // against a signal range of 73). At sd 2, seed 2 already prefers ln^2 T (LOO ratio 1.1),
+        // which is why the experiment reports the margin, not just the winner.
+        for seed in 0..5 {
+            let y = noisy(|t| 20.0 + 30.0 * t.ln(), 0.5, seed);
+            let c = compare(&GRID, &y).unwrap();
+            assert_eq!(c.winner, GrowthModel::LnT, "seed {seed}: {c:?}");
+            assert!(c.loo_ratio > 1.0);
+        }
+        // At sd 2 the linear law is still rejected clearly by every criterion.
+        for seed in 0..5 {
+            let y = noisy(|t| 20.0 + 30.0 * t.ln(), 2.0, seed);
+            let c = compare(&GRID, &y).unwrap();
+            let lin = c.fit(GrowthModel::LinearT).unwrap();
+            let log = c.fit(GrowthModel::LnT).unwrap();
+            assert!(lin.loo_rmse > 2.0 * log.loo_rmse, "seed {seed}: {c:?}");
+            assert_ne!(c.winner, GrowthModel::LinearT);
+        }
+    }
+
+    #[test]
+    fn true_linear_model_wins() {
+        for seed in 0..5 {
+            let y = noisy(|t| 20.0 + 0.5 * t, 5.0, seed);
+            let c = compare(&GRID, &y).unwrap();
+            assert_eq!(c.winner, GrowthModel::LinearT, "seed {seed}: {c:?}");
+            assert_eq!(c.winner_bic, GrowthModel::LinearT);
+            assert!(c.delta_bic > 6.0, "{c:?}");
+        }
+    }
+
+    #[test]
+    fn bad_inputs_are_rejected() {
+        assert!(fit(GrowthModel::LnT, &[1.0, 2.0], &[1.0, 2.0]).is_err());
+        assert!(fit(GrowthModel::LnT, &[1.0, 2.0, 3.0], &[1.0, f64::NAN, 2.0]).is_err());
+        assert!(fit(GrowthModel::LnT, &[5.0, 5.0, 5.0], &[1.0, 2.0, 3.0]).is_err());
+        assert!(fit(GrowthModel::LnT, &[0.0, 2.0, 3.0], &[1.0, 2.0, 3.0]).is_err());
+    }
+}

@@ -1,0 +1,332 @@
+//! Sparse parity from i.i.d. samples (SPEC 5.6): loss curves when every step sees fresh samples
+//! and when every step reuses one fixed sample.
+//!
+//! s-sparse parity is statistically easy (O(s log T) samples suffice) but gradient methods see
+//! almost no signal until they align with the hidden set, so the loss sits near ln 2 for a long
+//! plateau and then drops abruptly. Each trial trains the one-block [CLS] Transformer with Adam on
+//! the logistic loss, batch `batch_size`: regime `fresh` draws a new batch every step (online
+//! SGD, infinite data), regime `fixed` draws one sample of `fixed_samples` examples once and
+//! reuses it every step (full-batch training on a finite sample). The per-step training loss is
+//! stored subsampled to [`CURVE_POINTS`] points as metrics `loss_000`.. (mean over each window),
+//! the population error at the end as `population_error`, and the first step whose windowed
+//! loss is below half of ln 2 as `drop_step` (steps + 1 if never).
+
+use crate::config::{CellConfig, ModelKind, TaskName, TrainConfig};
+use crate::error::Result;
+use crate::experiments::critical::train::{TrialModel, adam_step};
+use crate::experiments::{Cell, GalleryEntry, Preset, SweepOptions, run_sweep};
+use crate::figure::{Figure, FigureSize, Series};
+use crate::model::TokenBatch;
+use crate::optim::Adam;
+use crate::results::{Metrics, ResultsDb};
+use crate::tasks::{PopulationOptions, Task, population_error};
+use rand::SeedableRng;
+use rand_chacha::ChaCha8Rng;
+use std::fmt::Write as _;
+use std::path::Path;
+
+/// Points stored per loss curve.
+pub const CURVE_POINTS: usize = 100;
+/// Experiment name stored with every trial.
+pub const EXPERIMENT: &str = "sparse-parity";
+
+/// The two data regimes; a cell tells them apart by `num_samples` (see [`ParityPlan::cell`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Regime {
+    Fresh,
+    Fixed,
+}
+
+impl Regime {
+    pub fn name(self) -> &'static str {
+        match self {
+            Regime::Fresh => "fresh samples every step",
+            Regime::Fixed => "one fixed sample",
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct ParityPlan {
+    pub context_len: usize,
+    pub sparsity: usize,
+    pub train: TrainConfig,
+    pub trials: usize,
+    pub seed: u64,
+    /// Size of the one fixed sample of regime `Fixed` (trained on full-batch).
+    pub fixed_samples: usize,
+}
+
+impl ParityPlan {
+    pub fn preset(preset: Preset) -> ParityPlan {
+        let (context_len, steps, trials, width, fixed_samples) = match preset {
+            Preset::Smoke => (8, 200, 2, 8, 16),
+            Preset::Default => (12, 4000, 3, 32, 512),
+            Preset::Paper => (30, 30000, 5, 64, 2048),
+        };
+        ParityPlan {
+            context_len,
+            sparsity: 3,
+            train: TrainConfig {
+                steps,
+                learning_rate: 0.01,
+                batch_size: 64,
+                width,
+                value_dim: width / 4,
+                heads: 4,
+                mlp_width: 2 * width,
+                weight_decay: 0.0,
+                ..TrainConfig::default()
+            },
+            trials,
+            seed: 56,
+            fixed_samples,
+        }
+    }
+
+    /// The cell of a regime: `num_samples` is the fixed sample's size for `Fixed` and the number
+    /// of examples seen (`steps * batch_size`) for `Fresh`.
+    pub fn cell(&self, regime: Regime) -> CellConfig {
+        let b = self.train.batch_size;
+        CellConfig {
+            task: TaskName::Parity,
+            truth_table: None,
+            sparsity: self.sparsity,
+            context_len: self.context_len,
+            num_samples: match regime {
+                Regime::Fresh => self.train.steps * b,
+                Regime::Fixed => self.fixed_samples,
+            },
+            model: ModelKind::Transformer,
+            train: self.train.clone(),
+            seed: self.seed,
+        }
+    }
+}
+
+/// One trial: train under `regime`, return the subsampled loss curve and final errors.
+pub fn run_trial(cell: &CellConfig, regime: Regime, seed: u64) -> Result<Metrics> {
+    let mut rng = ChaCha8Rng::seed_from_u64(seed);
+    let task = Task::new(cell.task_kind()?, cell.context_len, cell.sparsity, &mut rng)?;
+    let mut model = TrialModel::init(cell, &mut rng)?;
+    let mut adam = Adam::<f32>::new(cell.train.learning_rate)?;
+    let (steps, b) = (cell.train.steps, cell.train.batch_size);
+    let fixed = task.sample(cell.num_samples, &mut rng)?;
+    let fixed_batch = TokenBatch::new(cell.context_len, fixed.bits().to_vec())?;
+    let mut losses = Vec::with_capacity(steps);
+    for _ in 0..steps {
+        let (loss, _) = match regime {
+            Regime::Fixed => adam_step(&mut model, &mut adam, &fixed_batch, fixed.labels(), false)?,
+            Regime::Fresh => {
+                let d = task.sample(b, &mut rng)?;
+                let batch = TokenBatch::new(cell.context_len, d.bits().to_vec())?;
+                adam_step(&mut model, &mut adam, &batch, d.labels(), false)?
+            }
+        };
+        losses.push(loss);
+    }
+    let curve = subsample(&losses, CURVE_POINTS);
+    let half = 0.5 * std::f64::consts::LN_2;
+    let window = steps.div_ceil(CURVE_POINTS.min(steps));
+    let drop = curve
+        .iter()
+        .position(|&l| l < half)
+        .map_or(steps + 1, |i| i * window);
+    let opts = PopulationOptions {
+        num_samples: 4000,
+        exact_max_context_len: 12,
+        ..PopulationOptions::default()
+    };
+    let mut failure = None;
+    let pop = population_error(
+        &task,
+        |chunk| match TokenBatch::new(chunk.context_len(), chunk.bits().to_vec())
+            .and_then(|bt| model.predict(&bt))
+        {
+            Ok(p) => p,
+            Err(e) => {
+                failure = Some(e);
+                vec![0.0; chunk.len()]
+            }
+        },
+        &opts,
+        &mut rng,
+    )?;
+    if let Some(e) = failure {
+        return Err(e);
+    }
+    let mut m = Metrics::new();
+    for (i, l) in curve.iter().enumerate() {
+        m.insert(format!("loss_{i:03}"), *l);
+    }
+    m.insert("drop_step".into(), drop as f64);
+    m.insert("population_error".into(), pop.estimate);
+    Ok(m)
+}
+
+/// Means over `points` consecutive windows of equal length (the last may be shorter).
+pub fn subsample(xs: &[f64], points: usize) -> Vec<f64> {
+    if xs.is_empty() || points == 0 {
+        return Vec::new();
+    }
+    let w = xs.len().div_ceil(points.min(xs.len()));
+    xs.chunks(w)
+        .map(|c| c.iter().sum::<f64>() / c.len() as f64)
+        .collect()
+}
+
+/// Curves of every trial of both regimes.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ParityReport {
+    pub plan: ParityPlan,
+    /// (regime, per-trial (curve, drop_step, population_error)).
+    pub runs: Vec<(Regime, Vec<(Vec<f64>, f64, f64)>)>,
+}
+
+/// Runs (or replays from `db`) both regimes.
+pub fn run(plan: &ParityPlan, db: &mut ResultsDb, quiet: bool) -> Result<ParityReport> {
+    plan.train.validate()?;
+    let mut runs = Vec::new();
+    for regime in [Regime::Fresh, Regime::Fixed] {
+        let cell = Cell::new(plan.cell(regime))?;
+        let mut opts = SweepOptions::new(EXPERIMENT, plan.trials, plan.seed);
+        opts.quiet = quiet;
+        let summary = run_sweep(db, std::slice::from_ref(&cell), &opts, |c, _, seed| {
+            run_trial(&c.config, regime, seed)
+        })?;
+        if let Some(f) = summary.failed.first() {
+            return Err(f.error.clone());
+        }
+        let mut trials = Vec::new();
+        for t in 0..plan.trials {
+            if let Some(rec) = db.get(&cell.hash, t)? {
+                let curve: Vec<f64> = rec
+                    .metrics
+                    .iter()
+                    .filter(|(k, _)| k.starts_with("loss_"))
+                    .map(|(_, v)| *v)
+                    .collect();
+                let get = |k: &str| rec.metrics.get(k).copied().unwrap_or(f64::NAN);
+                trials.push((curve, get("drop_step"), get("population_error")));
+            }
+        }
+        runs.push((regime, trials));
+    }
+    Ok(ParityReport {
+        plan: plan.clone(),
+        runs,
+    })
+}
+
+impl ParityReport {
+    pub fn table(&self) -> String {
+        let p = &self.plan;
+        let mut out = format!(
+            "{}-sparse parity, T = {}, batch {}, {} steps, Adam lr {}; drop step = first step whose \
+             windowed loss < ln(2)/2\n",
+            p.sparsity, p.context_len, p.train.batch_size, p.train.steps, p.train.learning_rate
+        );
+        for (regime, trials) in &self.runs {
+            for (i, (curve, drop, err)) in trials.iter().enumerate() {
+                let first = curve.first().copied().unwrap_or(f64::NAN);
+                let last = curve.last().copied().unwrap_or(f64::NAN);
+                let drop = if *drop > p.train.steps as f64 {
+                    "never".to_string()
+                } else {
+                    format!("{drop:.0}")
+                };
+                let _ = writeln!(
+                    out,
+                    "{:<26} trial {i}: loss {first:.3} -> {last:.3}, drop step {drop:>6}, population error {err:.3}",
+                    regime.name()
+                );
+            }
+        }
+        out
+    }
+
+    pub fn figure(&self) -> Figure {
+        let steps = self.plan.train.steps;
+        let mut series = Vec::new();
+        for (ri, (regime, trials)) in self.runs.iter().enumerate() {
+            for (i, (curve, _, _)) in trials.iter().enumerate() {
+                let w = steps.div_ceil(curve.len().max(1));
+                let x: Vec<f64> = (0..curve.len()).map(|j| ((j * w) + w / 2) as f64).collect();
+                let mut s = Series::line(format!("{}; trial {i}", regime.name()), x, curve.clone())
+                    .with_color(ri);
+                if *regime == Regime::Fixed {
+                    s = s.dashed();
+                }
+                series.push(s);
+            }
+        }
+        Figure {
+            title: format!(
+                "{}-sparse parity; T = {}",
+                self.plan.sparsity, self.plan.context_len
+            ),
+            x_label: "training step".into(),
+            y_label: "training logistic loss (nats)".into(),
+            x_log: false,
+            y_log: false,
+            size: FigureSize::DoubleColumn,
+            series,
+        }
+    }
+}
+
+pub fn write_figure(report: &ParityReport, preset: Preset, out_dir: &Path) -> Result<GalleryEntry> {
+    let stem = "sparse_parity_loss";
+    std::fs::create_dir_all(out_dir).map_err(|e| crate::Error::io(out_dir.display(), e))?;
+    let written = report.figure().write(out_dir, stem)?;
+    for w in &written.warnings {
+        eprintln!("figure {stem}: {w}");
+    }
+    Ok(GalleryEntry {
+        stem: stem.into(),
+        description: "Training loss of a one-block Transformer on 3-sparse parity, fresh samples \
+                      every step (solid) vs one fixed sample (dashed): plateaus near ln 2, then \
+                      abrupt drops."
+            .into(),
+        command: format!(
+            "attnbounds experiment sparse-parity --preset {}",
+            preset.name()
+        ),
+    })
+}
+
+/// Runs (or replays) the preset and writes its figure; for the `figures` main job.
+pub fn figures(
+    preset: Preset,
+    db: &mut ResultsDb,
+    out_dir: &Path,
+    quiet: bool,
+) -> Result<Vec<GalleryEntry>> {
+    let report = run(&ParityPlan::preset(preset), db, quiet)?;
+    Ok(vec![write_figure(&report, preset, out_dir)?])
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn subsample_means_windows() {
+        // 10 values 0..9 into 4 windows of ceil(10/4) = 3: means 1, 4, 7, 9 (by hand).
+        let xs: Vec<f64> = (0..10).map(f64::from).collect();
+        assert_eq!(subsample(&xs, 4), vec![1.0, 4.0, 7.0, 9.0]);
+        assert_eq!(subsample(&xs, 100).len(), 10);
+    }
+
+    #[test]
+    fn fixed_sample_is_memorised() {
+        // With 200 full-batch steps on 16 examples the training loss must fall well below ln 2
+        // (a 1-block Transformer can memorise 16 distinct sequences of length 8).
+        let plan = ParityPlan::preset(Preset::Smoke);
+        let m = run_trial(&plan.cell(Regime::Fixed), Regime::Fixed, 3).unwrap();
+        let first = m["loss_000"];
+        let last = m[&format!("loss_{:03}", CURVE_POINTS - 1)];
+        assert!((first - std::f64::consts::LN_2).abs() < 0.3, "{first}");
+        assert!(last < 0.2, "{first} -> {last}");
+    }
+}
