@@ -1,6 +1,7 @@
 //! Subcommand definitions and dispatch. One file per subcommand.
 
 pub mod bound;
+pub mod gap;
 
 use attnbounds::Result;
 use clap::{Parser, Subcommand};
@@ -21,6 +22,9 @@ pub enum Command {
     /// Print every applicable capacity and generalization bound for one parameter set
     /// (log covering number at eps, Rademacher bound, gap bound, status, source).
     Bound(bound::BoundArgs),
+    /// Monte Carlo generalization gaps of trained models against the post-hoc bounds
+    /// (resumable; results in the SQLite store).
+    Gap(gap::GapArgs),
 }
 
 pub fn run(cli: Cli) -> Result<()> {
@@ -30,5 +34,6 @@ pub fn run(cli: Cli) -> Result<()> {
             Ok(())
         }
         Command::Bound(args) => bound::run(args),
+        Command::Gap(args) => gap::run(args),
     }
 }
