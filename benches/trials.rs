@@ -10,7 +10,7 @@ use attnbounds::experiments::gap;
 use attnbounds::results::ResultsDb;
 use std::time::Instant;
 
-const TRIALS: usize = 16;
+const TRIALS: usize = 32;
 
 fn config() -> SweepConfig {
     let text = format!(

@@ -195,15 +195,13 @@ pub(super) fn render(
             })
             .with_color(i),
         );
-        if i == 0 {
-            if let Some((y, anchor)) = rescaled(&cs) {
-                let name = format!(
-                    "explicit bound shape; m={m} (rescaled to gap at T={})",
-                    anchor.context_len
-                );
-                let x = cs.iter().map(|c| c.context_len as f64).collect();
-                series.push(Series::line(name, x, y).dashed().with_color(i));
-            }
+        if let (0, Some((y, anchor))) = (i, rescaled(&cs)) {
+            let name = format!(
+                "explicit bound shape; m={m} (rescaled to gap at T={})",
+                anchor.context_len
+            );
+            let x = cs.iter().map(|c| c.context_len as f64).collect();
+            series.push(Series::line(name, x, y).dashed().with_color(i));
         }
     }
     let fig = Figure {
