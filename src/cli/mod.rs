@@ -3,6 +3,7 @@
 pub mod bound;
 pub mod experiment;
 pub mod figures;
+pub mod gap;
 
 use attnbounds::Result;
 use clap::{Parser, Subcommand};
@@ -26,6 +27,9 @@ pub enum Command {
     /// Run (or resume) an experiment and write its figure.
     #[command(subcommand)]
     Experiment(experiment::ExperimentCommand),
+    /// Monte Carlo generalization gaps of trained models against the post-hoc bounds
+    /// (resumable; results in the SQLite store).
+    Gap(gap::GapArgs),
 }
 
 pub fn run(cli: Cli) -> Result<()> {
@@ -33,5 +37,6 @@ pub fn run(cli: Cli) -> Result<()> {
         Command::Figures(args) => figures::run(args),
         Command::Bound(args) => bound::run(args),
         Command::Experiment(cmd) => experiment::run(cmd),
+        Command::Gap(args) => gap::run(args),
     }
 }

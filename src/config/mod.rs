@@ -13,6 +13,7 @@
 //! This module never runs anything.
 
 use crate::error::{Error, Result, check};
+use crate::model::Activation;
 use crate::tasks::{Task, TaskKind};
 use serde::{Deserialize, Serialize, Serializer};
 use sha2::{Digest, Sha256};
@@ -129,6 +130,9 @@ pub struct TrainConfig {
     pub gamma: f64,
     /// Initial weights uniform in `[-init_scale, init_scale] / sqrt(fan_in)`.
     pub init_scale: f64,
+    /// sigma of the [CLS] head class (`relu`, `gelu`, `tanh`, `identity`); the Transformer's
+    /// heads are always linear (identity) with a ReLU MLP.
+    pub head_activation: Activation,
     /// d, the embedding width (Transformer; the [CLS] head's width is fixed by its embedding).
     pub width: usize,
     /// k, the value dimension of each head (also the rank r of `W_Q`, `W_K`).
@@ -164,6 +168,7 @@ impl Default for TrainConfig {
             loss: LossName::Logistic,
             gamma: 1.0,
             init_scale: 1.0,
+            head_activation: Activation::Tanh,
             width: 16,
             value_dim: 8,
             heads: 1,

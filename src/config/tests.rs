@@ -57,12 +57,12 @@ fn cell_hash_is_sha256_of_the_documented_canonical_json() {
     let (json, hash) = canonical_hash(cell).unwrap();
     assert_eq!(
         json,
-        r#"{"task":"and","truth_table":null,"sparsity":3,"context_len":100,"num_samples":200,"model":"cls_head","train":{"steps":2000,"learning_rate":0.001,"optimizer":"adam","momentum":0.0,"batch_size":64,"loss":"logistic","gamma":1.0,"init_scale":1.0,"width":16,"value_dim":8,"heads":1,"mlp_width":32,"weight_decay":0.0,"norm_ball":null,"target_loss":0.01,"patience":0,"eval_every":0,"population_samples":20000},"seed":7}"#
+        r#"{"task":"and","truth_table":null,"sparsity":3,"context_len":100,"num_samples":200,"model":"cls_head","train":{"steps":2000,"learning_rate":0.001,"optimizer":"adam","momentum":0.0,"batch_size":64,"loss":"logistic","gamma":1.0,"init_scale":1.0,"head_activation":"tanh","width":16,"value_dim":8,"heads":1,"mlp_width":32,"weight_decay":0.0,"norm_ball":null,"target_loss":0.01,"patience":0,"eval_every":0,"population_samples":20000},"seed":7}"#
     );
     // Reference: Python `hashlib.sha256(json.encode()).hexdigest()` of the string above.
     assert_eq!(
         hash,
-        "5d3a90f966bc373d650bdd5f376286eeff5dc7026a066abe83b66222d7841cf8"
+        "3fdf700db1a4c60d73442cd1d29645361f23f7585694612fe2672cffcf67e227"
     );
     // The name and the number of trials are not part of a cell; the seed and each field are.
     let renamed = SweepConfig::from_toml(

@@ -6,6 +6,7 @@
 pub mod bound_curves;
 pub mod critical;
 pub mod fit;
+pub mod gap;
 pub mod parity;
 pub mod sweep;
 

@@ -2,7 +2,7 @@
 //! measurements the generalization experiments need.
 //!
 //! - (a) the theory's class, [`FixedEmbeddingHead`]: a [`ClsHead`] (rank r = k = `value_dim`,
-//!   ReLU) on the fixed embedding `Embedding::fixed_bits(T, OneHot)` (d = T + 3), optionally
+//!   sigma = `head_activation`) on the fixed embedding `Embedding::fixed_bits(T, OneHot)` (d = T + 3), optionally
 //!   kept in a norm ball after every step ([`projection`]);
 //! - (b) a one-block [CLS] Transformer with learned embeddings (identity heads, ReLU MLP),
 //!   trained through the [CLS]-only path (`value_and_grad_cls`).
@@ -182,7 +182,7 @@ pub fn init_model(cell: &CellConfig, rng: &mut ChaCha8Rng) -> Result<TrainedMode
                 embedding.width(),
                 k,
                 k,
-                Activation::Relu,
+                tc.head_activation,
                 tc.init_scale,
                 rng,
             )?;

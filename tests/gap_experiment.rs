@@ -1,0 +1,105 @@
+//! End to end: the gap experiment's smoke preset into a temporary results store, resumed, and
+//! rendered; and stored trials independent of the number of threads.
+
+use attnbounds::experiments::{Preset, gap};
+use attnbounds::results::{ResultsDb, TrialRecord};
+
+fn pool(threads: usize) -> rayon::ThreadPool {
+    rayon::ThreadPoolBuilder::new()
+        .num_threads(threads)
+        .build()
+        .unwrap()
+}
+
+#[test]
+fn smoke_preset_runs_every_trial_once_and_resumes() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("results.sqlite");
+    let config = gap::preset_config(Preset::Smoke).unwrap();
+    let total = config.context_len.len() * config.num_samples.len() * config.trials;
+
+    let mut db = ResultsDb::open(&path).unwrap();
+    let first = gap::run(&config, &mut db, true).unwrap();
+    assert!(first.sweep.failed.is_empty(), "{:?}", first.sweep.failed);
+    assert_eq!((first.sweep.total, first.sweep.completed), (total, total));
+    let stored: Vec<TrialRecord> = db.trials(Some(&config.name)).unwrap();
+    assert_eq!(stored.len(), total);
+    for r in &stored {
+        let m = &r.metrics;
+        // Every trial carries the measurements and, for the [CLS] head, the post-hoc bounds.
+        for k in [
+            "train_error",
+            "population_error",
+            "gap",
+            "margin_min",
+            "theta_fro",
+            "w_v_spectral",
+            "w_l2",
+            "b_x",
+            "bound_explicit",
+            "bound_paper",
+        ] {
+            assert!(m.contains_key(k), "missing {k} in {m:?}");
+        }
+        assert!((m["gap"] - (m["population_error"] - m["train_error"])).abs() < 1e-12);
+        assert_eq!(m["population_exact"], 1.0, "T <= 8 is enumerated exactly");
+    }
+    drop(db);
+
+    // Reopen and rerun: nothing runs again, the stored rows are untouched (same timestamps).
+    let mut db = ResultsDb::open(&path).unwrap();
+    let second = gap::run(&config, &mut db, true).unwrap();
+    assert_eq!(
+        (second.sweep.completed, second.sweep.already_done),
+        (0, total)
+    );
+    assert_eq!(db.trials(Some(&config.name)).unwrap(), stored);
+    assert_eq!(first.cells, second.cells);
+    assert_eq!(
+        first.cells.len(),
+        config.context_len.len() * config.num_samples.len()
+    );
+    assert!(gap::format_table(&second.cells).lines().count() == 1 + second.cells.len());
+
+    // Figures reuse the stored trials (the store does not grow) and write every file.
+    let out = dir.path().join("figures");
+    std::fs::create_dir_all(&out).unwrap();
+    let entries = gap::figures(Preset::Smoke, &mut db, &out, true).unwrap();
+    assert_eq!(db.count().unwrap(), total);
+    assert!(entries.len() >= 2, "{entries:?}");
+    for e in &entries {
+        for ext in ["svg", "png", "csv", "tex"] {
+            assert!(
+                out.join(format!("{}.{ext}", e.stem)).is_file(),
+                "{} .{ext}",
+                e.stem
+            );
+        }
+    }
+}
+
+#[test]
+fn stored_trials_do_not_depend_on_the_number_of_threads() {
+    let config = gap::preset_config(Preset::Smoke).unwrap();
+    let run_with = |threads: usize| {
+        let mut db = ResultsDb::open_in_memory().unwrap();
+        pool(threads)
+            .install(|| gap::run(&config, &mut db, true))
+            .unwrap();
+        let mut rows: Vec<_> = db
+            .trials(None)
+            .unwrap()
+            .into_iter()
+            .map(|mut r| {
+                // Wall-clock time is the one measurement that may differ.
+                r.metrics.remove("train_time_s");
+                (r.cell_hash, r.trial, r.seed, r.metrics)
+            })
+            .collect();
+        rows.sort_by(|a, b| (&a.0, a.1).cmp(&(&b.0, b.1)));
+        rows
+    };
+    let one = run_with(1);
+    assert_eq!(one.len(), 8);
+    assert_eq!(one, run_with(2));
+}
