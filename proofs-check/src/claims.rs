@@ -228,7 +228,8 @@ pub fn composed_error(kappa: f64) -> Claim {
             let (wq, wk, wv) = (take(d * r), take(d * r), take(d * k));
             let w = take(k).to_vec();
             let (du, dh, dc) = (take(n), take(k), take(1)[0]);
-            let e: Vec<f64> = take(3).iter().map(|v| v.exp()).collect();
+            // Stage errors in [e^-6, e^6]: beyond that f64 products overflow (inf * 0 = NaN).
+            let e: Vec<f64> = take(3).iter().map(|v| (6.0 * v.tanh()).exp()).collect();
             let head = ClsHead::new(
                 row_major(wq, d, r),
                 row_major(wk, d, r),
@@ -534,9 +535,11 @@ pub fn maurey(members: usize) -> Claim {
     c
 }
 
+/// The documented input domain (derivations section 10): `b in [1e-6, 1e6]`,
+/// `C / b^2 in [1e-6, 1e6]`, `m in [1, 1e6]`.
 fn dudley_instance(p: &[f64]) -> (f64, f64, usize) {
-    let c = (3.0 * p[0]).exp();
-    let b = p[1].exp();
+    let b = 10f64.powf(6.0 * p[1].tanh());
+    let c = b * b * 10f64.powf(6.0 * p[0].tanh());
     let m = (10f64.powf(6.0 * unit(p[2]))).round().max(1.0) as usize;
     (c, b, m)
 }
