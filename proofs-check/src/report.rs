@@ -93,7 +93,7 @@ pub fn run_all(quick: bool, seed: u64) -> CheckReport {
     let (budget, members) = if quick {
         (Budget::QUICK, 200)
     } else {
-        (Budget::FULL, 600)
+        (Budget::FULL, 1000)
     };
     run_claims(&crate::claims::all(members), budget, seed, quick)
 }
