@@ -1,6 +1,7 @@
 //! Subcommand definitions and dispatch. One file per subcommand.
 
 pub mod bound;
+pub mod construct;
 
 use attnbounds::Result;
 use clap::{Parser, Subcommand};
@@ -21,6 +22,8 @@ pub enum Command {
     /// Print every applicable capacity and generalization bound for one parameter set
     /// (log covering number at eps, Rademacher bound, gap bound, status, source).
     Bound(bound::BoundArgs),
+    /// Build, verify and report an explicit head for an s-sparse function (SPEC section 4).
+    Construct(construct::ConstructArgs),
 }
 
 pub fn run(cli: Cli) -> Result<()> {
@@ -30,5 +33,6 @@ pub fn run(cli: Cli) -> Result<()> {
             Ok(())
         }
         Command::Bound(args) => bound::run(args),
+        Command::Construct(args) => construct::run(args),
     }
 }
