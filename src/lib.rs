@@ -11,6 +11,7 @@
 
 pub mod bounds;
 pub mod config;
+pub mod construct;
 pub mod error;
 pub mod experiments;
 pub mod figure;

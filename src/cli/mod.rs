@@ -4,6 +4,7 @@ pub mod bound;
 pub mod experiment;
 pub mod figures;
 pub mod gap;
+pub mod construct;
 
 use attnbounds::Result;
 use clap::{Parser, Subcommand};
@@ -30,6 +31,8 @@ pub enum Command {
     /// Monte Carlo generalization gaps of trained models against the post-hoc bounds
     /// (resumable; results in the SQLite store).
     Gap(gap::GapArgs),
+    /// Build, verify and report an explicit head for an s-sparse function (SPEC section 4).
+    Construct(construct::ConstructArgs),
 }
 
 pub fn run(cli: Cli) -> Result<()> {
@@ -38,5 +41,6 @@ pub fn run(cli: Cli) -> Result<()> {
         Command::Bound(args) => bound::run(args),
         Command::Experiment(cmd) => experiment::run(cmd),
         Command::Gap(args) => gap::run(args),
+        Command::Construct(args) => construct::run(args),
     }
 }
