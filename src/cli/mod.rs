@@ -1,6 +1,7 @@
 //! Subcommand definitions and dispatch. One file per subcommand.
 
 pub mod bound;
+pub mod capacity;
 
 use attnbounds::Result;
 use clap::{Parser, Subcommand};
@@ -21,6 +22,9 @@ pub enum Command {
     /// Print every applicable capacity and generalization bound for one parameter set
     /// (log covering number at eps, Rademacher bound, gap bound, status, source).
     Bound(bound::BoundArgs),
+    /// Empirical Rademacher and packing lower estimates of the head class against the bounds,
+    /// vs T and m, with the flattened linear class as contrast (SPEC 5.5). Writes figures.
+    Capacity(capacity::CapacityArgs),
 }
 
 pub fn run(cli: Cli) -> Result<()> {
@@ -30,5 +34,6 @@ pub fn run(cli: Cli) -> Result<()> {
             Ok(())
         }
         Command::Bound(args) => bound::run(args),
+        Command::Capacity(args) => capacity::run(args),
     }
 }
