@@ -21,7 +21,7 @@ pub enum Command {
     Version,
     /// Print every applicable capacity and generalization bound for one parameter set
     /// (log covering number at eps, Rademacher bound, gap bound, status, source).
-    Bound(bound::BoundArgs),
+    Bound(Box<bound::BoundArgs>),
     /// Empirical Rademacher and packing lower estimates of the head class against the bounds,
     /// vs T and m, with the flattened linear class as contrast (SPEC 5.5). Writes figures.
     Capacity(capacity::CapacityArgs),
@@ -33,7 +33,7 @@ pub fn run(cli: Cli) -> Result<()> {
             println!("attnbounds {}", env!("CARGO_PKG_VERSION"));
             Ok(())
         }
-        Command::Bound(args) => bound::run(args),
+        Command::Bound(args) => bound::run(*args),
         Command::Capacity(args) => capacity::run(args),
     }
 }

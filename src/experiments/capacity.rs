@@ -86,10 +86,10 @@ pub fn cells(preset: Preset) -> Result<Vec<Cell<CapacityCell>>> {
             vec![25, 50, 100, 200, 400, 800],
             100,
             vec![2.0, 8.0],
-            ascent(12, 2, 60),
+            ascent(10, 2, 50),
             PackingConfig {
-                random: 300,
-                adversarial: 12,
+                random: 200,
+                adversarial: 8,
                 eps: vec![0.005, 0.01, 0.02, 0.05, 0.1, 0.2],
             },
         ),
