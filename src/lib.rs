@@ -10,6 +10,7 @@
 //! experiments -> `figure` and reports -> the CLI in `src/main.rs`.
 
 pub mod bounds;
+pub mod capacity;
 pub mod config;
 pub mod construct;
 pub mod error;

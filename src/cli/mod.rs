@@ -5,6 +5,7 @@ pub mod experiment;
 pub mod figures;
 pub mod gap;
 pub mod construct;
+pub mod capacity;
 
 use attnbounds::Result;
 use clap::{Parser, Subcommand};
@@ -33,6 +34,10 @@ pub enum Command {
     Gap(gap::GapArgs),
     /// Build, verify and report an explicit head for an s-sparse function (SPEC section 4).
     Construct(construct::ConstructArgs),
+    Bound(Box<bound::BoundArgs>),
+    /// Empirical Rademacher and packing lower estimates of the head class against the bounds,
+    /// vs T and m, with the flattened linear class as contrast (SPEC 5.5). Writes figures.
+    Capacity(capacity::CapacityArgs),
 }
 
 pub fn run(cli: Cli) -> Result<()> {
@@ -42,5 +47,11 @@ pub fn run(cli: Cli) -> Result<()> {
         Command::Experiment(cmd) => experiment::run(cmd),
         Command::Gap(args) => gap::run(args),
         Command::Construct(args) => construct::run(args),
+        Command::Version => {
+            println!("attnbounds {}", env!("CARGO_PKG_VERSION"));
+            Ok(())
+        }
+        Command::Bound(args) => bound::run(*args),
+        Command::Capacity(args) => capacity::run(args),
     }
 }

@@ -8,6 +8,7 @@ pub mod critical;
 pub mod fit;
 pub mod gap;
 pub mod parity;
+pub mod capacity;
 pub mod sweep;
 
 pub use sweep::{Cell, SweepOptions, SweepSummary, TrialFailure, cells_of, run_sweep, trial_seed};

@@ -1,0 +1,120 @@
+//! `attnbounds capacity`: empirical capacity of the head class against the bounds (SPEC 5.5).
+//!
+//! Thin layer over `experiments::capacity`: runs the preset into the results store, prints a
+//! table, writes the figures. A lower estimate above a rigorous bound is printed loudly and the
+//! command fails.
+
+use attnbounds::experiments::{Preset, capacity};
+use attnbounds::results::{DEFAULT_PATH, ResultsDb};
+use attnbounds::{Error, Result};
+use clap::Args;
+use std::path::PathBuf;
+
+/// Arguments of `attnbounds capacity`.
+#[derive(Args, Debug)]
+pub struct CapacityArgs {
+    /// smoke (seconds), default (under 3 minutes on 2 cores), paper.
+    #[arg(long, default_value = "default")]
+    pub preset: String,
+    /// Results store.
+    #[arg(long, default_value = DEFAULT_PATH)]
+    pub db: PathBuf,
+    /// Folder for the figures.
+    #[arg(long, default_value = "figures")]
+    pub out: PathBuf,
+    /// No progress bar.
+    #[arg(long)]
+    pub quiet: bool,
+}
+
+pub fn run(args: CapacityArgs) -> Result<()> {
+    let preset = Preset::parse(&args.preset)?;
+    if let Some(dir) = args.db.parent().filter(|d| !d.as_os_str().is_empty()) {
+        std::fs::create_dir_all(dir).map_err(|e| Error::io(dir.display().to_string(), e))?;
+    }
+    let mut db = ResultsDb::open(&args.db)?;
+    let clock = std::time::Instant::now();
+    let entries = match capacity::figures(preset, &mut db, &args.out, args.quiet) {
+        Err(e @ Error::Violation { .. }) => {
+            eprintln!("\n!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!");
+            eprintln!("!!! {e}");
+            eprintln!("!!! A lower estimate exceeds a rigorous upper bound: a bug or a disproof.");
+            eprintln!("!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!\n");
+            return Err(e);
+        }
+        other => other?,
+    };
+    let rows = capacity::rows(preset, &db)?;
+    print_table(&rows)?;
+    for w in capacity::check_rows(&rows)? {
+        println!("warning: {}: {}", w.claim, w.detail);
+    }
+    println!(
+        "\nRademacher columns: 'head (lower est.)' is a LOWER ESTIMATE (projected ascent, best of the \
+         restarts, mean over sign draws, 95% t interval); 'flat linear' is EXACT; 'explicit' is our \
+         rigorous bound (capped at the range b = B_w B_V B_X); 'paper' is the paper shape with c0 = 1 \
+         (a warning only if exceeded); 'BFT flat' is the spectral baseline on the flattened input."
+    );
+    for e in &entries {
+        println!(
+            "wrote {}/{}.{{svg,png,csv,tex}}",
+            args.out.display(),
+            e.stem
+        );
+    }
+    println!(
+        "results in {} (experiment '{}'); {:.1} s",
+        args.db.display(),
+        capacity::EXPERIMENT,
+        clock.elapsed().as_secs_f64()
+    );
+    Ok(())
+}
+
+fn print_table(rows: &[capacity::Row]) -> Result<()> {
+    println!(
+        "{:<12} {:>6} {:>5} {:>5} | {:>26} {:>9} {:>9} {:>9} {:>11} | {:>12} {:>12}",
+        "axis",
+        "T",
+        "m",
+        "B_QK",
+        "head (lower est.) [95% CI]",
+        "explicit",
+        "paper",
+        "BFT flat",
+        "flat linear",
+        "ln M(2eps)",
+        "ln N bound"
+    );
+    for r in rows {
+        let (pack, cover) = match &r.cell.packing {
+            Some(p) => {
+                // The middle of the eps grid, labelled.
+                let eps = p.eps[p.eps.len() / 2];
+                let k = format!("{eps:e}");
+                (
+                    format!("{:.2}@{eps}", r.get(&format!("packing_ln_2eps_{k}"))?),
+                    format!("{:.3e}", r.get(&format!("cover_explicit_ln_eps_{k}"))?),
+                )
+            }
+            None => ("-".into(), "-".into()),
+        };
+        println!(
+            "{:<12} {:>6} {:>5} {:>5} | {:>8.4} [{:>7.4},{:>7.4}] {:>9.4} {:>9.4} {:>9.4} {:>11.4} | {:>12} {:>12}",
+            r.cell.axis,
+            r.cell.context_len,
+            r.cell.num_samples,
+            r.cell.ball.b_qk,
+            r.get("rademacher_lower_mean")?,
+            r.get("rademacher_lower_ci_lower")?,
+            r.get("rademacher_lower_ci_upper")?,
+            r.get("bound_explicit")?,
+            r.get("bound_paper_shape")?,
+            r.get("bound_bft_flat")?,
+            r.get("linear_flat_exact_mean")?,
+            pack,
+            cover
+        );
+    }
+    Ok(())
+}
