@@ -20,5 +20,6 @@ pub mod optim;
 pub mod results;
 pub mod tasks;
 pub mod tensor;
+pub mod weights;
 
 pub use error::{Error, Result};

@@ -39,7 +39,11 @@ impl Preset {
             "smoke" => Ok(Preset::Smoke),
             "default" => Ok(Preset::Default),
             "paper" => Ok(Preset::Paper),
-            other => Err(crate::Error::invalid("preset", other, "one of smoke, default, paper")),
+            other => Err(crate::Error::invalid(
+                "preset",
+                other,
+                "one of smoke, default, paper",
+            )),
         }
     }
 
