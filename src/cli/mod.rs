@@ -1,6 +1,7 @@
 //! Subcommand definitions and dispatch. One file per subcommand.
 
 pub mod bound;
+pub mod norms;
 
 use attnbounds::Result;
 use clap::{Parser, Subcommand};
@@ -21,6 +22,8 @@ pub enum Command {
     /// Print every applicable capacity and generalization bound for one parameter set
     /// (log covering number at eps, Rademacher bound, gap bound, status, source).
     Bound(bound::BoundArgs),
+    /// Norms per head and layer of a model trained elsewhere (safetensors) and the bounds they give.
+    Norms(norms::NormsArgs),
 }
 
 pub fn run(cli: Cli) -> Result<()> {
@@ -30,5 +33,6 @@ pub fn run(cli: Cli) -> Result<()> {
             Ok(())
         }
         Command::Bound(args) => bound::run(args),
+        Command::Norms(args) => norms::run(args),
     }
 }
