@@ -240,7 +240,7 @@ fn read_block(
     let mut hs = Vec::with_capacity(heads);
     match layout {
         Layout::TorchMha => {
-            if e % heads != 0 {
+            if !e.is_multiple_of(heads) {
                 return Err(Error::invalid(
                     "heads",
                     heads,
