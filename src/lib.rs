@@ -24,6 +24,7 @@ pub mod results;
 pub mod tasks;
 pub mod tensor;
 pub mod train;
+pub mod weights;
 
 pub use error::{Error, Result};
 

@@ -6,6 +6,7 @@ pub mod figures;
 pub mod gap;
 pub mod construct;
 pub mod capacity;
+pub mod norms;
 
 use attnbounds::Result;
 use clap::{Parser, Subcommand};
@@ -20,6 +21,8 @@ pub struct Cli {
 }
 
 #[derive(Subcommand, Debug)]
+// Parsed once per run; boxing the arguments would buy nothing.
+#[allow(clippy::large_enum_variant)]
 pub enum Command {
     /// Regenerate every figure (SVG, PNG, CSV, pgfplots) into figures/: the main job.
     Figures(figures::FiguresArgs),
@@ -38,6 +41,8 @@ pub enum Command {
     /// Empirical Rademacher and packing lower estimates of the head class against the bounds,
     /// vs T and m, with the flattened linear class as contrast (SPEC 5.5). Writes figures.
     Capacity(capacity::CapacityArgs),
+    /// Norms per head and layer of a model trained elsewhere (safetensors) and the bounds they give.
+    Norms(norms::NormsArgs),
 }
 
 pub fn run(cli: Cli) -> Result<()> {
@@ -53,5 +58,7 @@ pub fn run(cli: Cli) -> Result<()> {
         }
         Command::Bound(args) => bound::run(*args),
         Command::Capacity(args) => capacity::run(args),
+        Command::Bound(args) => bound::run(args),
+        Command::Norms(args) => norms::run(args),
     }
 }

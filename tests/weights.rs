@@ -1,0 +1,142 @@
+//! End to end: a model exported by the library, read back by `attnbounds norms`.
+
+use attnbounds::model::{Activation, Transformer, TransformerConfig};
+use attnbounds::weights::{Layout, model_norms, read_file, write_transformer};
+use rand::SeedableRng;
+use safetensors::Dtype;
+use safetensors::tensor::TensorView;
+use std::process::Command;
+
+fn model(heads: usize, layers: usize) -> Transformer<f32> {
+    let cfg = TransformerConfig {
+        context_len: 6,
+        vocab: 2,
+        width: 8,
+        heads,
+        head_dim: 8 / heads,
+        mlp_width: 0,
+        layers,
+        attn_activation: Activation::Identity,
+        mlp_activation: Activation::Relu,
+        init_scale: 1.0,
+    };
+    Transformer::random(&cfg, &mut rand_chacha::ChaCha8Rng::seed_from_u64(3)).unwrap()
+}
+
+fn run(args: &[&str]) -> (bool, String, String) {
+    let out = Command::new(env!("CARGO_BIN_EXE_attnbounds"))
+        .args(args)
+        .output()
+        .unwrap();
+    (
+        out.status.success(),
+        String::from_utf8_lossy(&out.stdout).into(),
+        String::from_utf8_lossy(&out.stderr).into(),
+    )
+}
+
+#[test]
+fn cli_norms_on_exported_files() {
+    let dir = tempfile::tempdir().unwrap();
+    let one = dir.path().join("one.safetensors");
+    write_transformer(&model(1, 1), Layout::TorchMha, &one).unwrap();
+    // Data file: x of shape (m = 2, T+1 = 7, d = 8), one row of norm 3 (entries 3, rest 0).
+    let mut x = vec![0f32; 2 * 7 * 8];
+    x[8 * 9] = 3.0;
+    x[0] = 1.0;
+    let bytes: Vec<u8> = x.iter().flat_map(|v| v.to_le_bytes()).collect();
+    let data = dir.path().join("x.safetensors");
+    let st = safetensors::serialize(
+        [(
+            "x",
+            TensorView::new(Dtype::F32, vec![2, 7, 8], &bytes).unwrap(),
+        )],
+        None,
+    )
+    .unwrap();
+    std::fs::write(&data, st).unwrap();
+
+    let w = one.to_str().unwrap();
+    let (ok, out, err) = run(&[
+        "norms",
+        "--weights",
+        w,
+        "--num-samples",
+        "1000",
+        "--context-len",
+        "6",
+        "--data",
+        data.to_str().unwrap(),
+        "--json",
+    ]);
+    assert!(ok, "{err}");
+    let v: serde_json::Value = serde_json::from_str(&out).unwrap();
+    assert_eq!(v["radii"]["head"]["b_x"], 3.0);
+    // The CLI prints the library's norms of the same file.
+    let lib = model_norms(&read_file(&one, Layout::TorchMha, None).unwrap()).unwrap();
+    // serde_json's default float parser may be off by one ulp, hence 1e-14 relative.
+    let cli = v["norms"]["heads"][0]["theta_frobenius"].as_f64().unwrap();
+    assert!(
+        (cli - lib.heads[0].theta_frobenius).abs() <= 1e-14 * cli,
+        "{cli}"
+    );
+    let names: Vec<&str> = v["bounds"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| r["name"].as_str().unwrap())
+        .collect();
+    assert!(names.iter().any(|n| n.contains("post")), "{names:?}");
+
+    // Multi-layer, multi-head: the deep bound appears; table output names every head.
+    let two = dir.path().join("two.safetensors");
+    write_transformer(&model(2, 2), Layout::SeparateQkv, &two).unwrap();
+    let (ok, out, err) = run(&[
+        "norms",
+        "--weights",
+        two.to_str().unwrap(),
+        "--layout",
+        "separate-qkv",
+        "--num-samples",
+        "1000",
+        "--context-len",
+        "6",
+        "--b-x",
+        "1.5",
+    ]);
+    assert!(ok, "{err}");
+    assert!(out.contains("multi-layer"), "{out}");
+    assert_eq!(
+        out.lines()
+            .filter(|l| l.trim_start().starts_with(['0', '1']))
+            .count(),
+        4,
+        "{out}"
+    );
+
+    // Errors: wrong layout names the missing tensor; no B_X.
+    let (ok, _, err) = run(&[
+        "norms",
+        "--weights",
+        w,
+        "--layout",
+        "separate-qkv",
+        "--num-samples",
+        "10",
+        "--context-len",
+        "6",
+        "--b-x",
+        "1",
+    ]);
+    assert!(!ok && err.contains("layers.0.q.weight"), "{err}");
+    let (ok, _, err) = run(&[
+        "norms",
+        "--weights",
+        w,
+        "--num-samples",
+        "10",
+        "--context-len",
+        "6",
+    ]);
+    assert!(!ok && err.contains("b_x"), "{err}");
+}
