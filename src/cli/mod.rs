@@ -1,11 +1,11 @@
 //! Subcommand definitions and dispatch. One file per subcommand.
 
 pub mod bound;
+pub mod capacity;
+pub mod construct;
 pub mod experiment;
 pub mod figures;
 pub mod gap;
-pub mod construct;
-pub mod capacity;
 pub mod norms;
 
 use attnbounds::Result;
@@ -21,14 +21,12 @@ pub struct Cli {
 }
 
 #[derive(Subcommand, Debug)]
-// Parsed once per run; boxing the arguments would buy nothing.
-#[allow(clippy::large_enum_variant)]
 pub enum Command {
     /// Regenerate every figure (SVG, PNG, CSV, pgfplots) into figures/: the main job.
     Figures(figures::FiguresArgs),
     /// Print every applicable capacity and generalization bound for one parameter set
     /// (log covering number at eps, Rademacher bound, gap bound, status, source).
-    Bound(bound::BoundArgs),
+    Bound(Box<bound::BoundArgs>),
     /// Run (or resume) an experiment and write its figure.
     #[command(subcommand)]
     Experiment(experiment::ExperimentCommand),
@@ -37,7 +35,6 @@ pub enum Command {
     Gap(gap::GapArgs),
     /// Build, verify and report an explicit head for an s-sparse function (SPEC section 4).
     Construct(construct::ConstructArgs),
-    Bound(Box<bound::BoundArgs>),
     /// Empirical Rademacher and packing lower estimates of the head class against the bounds,
     /// vs T and m, with the flattened linear class as contrast (SPEC 5.5). Writes figures.
     Capacity(capacity::CapacityArgs),
@@ -48,17 +45,11 @@ pub enum Command {
 pub fn run(cli: Cli) -> Result<()> {
     match cli.command {
         Command::Figures(args) => figures::run(args),
-        Command::Bound(args) => bound::run(args),
+        Command::Bound(args) => bound::run(*args),
         Command::Experiment(cmd) => experiment::run(cmd),
         Command::Gap(args) => gap::run(args),
         Command::Construct(args) => construct::run(args),
-        Command::Version => {
-            println!("attnbounds {}", env!("CARGO_PKG_VERSION"));
-            Ok(())
-        }
-        Command::Bound(args) => bound::run(*args),
         Command::Capacity(args) => capacity::run(args),
-        Command::Bound(args) => bound::run(args),
         Command::Norms(args) => norms::run(args),
     }
 }

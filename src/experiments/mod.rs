@@ -4,11 +4,11 @@
 //! plug into it as trial functions. Experiments may use randomness and I/O; `bounds` may not.
 
 pub mod bound_curves;
+pub mod capacity;
 pub mod critical;
 pub mod fit;
 pub mod gap;
 pub mod parity;
-pub mod capacity;
 pub mod sweep;
 
 pub use sweep::{Cell, SweepOptions, SweepSummary, TrialFailure, cells_of, run_sweep, trial_seed};
