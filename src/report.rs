@@ -5,7 +5,7 @@
 //! above `experiments`: it orders and lists work, it computes nothing itself.
 
 use crate::error::{Error, Result};
-use crate::experiments::{GalleryEntry, Preset, bound_curves};
+use crate::experiments::{GalleryEntry, Preset, bound_curves, capacity, critical, gap, parity};
 use crate::results::ResultsDb;
 use std::path::Path;
 use std::time::Instant;
@@ -28,7 +28,6 @@ pub fn render_all(
     out_dir: &Path,
     quiet: bool,
 ) -> Vec<(StageReport, Option<Error>)> {
-    let _ = (&db, quiet);
     let mut out = Vec::new();
     let mut stage = |name: &'static str, f: &mut dyn FnMut() -> Result<Vec<GalleryEntry>>| {
         let t0 = Instant::now();
@@ -56,6 +55,16 @@ pub fn render_all(
     stage("bounds vs context length", &mut || {
         bound_curves::figures(preset, out_dir)
     });
+    stage("generalization gap (Monte Carlo)", &mut || {
+        gap::figures(preset, db, out_dir, quiet)
+    });
+    stage("capacity estimates", &mut || {
+        capacity::figures(preset, db, out_dir, quiet)
+    });
+    stage("critical sample size", &mut || {
+        critical::figures(preset, db, out_dir, quiet)
+    });
+    stage("sparse parity", &mut || parity::figures(preset, db, out_dir, quiet));
     out
 }
 

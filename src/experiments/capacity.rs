@@ -377,7 +377,7 @@ pub fn run(preset: Preset, db: &mut ResultsDb, quiet: bool) -> Result<RunReport>
 const LOWER: &str = "empirical Rademacher (lower estimate)";
 const EXPLICIT: &str = "explicit bound (docs/derivations.md §3)";
 const PAPER: &str = "paper shape; c0 = 1";
-const LINEAR: &str = "flattened linear class (exact)";
+const LINEAR: &str = "contrast: flattened linear class ||w||_2 <= b (exact; not bounded by the head bounds)";
 const BFT: &str = "spectral flattened baseline (BFT 2017 style)";
 
 fn axis_rows<'a>(rows: &'a [Row], axis: &str, b_qk: f64) -> Vec<&'a Row> {
@@ -435,9 +435,9 @@ fn rademacher_figure(rows: &[Row], axis: &str, b_qks: &[f64]) -> Result<Figure> 
         }
     }
     let (name, label) = if axis == "context_len" {
-        ("context length T", "context_len T (tokens)")
+        ("context length T", "context length T (tokens)")
     } else {
-        ("sample size m", "num_samples m")
+        ("sample size m", "number of samples m")
     };
     Ok(Figure {
         title: format!("Empirical Rademacher vs {name} (bounds capped at the range b)"),

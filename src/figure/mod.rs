@@ -269,8 +269,15 @@ impl Figure {
         };
         render::write_svg(self, &prepared, &files.svg)?;
         render::write_png(self, &prepared, &files.png)?;
-        write_text(&files.csv, &pgf::csv(&prepared, self))?;
-        write_text(&files.tex, &pgf::tex(self, &prepared, stem))?;
+        let csv = pgf::csv(&prepared, self);
+        let tex = pgf::tex(self, &prepared, stem);
+        let header: Vec<&str> = csv.lines().next().unwrap_or("").split(',').collect();
+        pgf::check_tex(&tex, &header).map_err(|detail| Error::Violation {
+            claim: format!("{stem}.tex is well-formed pgfplots"),
+            detail,
+        })?;
+        write_text(&files.csv, &csv)?;
+        write_text(&files.tex, &tex)?;
         Ok(files)
     }
 }

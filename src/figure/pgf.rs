@@ -175,7 +175,13 @@ pub(crate) fn tex(fig: &Figure, prep: &Prepared, stem: &str) -> String {
         tex_escape(&fig.y_label)
     );
     if !fig.title.is_empty() {
-        let _ = writeln!(t, "  title={{{}}},", tex_escape(&fig.title));
+        // Long titles wrap inside the figure width instead of overflowing the column.
+        let _ = writeln!(
+            t,
+            "  title={{{}}}, title style={{align=center, text width={:.2}in}},",
+            tex_escape(&fig.title),
+            fig.size.width_in() - 0.6
+        );
     }
     t.push_str(
         "  tick label style={font=\\footnotesize}, label style={font=\\small},\n  \
@@ -243,4 +249,88 @@ pub(crate) fn tex(fig: &Figure, prep: &Prepared, stem: &str) -> String {
     }
     t.push_str("\\end{axis}\n\\end{tikzpicture}\n");
     t
+}
+
+/// Structural check of a generated `.tex` against the CSV it reads: braces and brackets balance
+/// (escaped `\{ \} \[ \]` and `%` comments excluded), `\begin{..}`/`\end{..}` pair up, and every
+/// column the plots read (`x=`, `y=`, `\thisrow{..}`, `discard if not={..}`) is in `csv_header`.
+/// A stand-in for compiling with pdflatex where no TeX installation exists; `Figure::write`
+/// refuses to write a file that fails it.
+pub(crate) fn check_tex(tex: &str, csv_header: &[&str]) -> Result<(), String> {
+    let mut stack: Vec<(char, usize)> = Vec::new();
+    let mut envs: Vec<String> = Vec::new();
+    for (n, line) in tex.lines().enumerate() {
+        let line_no = n + 1;
+        let mut prev_backslash = false;
+        let mut code = String::new();
+        for c in line.chars() {
+            if c == '%' && !prev_backslash {
+                break;
+            }
+            code.push(c);
+            if !prev_backslash {
+                match c {
+                    '{' | '[' => stack.push((c, line_no)),
+                    '}' | ']' => {
+                        let want = if c == '}' { '{' } else { '[' };
+                        match stack.pop() {
+                            Some((open, _)) if open == want => {}
+                            Some((open, l)) => {
+                                return Err(format!(
+                                    "line {line_no}: '{c}' closes '{open}' opened on line {l}"
+                                ));
+                            }
+                            None => return Err(format!("line {line_no}: unmatched '{c}'")),
+                        }
+                    }
+                    _ => {}
+                }
+            }
+            prev_backslash = c == '\\' && !prev_backslash;
+        }
+        for (kw, opening) in [("\\begin{", true), ("\\end{", false)] {
+            let mut rest = code.as_str();
+            while let Some(i) = rest.find(kw) {
+                rest = &rest[i + kw.len()..];
+                let name: String = rest.chars().take_while(|&c| c != '}').collect();
+                if opening {
+                    envs.push(name);
+                } else if envs.pop().as_deref() != Some(name.as_str()) {
+                    return Err(format!("line {line_no}: \\end{{{name}}} without its \\begin"));
+                }
+            }
+        }
+        for key in ["x=", "y=", "\\thisrow{", "discard if not={"] {
+            let mut rest = code.as_str();
+            while let Some(i) = rest.find(key) {
+                let before = rest[..i].chars().last();
+                rest = &rest[i + key.len()..];
+                // `x=` must be a key of its own, not the tail of e.g. `yshift=` or `xmax=`.
+                if key.ends_with('=') && before.is_some_and(|c| c.is_alphanumeric()) {
+                    continue;
+                }
+                let col: String = rest
+                    .chars()
+                    .take_while(|&c| c != ',' && c != '}' && c != ']')
+                    .collect();
+                let col = col.trim();
+                if (key.ends_with('=') && rest.starts_with('{')) || col.is_empty() || col.starts_with('#')
+                {
+                    continue;
+                }
+                if !csv_header.contains(&col) {
+                    return Err(format!(
+                        "line {line_no}: column '{col}' is not in the CSV header {csv_header:?}"
+                    ));
+                }
+            }
+        }
+    }
+    if let Some((open, l)) = stack.pop() {
+        return Err(format!("'{open}' opened on line {l} is never closed"));
+    }
+    if let Some(env) = envs.pop() {
+        return Err(format!("\\begin{{{env}}} is never ended"));
+    }
+    Ok(())
 }

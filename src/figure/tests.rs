@@ -206,3 +206,30 @@ fn tex_escape_handles_specials_and_unicode() {
         r"\ensuremath{\varepsilon} \ensuremath{\leq} 1"
     );
 }
+
+/// The structural `.tex` check accepts what the writer emits (every series kind: error bars,
+/// bands, log axes) and rejects each defect it exists to catch.
+#[test]
+fn tex_check_accepts_written_figures_and_rejects_defects() {
+    let fig = sample_figure();
+    let prep = super::prepare::prepare(&fig).unwrap();
+    let csv = super::pgf::csv(&prep, &fig);
+    let tex = super::pgf::tex(&fig, &prep, "sample");
+    let header: Vec<&str> = csv.lines().next().unwrap().split(',').collect();
+    super::pgf::check_tex(&tex, &header).unwrap();
+
+    let cases = [
+        (tex.replacen("\\end{axis}", "\\end{tikzpicture}", 1), "without its"),
+        (tex.replacen("x=x,", "x=xx,", 1), "column 'xx'"),
+        (tex.replacen("\\thisrow{upper}", "\\thisrow{uper}", 1), "column 'uper'"),
+        (tex.replacen("]", "}", 1), "closes"),
+        (format!("{tex}{{"), "never closed"),
+    ];
+    for (bad, expect) in cases {
+        assert_ne!(bad, tex, "mutation for {expect} did not apply");
+        let err = super::pgf::check_tex(&bad, &header).unwrap_err();
+        assert!(err.contains(expect), "{err} lacks {expect}");
+    }
+    // Escaped braces and comments do not count.
+    super::pgf::check_tex("\\{ a % }\n\\begin{x}\\end{x}", &header).unwrap();
+}
