@@ -40,6 +40,9 @@ pub struct SeriesReport {
     pub name: String,
     pub model: ModelKind,
     pub rows: Vec<TRow>,
+    /// Context lengths skipped after the series was censored at a smaller T
+    /// (`CriticalPlan::stop_after_censored`); empty otherwise.
+    pub not_probed: Vec<usize>,
     /// None with fewer than 4 finite critical values.
     pub fits: Option<Comparison>,
 }
@@ -57,8 +60,13 @@ pub fn run(plan: &CriticalPlan, db: &mut ResultsDb, quiet: bool) -> Result<Criti
     let clock = std::time::Instant::now();
     let mut series = Vec::new();
     for (si, s) in plan.series.iter().enumerate() {
-        let mut rows = Vec::new();
+        let mut rows: Vec<TRow> = Vec::new();
+        let mut not_probed = Vec::new();
         for &t in &plan.context_lens {
+            if plan.stop_after_censored && rows.iter().any(|r| r.search.critical.is_none()) {
+                not_probed.push(t);
+                continue;
+            }
             let search = search_one(plan, s, t, db, quiet)?;
             let seed = plan.seed ^ ((si as u64) << 32) ^ t as u64;
             let interval =
@@ -97,6 +105,7 @@ pub fn run(plan: &CriticalPlan, db: &mut ResultsDb, quiet: bool) -> Result<Criti
             name: s.name.to_string(),
             model: s.model,
             rows,
+            not_probed,
             fits,
         });
     }
@@ -245,6 +254,13 @@ impl CriticalReport {
                     frac
                 );
             }
+            if !s.not_probed.is_empty() {
+                let _ = writeln!(
+                    out,
+                    "not probed (censored at a smaller T; stop_after_censored): T = {:?}",
+                    s.not_probed
+                );
+            }
             match &s.fits {
                 None => {
                     let _ = writeln!(out, "fits: need >= 4 context lengths with a critical m");
@@ -294,6 +310,27 @@ impl CriticalReport {
                 .collect()
         };
         for (si, s) in self.series.iter().enumerate() {
+            // Censored context lengths stay visible: drawn at m_max, never as a measured value.
+            let censored: Vec<f64> = s
+                .rows
+                .iter()
+                .filter(|r| r.search.critical.is_none())
+                .map(|r| r.search.context_len as f64)
+                .collect();
+            if !censored.is_empty() {
+                let n = censored.len();
+                series.push(
+                    Series::points(
+                        format!(
+                            "{}: no success up to m_max = {} (censored; drawn at m_max)",
+                            s.name, self.plan.m_max
+                        ),
+                        censored,
+                        vec![self.plan.m_max as f64; n],
+                    )
+                    .with_color(si),
+                );
+            }
             let rows: Vec<&TRow> = s
                 .rows
                 .iter()
@@ -398,12 +435,19 @@ impl CriticalReport {
                 }
             }
         }
+        // Censored points sit at m_max; when that spans more than a decade of the measured
+        // values a linear axis would flatten the measured curve, so switch to log.
+        let (lo, hi) = series
+            .iter()
+            .flat_map(|s| s.y.iter())
+            .fold((f64::INFINITY, 0.0_f64), |(l, h), &v| (l.min(v), h.max(v)));
+        let y_log = lo > 0.0 && hi / lo > 10.0;
         Ok(Figure {
             title: format!("Critical sample size; {}-sparse AND", self.plan.sparsity),
             x_label: "context length T (tokens)".into(),
             y_label: "critical sample size m (examples)".into(),
             x_log: true,
-            y_log: false,
+            y_log,
             size: FigureSize::DoubleColumn,
             series,
         })
