@@ -1,12 +1,11 @@
 //! `attnbounds figures`: the README's main command. Regenerates every figure into `figures/`.
 
-use attnbounds::experiments::{GalleryEntry, Preset};
+use attnbounds::experiments::Preset;
 use attnbounds::report::{StageReport, render_all, write_gallery};
 use attnbounds::results::{DEFAULT_PATH, ResultsDb};
 use attnbounds::{Error, Result};
 use clap::Args;
 use std::path::{Path, PathBuf};
-use std::process::Command;
 use std::time::Instant;
 
 #[derive(Args, Debug)]
@@ -67,7 +66,12 @@ pub fn run(args: FiguresArgs) -> Result<()> {
 /// `proofs-check` binary of this workspace, whose exit status reports any violated claim.
 fn proofs_check_stage(preset: Preset, out: &Path) -> (StageReport, Option<Error>) {
     let t0 = Instant::now();
-    let result = run_proofs_check(preset, out);
+    let budget = if preset == Preset::Smoke {
+        "quick"
+    } else {
+        "full"
+    };
+    let result = super::check::run_proofs_check(budget, out);
     let seconds = t0.elapsed().as_secs_f64();
     let (entries, err) = match result {
         Ok(e) => (e, None),
@@ -81,45 +85,4 @@ fn proofs_check_stage(preset: Preset, out: &Path) -> (StageReport, Option<Error>
         },
         err,
     )
-}
-
-fn run_proofs_check(preset: Preset, out: &Path) -> attnbounds::Result<Vec<GalleryEntry>> {
-    let budget = if preset == Preset::Smoke {
-        "quick"
-    } else {
-        "full"
-    };
-    let cargo = std::env::var_os("CARGO").ok_or_else(|| {
-        Error::invalid(
-            "CARGO",
-            "unset",
-            "the figures job run through `cargo run --release -- figures`, which builds and \
-             runs the proofs-check binary (or run `cargo run -p proofs-check --release` yourself)",
-        )
-    })?;
-    let manifest = Path::new(env!("CARGO_MANIFEST_DIR")).join("Cargo.toml");
-    let status = Command::new(cargo)
-        .args(["run", "--release", "--quiet", "--manifest-path"])
-        .arg(&manifest)
-        .args(["-p", "proofs-check", "--", "--budget", budget, "--out"])
-        .arg(out)
-        .status()
-        .map_err(|e| Error::io("cargo run -p proofs-check", e))?;
-    if !status.success() {
-        return Err(Error::Violation {
-            claim: "proofs-check".into(),
-            detail: format!(
-                "exited with {status}: a claim of docs/derivations.md is violated or the run \
-                 failed; see its output above and {}/proofs_check.json",
-                out.display()
-            ),
-        });
-    }
-    Ok(vec![GalleryEntry {
-        stem: "proofs_check_tightness".into(),
-        description: "Worst ratio lhs/rhs found by random search and adversarial ascent for every \
-                      numbered inequality of docs/derivations.md; none may lie above 1."
-            .into(),
-        command: format!("cargo run -p proofs-check --release -- --budget {budget}"),
-    }])
 }

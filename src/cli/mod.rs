@@ -2,6 +2,7 @@
 
 pub mod bound;
 pub mod capacity;
+pub mod check;
 pub mod construct;
 pub mod experiment;
 pub mod figures;
@@ -27,6 +28,9 @@ pub enum Command {
     /// Print every applicable capacity and generalization bound for one parameter set
     /// (log covering number at eps, Rademacher bound, gap bound, status, source).
     Bound(Box<bound::BoundArgs>),
+    /// Check every inequality of docs/derivations.md numerically (runs the proofs-check crate;
+    /// needs `cargo run`). Fails if a claim is violated.
+    Check(check::CheckArgs),
     /// Run (or resume) an experiment and write its figure.
     #[command(subcommand)]
     Experiment(experiment::ExperimentCommand),
@@ -46,6 +50,7 @@ pub fn run(cli: Cli) -> Result<()> {
     match cli.command {
         Command::Figures(args) => figures::run(args),
         Command::Bound(args) => bound::run(*args),
+        Command::Check(args) => check::run(args),
         Command::Experiment(cmd) => experiment::run(cmd),
         Command::Gap(args) => gap::run(args),
         Command::Construct(args) => construct::run(args),

@@ -1,0 +1,62 @@
+//! `attnbounds check`: the full-budget numerical check of docs/derivations.md (proofs-check).
+//!
+//! `proofs-check` depends on this crate, so this crate cannot call it as a library. Under
+//! `cargo run` (which exports `CARGO`) this runs the workspace's `proofs-check` binary; its
+//! table, JSON and tightness figure land in `--out`, and a violated claim fails the command.
+
+use attnbounds::experiments::GalleryEntry;
+use attnbounds::{Error, Result};
+use clap::Args;
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+#[derive(Args, Debug)]
+pub struct CheckArgs {
+    /// Search budget: quick (seconds, as in the tests) or full.
+    #[arg(long, default_value = "full", value_parser = ["quick", "full"])]
+    pub budget: String,
+    /// Folder for proofs_check.json and the proofs_check_tightness figure.
+    #[arg(long, default_value = "results/proofs-check")]
+    pub out: PathBuf,
+}
+
+pub fn run(args: CheckArgs) -> Result<()> {
+    std::fs::create_dir_all(&args.out).map_err(|e| Error::io(args.out.display(), e))?;
+    run_proofs_check(&args.budget, &args.out).map(|_| ())
+}
+
+pub fn run_proofs_check(budget: &str, out: &Path) -> Result<Vec<GalleryEntry>> {
+    let cargo = std::env::var_os("CARGO").ok_or_else(|| {
+        Error::invalid(
+            "CARGO",
+            "unset",
+            "a run through `cargo run --release -- ...` (which builds and runs the proofs-check \
+             binary), or `cargo run -p proofs-check --release` directly",
+        )
+    })?;
+    let manifest = Path::new(env!("CARGO_MANIFEST_DIR")).join("Cargo.toml");
+    let status = Command::new(cargo)
+        .args(["run", "--release", "--quiet", "--manifest-path"])
+        .arg(&manifest)
+        .args(["-p", "proofs-check", "--", "--budget", budget, "--out"])
+        .arg(out)
+        .status()
+        .map_err(|e| Error::io("cargo run -p proofs-check", e))?;
+    if !status.success() {
+        return Err(Error::Violation {
+            claim: "proofs-check".into(),
+            detail: format!(
+                "exited with {status}: a claim of docs/derivations.md is violated or the run \
+                 failed; see its output above and {}/proofs_check.json",
+                out.display()
+            ),
+        });
+    }
+    Ok(vec![GalleryEntry {
+        stem: "proofs_check_tightness".into(),
+        description: "Worst ratio lhs/rhs found by random search and adversarial ascent for every \
+                      numbered inequality of docs/derivations.md; none may lie above 1."
+            .into(),
+        command: format!("cargo run -p proofs-check --release -- --budget {budget}"),
+    }])
+}
