@@ -43,6 +43,15 @@ pub struct Claim {
     pub cost: usize,
     /// Evaluates `(lhs, rhs)`; `None` when the instance is degenerate (skipped, not counted).
     pub eval: Box<dyn Fn(&[f64]) -> Option<(f64, f64)> + Send + Sync>,
+    /// Known extremal (or near-extremal) parameter vectors from the proof: the ascent restarts
+    /// from each of them before its random restarts, so a wrong constant in a term that is only
+    /// large in a thin region of parameter space is still reached.
+    pub seeds: Vec<Vec<f64>>,
+    /// The same instance map with a deliberately wrong constant (its `statement` says which).
+    /// The report runs it with the same budget: "caught" means the search detects it.
+    pub mutant: Option<Box<Claim>>,
+    /// What the check can and cannot detect, in words (printed under the table).
+    pub note: String,
 }
 
 /// How much effort one claim gets.
@@ -152,8 +161,16 @@ pub fn search(claim: &Claim, budget: Budget, seed: u64) -> Outcome {
         let p = fresh(&mut rng, claim.dim);
         eval(&p, &mut best);
     }
-    for restart in 0..budget.restarts {
-        let mut x = if restart == 0 && best.worst_ratio.is_finite() {
+    // Seeded restarts first (the proof's extremal configurations), then the budgeted ones.
+    let seeded = if budget.restarts > 0 {
+        claim.seeds.len()
+    } else {
+        0
+    };
+    for restart in 0..seeded + budget.restarts {
+        let mut x = if restart < seeded {
+            claim.seeds[restart].clone()
+        } else if restart == seeded && best.worst_ratio.is_finite() {
             best.worst_params.clone()
         } else {
             fresh(&mut rng, claim.dim)

@@ -28,6 +28,54 @@ fn claim(
         dim,
         cost: 1,
         eval: Box::new(eval),
+        seeds: Vec::new(),
+        mutant: None,
+        note: String::new(),
+    }
+}
+
+impl Claim {
+    /// Attaches the deliberately wrong variant run next to this claim.
+    pub fn with_mutant(mut self, mutant: Claim) -> Claim {
+        self.mutant = Some(Box::new(mutant));
+        self
+    }
+    /// Attaches the proof's extremal configurations as ascent seeds.
+    pub fn with_seeds(mut self, seeds: Vec<Vec<f64>>) -> Claim {
+        self.seeds = seeds;
+        self
+    }
+    /// Attaches the sensitivity note.
+    pub fn with_note(mut self, note: &str) -> Claim {
+        self.note = note.into();
+        self
+    }
+}
+
+/// `claim` with its right-hand side multiplied by `factor < 1`: the "wrong constant" of a claim
+/// whose whole bound is one constant times a fixed expression (a packing or Monte Carlo lower
+/// estimate against a covering or Rademacher bound). Caught iff the worst ratio exceeds `factor`.
+pub fn rhs_scaled(c: Claim, factor: f64) -> Claim {
+    let Claim {
+        id,
+        section,
+        statement,
+        dim,
+        cost,
+        eval,
+        seeds,
+        ..
+    } = c;
+    Claim {
+        id: format!("{id}-mutant"),
+        section,
+        statement: format!("{statement} with rhs x {factor}"),
+        dim,
+        cost,
+        eval: Box::new(move |p| eval(p).map(|(l, r)| (l, factor * r))),
+        seeds,
+        mutant: None,
+        note: String::new(),
     }
 }
 
@@ -267,6 +315,40 @@ pub fn composed_error(kappa: f64) -> Claim {
             Some(((f - c).abs(), rhs))
         },
     )
+    .with_seeds(composed_error_seeds())
+}
+
+/// Extremal configurations of (I11) from its proof: every inequality in the chain tight at once.
+/// Two antipodal unit rows `x_0 = e_0 = -x_1` carry all the attention (the other rows, `z = e_2`,
+/// score `-20` through `Theta = -20 e_2 e_2^T`), so `a = (1/2, 1/2, ~0, ~0)` where softmax is
+/// steepest (I5 tight), the score perturbation `(+e1, -e1)` moves `X^T a` along `e_0` by
+/// `B_X ||a - a'||_1` (I6 tight), `W_V = s e_0 e_0^T` and `w = e_0` keep it on the top singular
+/// direction with `tanh' = 1` at 0 (I7 tight); `e2, e3` at their floor. One seed per `e1`.
+fn composed_error_seeds() -> Vec<Vec<f64>> {
+    [-1.2f64, -0.55, -0.2]
+        .iter()
+        .map(|&e1| {
+            let mut p = vec![0.0; 42];
+            // X (4 x 3, row-major): e_0, -e_0, e_2, e_2 (last row is z = x_cls).
+            p[0] = 1.0;
+            p[3] = -1.0;
+            p[8] = 1.0;
+            p[11] = 1.0;
+            // W_Q, W_K (3 x 2): only row 2, product -20.
+            p[12 + 4] = -20f64.sqrt();
+            p[18 + 4] = 20f64.sqrt();
+            // W_V (3 x 2) = e_0 e_0^T, w = e_0.
+            p[24] = 1.0;
+            p[30] = 1.0;
+            // du = (+, -, 0, 0) saturated; dh = dc = 0; e = exp(6 tanh(.)).
+            p[32] = 4.0;
+            p[33] = -4.0;
+            p[39] = e1;
+            p[40] = -5.0;
+            p[41] = -5.0;
+            p
+        })
+        .collect()
 }
 
 /// (I14): the Lagrange split attains `(sum A_j^{2/3})^3 / eps^2`; every other split costs more.
@@ -297,8 +379,19 @@ pub fn lagrange_split() -> Claim {
 /// measured on `model::Transformer` (one block, two tanh heads, no MLP) with `rho` from
 /// `bounds::ln_layer_lipschitz` at the instance's own norms.
 pub fn layer_lipschitz(kappa: f64) -> Claim {
+    stacked_lipschitz(kappa, 1)
+}
+
+/// (I18) with zero cover error, iterated: `layers` blocks compose to
+/// `||F(Y) - F(Y')||_rows <= prod_l rho_l ||Y - Y'||_rows`, each `rho_l` at block `l`'s own norms.
+pub fn peeling(kappa: f64) -> Claim {
+    stacked_lipschitz(kappa, 2)
+}
+
+fn stacked_lipschitz(kappa: f64, layers: usize) -> Claim {
     let (n, d, k, heads) = (3, 3, 2, 2);
     let per_head = 4 * d * k;
+    let per_layer = heads * per_head;
     let cfg = TransformerConfig {
         context_len: n - 1,
         vocab: 2,
@@ -306,46 +399,71 @@ pub fn layer_lipschitz(kappa: f64) -> Claim {
         heads,
         head_dim: k,
         mlp_width: 0,
-        layers: 1,
+        layers,
         attn_activation: Activation::Tanh,
         mlp_activation: Activation::Identity,
         init_scale: 1.0,
     };
     let template = Transformer::<f64>::random(&cfg, &mut ChaCha8Rng::seed_from_u64(0));
+    let (id, section, statement) = if layers == 1 {
+        (
+            "I17",
+            "5-multi-head-multi-layer",
+            format!("||layer(Y)-layer(Y')||_rows <= rho ||Y-Y'||_rows, kappa = {kappa}"),
+        )
+    } else {
+        (
+            "I18",
+            "5-multi-head-multi-layer",
+            format!(
+                "{layers} layers: ||F(Y)-F(Y')||_rows <= prod_l rho_l ||Y-Y'||_rows, kappa = {kappa}"
+            ),
+        )
+    };
     claim(
-        "I17",
-        "5-multi-head-multi-layer",
-        &format!("||layer(Y)-layer(Y')||_rows <= rho ||Y-Y'||_rows, kappa = {kappa}"),
-        heads * per_head + 2 * n * d,
+        id,
+        section,
+        &statement,
+        layers * per_layer + 2 * n * d,
         move |p| {
             let mut model = template.as_ref().ok()?.clone();
-            let mut radii = LayerRadii {
-                b_qk: 0.0,
-                b_v: 0.0,
-                b_v21: 1.0,
-                b_c: 0.0,
-                b_c21: 1.0,
+            let params = BoundParams {
+                kappa,
+                l_sigma: Activation::Tanh.lipschitz(),
+                ..BoundParams::default()
             };
-            let mut heads_p = Vec::new();
-            for h in 0..heads {
-                let q = &p[h * per_head..(h + 1) * per_head];
-                let hp = HeadParams {
-                    w_q: row_major(q, d, k),
-                    w_k: row_major(&q[d * k..], d, k),
-                    w_v: row_major(&q[2 * d * k..], d, k),
-                    w_c: row_major(&q[3 * d * k..], k, d),
+            let mut ln_rho = 0.0;
+            model.blocks.clear();
+            for l in 0..layers {
+                let mut radii = LayerRadii {
+                    b_qk: 0.0,
+                    b_v: 0.0,
+                    b_v21: 1.0,
+                    b_c: 0.0,
+                    b_c21: 1.0,
                 };
-                let theta = norms::theta(&to_dm(&hp.w_q), &to_dm(&hp.w_k)).ok()?;
-                radii.b_qk = radii.b_qk.max(norms::frobenius(&theta).ok()?);
-                radii.b_v = radii.b_v.max(spectral(&to_dm(&hp.w_v))?);
-                radii.b_c = radii.b_c.max(spectral(&to_dm(&hp.w_c))?);
-                heads_p.push(hp);
+                let mut heads_p = Vec::new();
+                for h in 0..heads {
+                    let q = &p[l * per_layer + h * per_head..l * per_layer + (h + 1) * per_head];
+                    let hp = HeadParams {
+                        w_q: row_major(q, d, k),
+                        w_k: row_major(&q[d * k..], d, k),
+                        w_v: row_major(&q[2 * d * k..], d, k),
+                        w_c: row_major(&q[3 * d * k..], k, d),
+                    };
+                    let theta = norms::theta(&to_dm(&hp.w_q), &to_dm(&hp.w_k)).ok()?;
+                    radii.b_qk = radii.b_qk.max(norms::frobenius(&theta).ok()?);
+                    radii.b_v = radii.b_v.max(spectral(&to_dm(&hp.w_v))?);
+                    radii.b_c = radii.b_c.max(spectral(&to_dm(&hp.w_c))?);
+                    heads_p.push(hp);
+                }
+                ln_rho += bounds::ln_layer_lipschitz(heads, &radii, &params);
+                model.blocks.push(Block {
+                    heads: heads_p,
+                    mlp: None,
+                });
             }
-            model.blocks = vec![Block {
-                heads: heads_p,
-                mlp: None,
-            }];
-            let o = heads * per_head;
+            let o = layers * per_layer;
             let y = unit_rows(&p[o..], n, d);
             let y2 = unit_rows(&p[o + n * d..], n, d);
             let rows = |a: &Mat<f64>, b: &Mat<f64>| {
@@ -354,15 +472,41 @@ pub fn layer_lipschitz(kappa: f64) -> Claim {
                     .fold(0.0, f64::max)
             };
             let (fy, fy2) = (model.forward_rows(&y).ok()?, model.forward_rows(&y2).ok()?);
-            let params = BoundParams {
-                kappa,
-                l_sigma: Activation::Tanh.lipschitz(),
-                ..BoundParams::default()
-            };
-            let rho = bounds::ln_layer_lipschitz(heads, &radii, &params).exp();
-            Some((rows(&fy, &fy2), rho * rows(&y, &y2)))
+            Some((rows(&fy, &fy2), ln_rho.exp() * rows(&y, &y2)))
         },
     )
+    .with_seeds(score_sensitive_seeds(layers))
+}
+
+/// Configurations where the attention-score term of `rho` (I17) matters: in every layer both
+/// heads have `Theta = 30 e_0 e_0^T`, `W_V = e_0 e_0^T`, `W_C = e_0 e_0^T`; rows
+/// `y_0 = e_0 / 2 = -y_1`, `y_2 = e_2 / 2`, and `Y'` moves `y_2` by `delta e_0`. Query 2 attends
+/// uniformly under `Y` and tilts by `~30 delta` under `Y'`, so its output moves by
+/// `~(1 + 2 (30/6 + 1/3)) delta`, far more than the score-free `1 + 2 L B_C B_V = 3`.
+fn score_sensitive_seeds(layers: usize) -> Vec<Vec<f64>> {
+    let (n, d, k, heads) = (3, 3, 2, 2);
+    let per_head = 4 * d * k;
+    [0.01f64, 0.001]
+        .iter()
+        .map(|&delta| {
+            let mut p = vec![0.0; layers * heads * per_head + 2 * n * d];
+            for h in 0..layers * heads {
+                let q = &mut p[h * per_head..(h + 1) * per_head];
+                q[0] = 30f64.sqrt(); // W_Q row 0
+                q[d * k] = 30f64.sqrt(); // W_K row 0
+                q[2 * d * k] = 1.0; // W_V row 0
+                q[3 * d * k] = 1.0; // W_C row 0 (k x d)
+            }
+            let o = layers * heads * per_head;
+            for (y, shift) in [(o, 0.0), (o + n * d, delta)] {
+                p[y] = 0.5;
+                p[y + 3] = -0.5;
+                p[y + 6] = shift;
+                p[y + 8] = 0.5;
+            }
+            p
+        })
+        .collect()
 }
 
 /// (I24): `|f(X)| <= B_w L_sigma B_V B_X` (`bounds::head_range`) on `model::ClsHead`.
