@@ -17,7 +17,7 @@
 pub mod claims;
 mod report;
 
-pub use report::{CheckReport, Row, figures, run_all, run_claims, write_outputs};
+pub use report::{CheckReport, MutantRow, Row, figures, run_all, run_claims, write_outputs};
 
 use rand::{RngExt, SeedableRng};
 use rand_chacha::ChaCha8Rng;
