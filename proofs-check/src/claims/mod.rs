@@ -900,7 +900,7 @@ pub const UNCHECKED: &[(&str, &str)] = &[
     ),
     (
         "I19",
-        "Dudley's chaining theorem is cited, not checked: a Monte Carlo Rademacher estimate sits far below any Dudley bound at checkable m; (I20)/(I21) check our evaluation of it",
+        "Dudley's chaining theorem is cited, not checked (no numeric instance implemented; an empirical Rademacher estimate against it is future work); (I20)/(I21) check our evaluation of the integral",
     ),
     (
         "I22",
@@ -930,7 +930,7 @@ pub fn all(members: usize) -> Vec<Claim> {
         zhang(members)
             .with_mutant(rhs_scaled(zhang(members), 1e-3))
             .with_note(
-                "weak: a greedy packing of a 2-d disk is ~200x below Zhang's bound (constant 36, log factor); only a bound too small by > ~200x is caught",
+                "weak, structurally: a packing of >= 2 points needs b > eps, where the bound is >= 36 ln 49 = 140 while ln packing is a few units (ratio <= ~0.01); only a bound too small by > ~200x is caught",
             ),
         zhang_l1(members)
             .with_mutant(rhs_scaled(zhang_l1(members), 1e-4))
@@ -940,7 +940,7 @@ pub fn all(members: usize) -> Vec<Claim> {
         maurey(members)
             .with_mutant(rhs_scaled(maurey(members), 0.1))
             .with_note(
-                "structural limit: with D = 3 and ceil(.) small the packing has 2-3 points (search reaches ~0.24); only a count too small by > ~4x is caught",
+                "structural limit: with D = 3 and ceil(.) small the packing has only 2-3 points (search reaches 0.24 quick, 0.31 full); only a count too small by > ~4x is caught",
             ),
         bft(members)
             .with_mutant(rhs_scaled(bft(members), 1e-2))
@@ -1020,7 +1020,7 @@ pub fn all(members: usize) -> Vec<Claim> {
         range()
             .with_mutant(rhs_scaled(range(), 0.5))
             .with_note(
-                "search reaches ~0.89 of B_w L_sigma B_V B_X (GELU's L_sigma = 1.13 is not attained where |h| is large); a bound too small by > ~12% is caught",
+                "worst 0.886 = 1/1.129 is the true maximum for GELU: |gelu(h)| <= |h| while the bound uses L_sigma = 1.129; a bound too small by > ~12% is caught",
             ),
         vc_lower().with_note(
             "deterministic brute force over T <= 12, s <= 3 (exact); no mutant",
