@@ -4,20 +4,21 @@
 //! from a flat parameter vector in `R^dim` (unconstrained; the claim maps it onto a valid
 //! instance) to `(lhs, rhs)` of the inequality `lhs <= rhs`. One optimiser, [`search`], shared by
 //! every claim, hunts for the worst ratio `lhs / rhs`: random search, then (1+1)-evolution-strategy
-//! ascent on `ln(lhs / rhs)` with restarts. A ratio above `1 + RATIO_TOL` is a violation.
+//! ascent on `ln(lhs / rhs)` with restarts, the first ones from the claim's seeds. A ratio above `1 + RATIO_TOL` is a violation.
 //!
 //! The claims call the project's own code (`attnbounds::model`, `norms`, `bounds`), so they test
 //! the implementation, not a copy of it. This crate never edits a claim to make it pass: a
 //! violation fails the run and is printed loudly.
 //!
-//! Not checked numerically (yet): (I2) (a [shape] constant), (I4), the counting/assembly steps
-//! (I12), (I13), (I15), (I18), the paper shape (I16), Dudley's theorem itself (I19) and the
-//! margin bound (I22); these are cited theorems or bookkeeping without a cheap instance map.
+//! Each claim also carries a *mutant* (a deliberately wrong constant that the same search must
+//! flag) and a sensitivity note; the report prints both. Statements without a numeric instance
+//! (the counting step (I12), the cited theorems behind (I19) and (I22), the unconfirmed constant
+//! of (I16)) are listed with their reason in [`claims::UNCHECKED`].
 
 pub mod claims;
 mod report;
 
-pub use report::{CheckReport, Row, figures, run_all, run_claims, write_outputs};
+pub use report::{CheckReport, MutantRow, Row, figures, run_all, run_claims, write_outputs};
 
 use rand::{RngExt, SeedableRng};
 use rand_chacha::ChaCha8Rng;
@@ -27,6 +28,9 @@ pub const RATIO_TOL: f64 = 1e-9;
 
 /// Seed of the reported runs.
 pub const DEFAULT_SEED: u64 = 2022;
+
+/// A claim's instance map: parameters to `(lhs, rhs)`, `None` for a degenerate instance.
+pub type Eval = Box<dyn Fn(&[f64]) -> Option<(f64, f64)> + Send + Sync>;
 
 /// One inequality `lhs <= rhs` of the derivation document, as a function of a flat parameter
 /// vector.
@@ -42,7 +46,16 @@ pub struct Claim {
     /// Relative cost of one evaluation: the budget is divided by it.
     pub cost: usize,
     /// Evaluates `(lhs, rhs)`; `None` when the instance is degenerate (skipped, not counted).
-    pub eval: Box<dyn Fn(&[f64]) -> Option<(f64, f64)> + Send + Sync>,
+    pub eval: Eval,
+    /// Known extremal (or near-extremal) parameter vectors from the proof: the ascent restarts
+    /// from each of them before its random restarts, so a wrong constant in a term that is only
+    /// large in a thin region of parameter space is still reached.
+    pub seeds: Vec<Vec<f64>>,
+    /// The same instance map with a deliberately wrong constant (its `statement` says which).
+    /// The report runs it with the same budget: "caught" means the search detects it.
+    pub mutant: Option<Box<Claim>>,
+    /// What the check can and cannot detect, in words (printed under the table).
+    pub note: String,
 }
 
 /// How much effort one claim gets.
@@ -95,7 +108,8 @@ pub struct Outcome {
 
 impl Outcome {
     pub fn violated(&self) -> bool {
-        !(self.worst_ratio <= 1.0 + RATIO_TOL)
+        // NaN counts as a violation.
+        self.worst_ratio.is_nan() || self.worst_ratio > 1.0 + RATIO_TOL
     }
 }
 
@@ -152,8 +166,16 @@ pub fn search(claim: &Claim, budget: Budget, seed: u64) -> Outcome {
         let p = fresh(&mut rng, claim.dim);
         eval(&p, &mut best);
     }
-    for restart in 0..budget.restarts {
-        let mut x = if restart == 0 && best.worst_ratio.is_finite() {
+    // Seeded restarts first (the proof's extremal configurations), then the budgeted ones.
+    let seeded = if budget.restarts > 0 {
+        claim.seeds.len()
+    } else {
+        0
+    };
+    for restart in 0..seeded + budget.restarts {
+        let mut x = if restart < seeded {
+            claim.seeds[restart].clone()
+        } else if restart == seeded && best.worst_ratio.is_finite() {
             best.worst_params.clone()
         } else {
             fresh(&mut rng, claim.dim)

@@ -17,6 +17,37 @@ pub struct Row {
     pub outcome: Outcome,
     /// `"holds"`, `"VIOLATED"`.
     pub verdict: String,
+    /// The deliberately wrong variant and whether the same search caught it.
+    pub mutant: Option<MutantRow>,
+    /// What the check can and cannot detect.
+    pub note: String,
+}
+
+/// Outcome of a claim's mutant (a wrong constant) under the same budget.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct MutantRow {
+    pub statement: String,
+    pub worst_ratio: f64,
+    /// `true` iff the search found the wrong variant violated.
+    pub caught: bool,
+}
+
+impl Row {
+    /// Sensitivity in one cell: the uniform shrink of the rhs that the search would detect
+    /// (any factor below the worst ratio), and the mutant's fate.
+    pub fn sensitivity(&self) -> String {
+        let w = self.outcome.worst_ratio;
+        let uniform = if w.abs() >= 0.01 || w == 0.0 {
+            format!("rhs*c caught for c<{w:.3}")
+        } else {
+            format!("rhs*c caught for c<{w:.1e}")
+        };
+        match &self.mutant {
+            Some(m) if m.caught => format!("{uniform}; mutant caught ({:.3})", m.worst_ratio),
+            Some(m) => format!("{uniform}; mutant MISSED ({:.3})", m.worst_ratio),
+            None => format!("{uniform}; no mutant"),
+        }
+    }
 }
 
 /// All rows of one run.
@@ -32,23 +63,44 @@ impl CheckReport {
         self.rows.iter().filter(|r| r.outcome.violated()).collect()
     }
 
-    /// Fixed-width table: claim, section, trials, worst ratio, verdict.
+    /// Fixed-width table: claim, holds?, worst ratio, sensitivity, trials, statement; then the
+    /// per-claim notes, the mutants' statements and the claims that are not checked numerically.
     pub fn table(&self) -> String {
         let mut s = format!(
-            "{:<3} {:<10} {:>9} {:>14}  {:<9} {}\n",
-            "#", "claim", "trials", "worst lhs/rhs", "verdict", "statement [section]"
+            "{:<3} {:<10} {:<9} {:>14}  {:<58} {:>8}  {}\n",
+            "#", "claim", "holds?", "worst lhs/rhs", "sensitivity", "trials", "statement"
         );
         for (i, r) in self.rows.iter().enumerate() {
             s += &format!(
-                "{:<3} {:<10} {:>9} {:>14.9}  {:<9} {} [{}]\n",
+                "{:<3} {:<10} {:<9} {:>14.9}  {:<58} {:>8}  {}\n",
                 i,
                 r.id,
-                r.outcome.trials,
-                r.outcome.worst_ratio,
                 r.verdict,
+                r.outcome.worst_ratio,
+                r.sensitivity(),
+                r.outcome.trials,
                 r.statement,
-                r.section.trim_start_matches("docs/derivations.md"),
             );
+        }
+        s += "\nmutants (same instance map, same budget, a deliberately wrong constant):\n";
+        for r in self.rows.iter() {
+            if let Some(m) = &r.mutant {
+                s += &format!(
+                    "  {:<10} {:<7} worst {:>12.6}  {}\n",
+                    r.id,
+                    if m.caught { "caught" } else { "MISSED" },
+                    m.worst_ratio,
+                    m.statement
+                );
+            }
+        }
+        s += "\nsensitivity notes:\n";
+        for r in self.rows.iter().filter(|r| !r.note.is_empty()) {
+            s += &format!("  {:<10} {}\n", r.id, r.note);
+        }
+        s += "\nnot checked numerically (see docs/derivations.md):\n";
+        for (id, why) in crate::claims::UNCHECKED {
+            s += &format!("  {id:<10} {why}\n");
         }
         s
     }
@@ -70,6 +122,14 @@ pub fn run_claims(claims: &[Claim], budget: Budget, seed: u64, quick: bool) -> C
                 budget.scaled(c.cost)
             };
             let outcome = search(c, b, seed.wrapping_add(i as u64));
+            let mutant = c.mutant.as_ref().map(|m| {
+                let o = search(m, b, seed.wrapping_add(i as u64));
+                MutantRow {
+                    statement: m.statement.clone(),
+                    worst_ratio: o.worst_ratio,
+                    caught: o.violated(),
+                }
+            });
             let verdict = if outcome.violated() {
                 "VIOLATED"
             } else {
@@ -82,6 +142,8 @@ pub fn run_claims(claims: &[Claim], budget: Budget, seed: u64, quick: bool) -> C
                 budget: b,
                 outcome,
                 verdict: verdict.into(),
+                mutant,
+                note: c.note.clone(),
             }
         })
         .collect();
@@ -108,15 +170,43 @@ pub fn write_outputs(report: &CheckReport, out_dir: &Path) -> Result<Vec<Gallery
     let path = out_dir.join("proofs_check.json");
     let json = serde_json::to_string_pretty(report).map_err(|e| io(&path, &e))?;
     std::fs::write(&path, json).map_err(|e| io(&path, &e))?;
-    // One series per claim so the CSV and the legend name each point; ratios are clamped to
-    // [1e-6, 1e6] only for drawing (the JSON keeps the exact value).
+    // One series per claim so the CSV and the legend name each point. Every claim is drawn and
+    // the axis follows the data (nothing clipped): a ratio that a log axis cannot show (`+inf`
+    // when rhs = 0 < lhs, `0` when lhs = 0 everywhere) is drawn one decade beyond the finite
+    // range and its legend entry says so; the JSON keeps the exact value.
+    let finite: Vec<f64> = report
+        .rows
+        .iter()
+        .map(|r| r.outcome.worst_ratio)
+        .filter(|v| v.is_finite() && *v > 0.0)
+        .chain([1.0])
+        .collect();
+    let hi = finite.iter().fold(1.0f64, |m, v| m.max(*v)) * 10.0;
+    let lo = finite.iter().fold(1.0f64, |m, v| m.min(*v)) / 10.0;
     let mut series: Vec<Series> = report
         .rows
         .iter()
         .enumerate()
         .map(|(i, r)| {
-            let y = r.outcome.worst_ratio.clamp(1e-6, 1e6);
-            Series::points(format!("{} ({})", r.id, i), vec![i as f64], vec![y]).with_color(i)
+            let v = r.outcome.worst_ratio;
+            let (y, tag) = if v.is_finite() && v > 0.0 {
+                (v, String::new())
+            } else if v > 0.0 {
+                (hi, format!("; ratio {v} drawn at {hi:.1e}"))
+            } else {
+                (lo, format!("; ratio {v} drawn at {lo:.1e}"))
+            };
+            let flag = if r.outcome.violated() {
+                "; VIOLATED"
+            } else {
+                ""
+            };
+            Series::points(
+                format!("{} ({i}){flag}{tag}", r.id),
+                vec![i as f64],
+                vec![y],
+            )
+            .with_color(i)
         })
         .collect();
     let n = report.rows.len() as f64;
@@ -130,7 +220,13 @@ pub fn write_outputs(report: &CheckReport, out_dir: &Path) -> Result<Vec<Gallery
         size: FigureSize::DoubleColumn,
         series,
     };
-    fig.write(out_dir, "proofs_check_tightness")?;
+    let written = fig.write(out_dir, "proofs_check_tightness")?;
+    if !written.warnings.is_empty() {
+        return Err(Error::Violation {
+            claim: "proofs_check_tightness".into(),
+            detail: format!("figure dropped or clamped data: {:?}", written.warnings),
+        });
+    }
     Ok(vec![GalleryEntry {
         stem: "proofs_check_tightness".into(),
         description: "Worst ratio lhs/rhs found by random search and adversarial ascent for every \

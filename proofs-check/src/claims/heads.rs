@@ -1,0 +1,246 @@
+//! Claims on the model itself: the composed error of the single-head cover (I11) and the
+//! Lipschitz constants of residual attention layers (I17, I18), each with the proof's extremal
+//! configurations as ascent seeds.
+
+use super::{claim, diff, l2, row_major, softmax, spectral, to_dm, unit_rows};
+use crate::Claim;
+use attnbounds::bounds::{self, BoundParams, LayerRadii};
+use attnbounds::model::{Activation, Block, ClsHead, HeadParams, Transformer, TransformerConfig};
+use attnbounds::norms;
+use attnbounds::tensor::Mat;
+use nalgebra::DVector;
+use rand::SeedableRng;
+use rand_chacha::ChaCha8Rng;
+
+/// (I11): the composed error of the three-stage cover, on an explicitly constructed cover
+/// element: scores perturbed by at most `e1` in l_inf, pre-activations by `e2` per coordinate
+/// (then projected onto the ball of radius `B_V B_X`), output by `e3`. Radii are the instance's
+/// own norms (the tightest valid radii). The head is `model::ClsHead` (tanh).
+pub fn composed_error(kappa: f64) -> Claim {
+    let (n, d, r, k) = (4, 3, 2, 2);
+    let dim = n * d + 3 * d * r + k + n + k + 1 + 3;
+    claim(
+        "I11",
+        "3-explicit-single-head-bound",
+        &format!("|f - c| <= B_w L (kappa B_V B_X e1 + sqrt(k) e2) + e3, kappa = {kappa}"),
+        dim,
+        move |p| {
+            let act = Activation::Tanh;
+            let mut o = 0;
+            let mut take = |len: usize| {
+                let s = &p[o..o + len];
+                o += len;
+                s
+            };
+            let x = row_major(take(n * d), n, d);
+            let (wq, wk, wv) = (take(d * r), take(d * r), take(d * k));
+            let w = take(k).to_vec();
+            let (du, dh, dc) = (take(n), take(k), take(1)[0]);
+            // Stage errors in [e^-6, e^6]: beyond that f64 products overflow (inf * 0 = NaN).
+            let e: Vec<f64> = take(3).iter().map(|v| (6.0 * v.tanh()).exp()).collect();
+            let head = ClsHead::new(
+                row_major(wq, d, r),
+                row_major(wk, d, r),
+                row_major(wv, d, k),
+                w.clone(),
+                act,
+            )
+            .ok()?;
+            let f = head.forward(&x).ok()?.value;
+            let (xd, theta, wvd) = (to_dm(&x), to_dm(&head.theta()), to_dm(&head.w_v));
+            let z = xd.row(n - 1).transpose();
+            let u = &xd * (&theta * &z);
+            let u2: Vec<f64> = u.iter().zip(du).map(|(a, b)| a + e[0] * b.tanh()).collect();
+            let v2 = xd.transpose() * DVector::from_vec(softmax(&u2));
+            let b_x = norms::max_row_norm(&xd).ok()?;
+            let b_v = spectral(&wvd)?;
+            let mut h2: Vec<f64> = (wvd.transpose() * v2)
+                .iter()
+                .zip(dh)
+                .map(|(a, b)| a + e[1] * b.tanh())
+                .collect();
+            let (norm, radius) = (l2(&h2), b_v * b_x);
+            if norm > radius {
+                h2.iter_mut().for_each(|v| *v *= radius / norm);
+            }
+            let c = w
+                .iter()
+                .zip(&h2)
+                .map(|(a, b)| a * act.apply(*b))
+                .sum::<f64>()
+                + e[2] * dc.tanh();
+            let rhs =
+                l2(&w) * act.lipschitz() * (kappa * b_v * b_x * e[0] + (k as f64).sqrt() * e[1])
+                    + e[2];
+            Some(((f - c).abs(), rhs))
+        },
+    )
+    .with_seeds(composed_error_seeds())
+}
+
+/// Extremal configurations of (I11) from its proof: every inequality in the chain tight at once.
+/// Two antipodal unit rows `x_0 = e_0 = -x_1` carry all the attention (the other rows, `z = e_2`,
+/// score `-20` through `Theta = -20 e_2 e_2^T`), so `a = (1/2, 1/2, ~0, ~0)` where softmax is
+/// steepest (I5 tight), the score perturbation `(+e1, -e1)` moves `X^T a` along `e_0` by
+/// `B_X ||a - a'||_1` (I6 tight), `W_V = s e_0 e_0^T` and `w = e_0` keep it on the top singular
+/// direction with `tanh' = 1` at 0 (I7 tight); `e2, e3` at their floor. One seed per `e1`.
+fn composed_error_seeds() -> Vec<Vec<f64>> {
+    [-1.2f64, -0.55, -0.2]
+        .iter()
+        .map(|&e1| {
+            let mut p = vec![0.0; 42];
+            // X (4 x 3, row-major): e_0, -e_0, e_2, e_2 (last row is z = x_cls).
+            p[0] = 1.0;
+            p[3] = -1.0;
+            p[8] = 1.0;
+            p[11] = 1.0;
+            // W_Q, W_K (3 x 2): only row 2, product -20.
+            p[12 + 4] = -20f64.sqrt();
+            p[18 + 4] = 20f64.sqrt();
+            // W_V (3 x 2) = e_0 e_0^T, w = e_0.
+            p[24] = 1.0;
+            p[30] = 1.0;
+            // du = (+, -, 0, 0) saturated; dh = dc = 0; e = exp(6 tanh(.)).
+            p[32] = 4.0;
+            p[33] = -4.0;
+            p[39] = e1;
+            p[40] = -5.0;
+            p[41] = -5.0;
+            p
+        })
+        .collect()
+}
+
+/// (I17): the Lipschitz constant of one residual attention layer with the unit-ball projection,
+/// measured on `model::Transformer` (one block, two tanh heads, no MLP) with `rho` from
+/// `bounds::ln_layer_lipschitz` at the instance's own norms.
+pub fn layer_lipschitz(kappa: f64) -> Claim {
+    stacked_lipschitz(kappa, 1)
+}
+
+/// (I18) with zero cover error, iterated: `layers` blocks compose to
+/// `||F(Y) - F(Y')||_rows <= prod_l rho_l ||Y - Y'||_rows`, each `rho_l` at block `l`'s own norms.
+pub fn peeling(kappa: f64) -> Claim {
+    stacked_lipschitz(kappa, 2)
+}
+
+fn stacked_lipschitz(kappa: f64, layers: usize) -> Claim {
+    let (n, d, k, heads) = (3, 3, 2, 2);
+    let per_head = 4 * d * k;
+    let per_layer = heads * per_head;
+    let cfg = TransformerConfig {
+        context_len: n - 1,
+        vocab: 2,
+        width: d,
+        heads,
+        head_dim: k,
+        mlp_width: 0,
+        layers,
+        attn_activation: Activation::Tanh,
+        mlp_activation: Activation::Identity,
+        init_scale: 1.0,
+    };
+    let template = Transformer::<f64>::random(&cfg, &mut ChaCha8Rng::seed_from_u64(0));
+    let (id, section, statement) = if layers == 1 {
+        (
+            "I17",
+            "5-multi-head-multi-layer",
+            format!("||layer(Y)-layer(Y')||_rows <= rho ||Y-Y'||_rows, kappa = {kappa}"),
+        )
+    } else {
+        (
+            "I18",
+            "5-multi-head-multi-layer",
+            format!(
+                "{layers} layers: ||F(Y)-F(Y')||_rows <= prod_l rho_l ||Y-Y'||_rows, kappa = {kappa}"
+            ),
+        )
+    };
+    claim(
+        id,
+        section,
+        &statement,
+        layers * per_layer + 2 * n * d,
+        move |p| {
+            let mut model = template.as_ref().ok()?.clone();
+            let params = BoundParams {
+                kappa,
+                l_sigma: Activation::Tanh.lipschitz(),
+                ..BoundParams::default()
+            };
+            let mut ln_rho = 0.0;
+            model.blocks.clear();
+            for l in 0..layers {
+                let mut radii = LayerRadii {
+                    b_qk: 0.0,
+                    b_v: 0.0,
+                    b_v21: 1.0,
+                    b_c: 0.0,
+                    b_c21: 1.0,
+                };
+                let mut heads_p = Vec::new();
+                for h in 0..heads {
+                    let q = &p[l * per_layer + h * per_head..l * per_layer + (h + 1) * per_head];
+                    let hp = HeadParams {
+                        w_q: row_major(q, d, k),
+                        w_k: row_major(&q[d * k..], d, k),
+                        w_v: row_major(&q[2 * d * k..], d, k),
+                        w_c: row_major(&q[3 * d * k..], k, d),
+                    };
+                    let theta = norms::theta(&to_dm(&hp.w_q), &to_dm(&hp.w_k)).ok()?;
+                    radii.b_qk = radii.b_qk.max(norms::frobenius(&theta).ok()?);
+                    radii.b_v = radii.b_v.max(spectral(&to_dm(&hp.w_v))?);
+                    radii.b_c = radii.b_c.max(spectral(&to_dm(&hp.w_c))?);
+                    heads_p.push(hp);
+                }
+                ln_rho += bounds::ln_layer_lipschitz(heads, &radii, &params);
+                model.blocks.push(Block {
+                    heads: heads_p,
+                    mlp: None,
+                });
+            }
+            let o = layers * per_layer;
+            let y = unit_rows(&p[o..], n, d);
+            let y2 = unit_rows(&p[o + n * d..], n, d);
+            let rows = |a: &Mat<f64>, b: &Mat<f64>| {
+                (0..n)
+                    .map(|i| l2(&diff(a.row(i), b.row(i))))
+                    .fold(0.0, f64::max)
+            };
+            let (fy, fy2) = (model.forward_rows(&y).ok()?, model.forward_rows(&y2).ok()?);
+            Some((rows(&fy, &fy2), ln_rho.exp() * rows(&y, &y2)))
+        },
+    )
+    .with_seeds(score_sensitive_seeds(layers))
+}
+
+/// Configurations where the attention-score term of `rho` (I17) matters: in every layer both
+/// heads have `Theta = 30 e_0 e_0^T`, `W_V = e_0 e_0^T`, `W_C = e_0 e_0^T`; rows
+/// `y_0 = e_0 / 2 = -y_1`, `y_2 = e_2 / 2`, and `Y'` moves `y_2` by `delta e_0`. Query 2 attends
+/// uniformly under `Y` and tilts by `~30 delta` under `Y'`, so its output moves by
+/// `~(1 + 2 (30/6 + 1/3)) delta`, far more than the score-free `1 + 2 L B_C B_V = 3`.
+fn score_sensitive_seeds(layers: usize) -> Vec<Vec<f64>> {
+    let (n, d, k, heads) = (3, 3, 2, 2);
+    let per_head = 4 * d * k;
+    [0.01f64, 0.001]
+        .iter()
+        .map(|&delta| {
+            let mut p = vec![0.0; layers * heads * per_head + 2 * n * d];
+            for h in 0..layers * heads {
+                let q = &mut p[h * per_head..(h + 1) * per_head];
+                q[0] = 30f64.sqrt(); // W_Q row 0
+                q[d * k] = 30f64.sqrt(); // W_K row 0
+                q[2 * d * k] = 1.0; // W_V row 0
+                q[3 * d * k] = 1.0; // W_C row 0 (k x d)
+            }
+            let o = layers * heads * per_head;
+            for (y, shift) in [(o, 0.0), (o + n * d, delta)] {
+                p[y] = 0.5;
+                p[y + 3] = -0.5;
+                p[y + 6] = shift;
+                p[y + 8] = 0.5;
+            }
+            p
+        })
+        .collect()
+}
