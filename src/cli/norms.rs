@@ -3,7 +3,7 @@
 //! `bounds::all_bounds`; this file only parses and prints.
 
 use attnbounds::bounds::{BoundParams, HeadRadii, Radii, Setting, all_bounds};
-use attnbounds::weights::{Layout, b_x_from_file, model_norms, read_file};
+use attnbounds::weights::{b_x_from_file, layout_from_arg, model_norms, read_file_mapped};
 use attnbounds::{Error, Result};
 use clap::Args;
 use std::path::PathBuf;
@@ -13,7 +13,7 @@ pub struct NormsArgs {
     /// safetensors file with the model (layout: docs/pytorch.md).
     #[arg(long)]
     pub weights: PathBuf,
-    /// Tensor-name layout: torch-mha or separate-qkv.
+    /// Tensor-name layout: torch-mha, separate-qkv, or a TOML mapping file (docs/pytorch.md).
     #[arg(long, default_value = "torch-mha")]
     pub layout: String,
     /// Heads per layer (required unless the file's metadata says).
@@ -43,8 +43,8 @@ pub struct NormsArgs {
 }
 
 pub fn run(a: NormsArgs) -> Result<()> {
-    let layout = Layout::parse(&a.layout)?;
-    let model = read_file(&a.weights, layout, a.heads)?;
+    let (layout, mapping) = layout_from_arg(&a.layout)?;
+    let model = read_file_mapped(&a.weights, &mapping, &layout, a.heads)?;
     let norms = model_norms(&model)?;
     let b_x = match (a.b_x, &a.data) {
         (Some(b), None) => b,
@@ -97,7 +97,7 @@ pub fn run(a: NormsArgs) -> Result<()> {
     let rows = all_bounds(&setting, &radii, &params)?;
     if a.json {
         let v = serde_json::json!({
-            "weights": a.weights.display().to_string(), "layout": layout.name(),
+            "weights": a.weights.display().to_string(), "layout": layout,
             "ignored_tensors": model.ignored, "setting": setting, "radii": radii,
             "norms": norms, "bounds": rows,
         });
@@ -108,7 +108,7 @@ pub fn run(a: NormsArgs) -> Result<()> {
     println!(
         "model: {} ({}), layers {}, heads {}, width {}",
         a.weights.display(),
-        layout.name(),
+        layout,
         setting.layers,
         setting.heads,
         setting.width

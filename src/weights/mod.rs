@@ -21,13 +21,15 @@
 mod dtype;
 mod export;
 mod import;
+mod mapping;
 mod norms;
 
 #[cfg(test)]
 mod tests;
 
 pub use export::{export_transformer, write_transformer};
-pub use import::{ImportedModel, b_x_from_file, import_bytes, read_file};
+pub use import::{ImportedModel, b_x_from_file, import_bytes, import_mapped, read_file, read_file_mapped};
+pub use mapping::{Mapping, layout_from_arg};
 pub use norms::{HeadNorms, ModelNorms, model_norms};
 
 use crate::error::{Error, Result};
@@ -42,7 +44,7 @@ pub enum Layout {
 }
 
 impl Layout {
-    pub const NAMES: &'static str = "torch-mha, separate-qkv";
+    pub const NAMES: &'static str = "torch-mha, separate-qkv, or a mapping file ending in .toml";
 
     pub fn parse(name: &str) -> Result<Self> {
         match name {
