@@ -34,8 +34,9 @@ pub struct NormsArgs {
     /// B_X given directly: max l2 norm of an input row (tokens and [CLS]).
     #[arg(long, conflicts_with = "data")]
     pub b_x: Option<f64>,
-    /// safetensors file with one tensor `x` of shape (m, T+1, d); B_X = its largest row norm.
-    #[arg(long)]
+    /// Inputs for B_X (largest row norm): safetensors with one tensor (or `x`) of shape
+    /// (n, T, d) or (n T, d), or a .csv of numeric rows. Rows are embedded inputs, [CLS] included.
+    #[arg(long, visible_alias = "inputs")]
     pub data: Option<PathBuf>,
     /// Print JSON instead of tables.
     #[arg(long)]
@@ -50,16 +51,30 @@ pub fn run(a: NormsArgs) -> Result<()> {
         (Some(b), None) => b,
         (None, Some(p)) => {
             let (b, shape) = b_x_from_file(p)?;
-            if shape[1] != a.context_len + 1 || shape[2] != model.width() {
+            let d = shape[shape.len() - 1];
+            let t_ok = shape.len() != 3 || [a.context_len, a.context_len + 1].contains(&shape[1]);
+            if d != model.width() || !t_ok {
                 return Err(Error::shape(
-                    "data tensor `x`",
-                    format!("[m, {}, {}]", a.context_len + 1, model.width()),
+                    format!("inputs in {}", p.display()),
+                    format!(
+                        "(n, T or T+1 = {} or {}, d = {}) or (rows, d = {}) (d = the model's width)",
+                        a.context_len,
+                        a.context_len + 1,
+                        model.width(),
+                        model.width()
+                    ),
                     format!("{shape:?}"),
                 ));
             }
             b
         }
-        _ => return Err(Error::invalid("b_x", "absent", "--b-x X or --data FILE")),
+        _ => {
+            return Err(Error::invalid(
+                "b_x",
+                "absent",
+                "--b-x X or --data/--inputs FILE",
+            ));
+        }
     };
     let max = |f: &dyn Fn(&attnbounds::weights::HeadNorms) -> f64| {
         norms.heads.iter().map(f).fold(0.0f64, f64::max)

@@ -259,7 +259,14 @@ pub fn import_mapped(
         blocks.push(read_block(&mut r, mapping, o, l, e, heads)?);
     }
     let emb = match (&mapping.tok_emb, &mapping.pos_emb, &mapping.cls) {
-        (Some(t), Some(p), Some(c)) if mapping.strict || r.has(t) || r.has(p) || r.has(c) => {
+        (Some(t), Some(p), Some(c))
+            if ["tok_emb", "pos_emb", "cls"]
+                .iter()
+                .any(|f| !mapping.is_optional(f))
+                || r.has(t)
+                || r.has(p)
+                || r.has(c) =>
+        {
             Some((t, p, c))
         }
         _ => None,
@@ -344,7 +351,11 @@ fn read_block(
             )
         }
         Attention::Separate { q, k, v } => {
-            let (nq, nk, nv) = (r.named("q", q, l)?, r.named("k", k, l)?, r.named("v", v, l)?);
+            let (nq, nk, nv) = (
+                r.named("q", q, l)?,
+                r.named("k", k, l)?,
+                r.named("v", v, l)?,
+            );
             let (wq, rq, _) = r.weight(&nq, o, None, Some(e))?;
             let (wk, _, _) = r.weight(&nk, o, Some(rq), Some(e))?;
             let (wv, rv, _) = r.weight(&nv, o, None, Some(e))?;
@@ -374,7 +385,9 @@ fn read_block(
         });
     }
     let mlp = match (&m.mlp_in, &m.mlp_out) {
-        (Some(t1), Some(t2)) if m.strict || r.has(&resolve(t1, l)) => {
+        (Some(t1), Some(t2))
+            if !m.is_optional("mlp_in") || r.has(&resolve(t1, l)) || !m.is_optional("mlp_out") =>
+        {
             let n1 = r.named("mlp_in", t1, l)?;
             let (w1, p, _) = r.weight(&n1, o, None, Some(e))?;
             let n2 = r.named("mlp_out", t2, l)?;
@@ -405,20 +418,109 @@ pub fn read_file_mapped(
     import_mapped(&bytes, mapping, name, heads)
 }
 
-/// B_X from a data file: a safetensors file with one tensor `x` of shape (m, T+1, d) holding the
-/// embedded inputs X~ ([CLS] row included); B_X is the largest l2 norm of any row.
-pub fn b_x_from_file(path: &Path) -> Result<(f64, [usize; 3])> {
-    let bytes = std::fs::read(path).map_err(|e| Error::io(path.display(), e))?;
-    let st = SafeTensors::deserialize(&bytes).map_err(|e| Error::parse(path.display(), e))?;
-    let mut r = Reader {
-        st,
-        used: Vec::new(),
+/// B_X from a data file: the largest l2 norm of any input row (`norms::max_row_norm`).
+/// Accepted: a `.csv` file of numeric rows (one input row per line, `#` comments and a
+/// non-numeric header line allowed), or a safetensors file with one tensor (or a tensor `x`
+/// among several) of shape (n, T, d) or (n T, d). Returns B_X and the shape as stored.
+pub fn b_x_from_file(path: &Path) -> Result<(f64, Vec<usize>)> {
+    let src = path.display();
+    let bytes = std::fs::read(path).map_err(|e| Error::io(&src, e))?;
+    let (x, shape) = if path
+        .extension()
+        .is_some_and(|e| e.eq_ignore_ascii_case("csv"))
+    {
+        let text = std::str::from_utf8(&bytes).map_err(|e| Error::parse(&src, e))?;
+        csv_rows(&src.to_string(), text)?
+    } else {
+        let st = SafeTensors::deserialize(&bytes).map_err(|e| {
+            Error::parse(&src, format!("{e} (expected safetensors, or a .csv file)"))
+        })?;
+        let names = st.names();
+        let name = match names.as_slice() {
+            [one] => one.to_string(),
+            _ if names.iter().any(|n| *n == "x") => "x".to_string(),
+            _ => {
+                return Err(Error::invalid(
+                    format!("tensors of {src}"),
+                    format!("{names:?}"),
+                    "exactly one tensor, or one named `x`",
+                ));
+            }
+        };
+        let mut r = Reader {
+            st,
+            used: Vec::new(),
+        };
+        let rank = r.st.tensor(&name).map(|t| t.shape().len()).unwrap_or(0);
+        let pattern: &[Option<usize>] = if rank == 3 {
+            &[None, None, None]
+        } else {
+            &[None, None]
+        };
+        r.get(&name, pattern).map_err(|e| match e {
+            Error::ShapeMismatch { field, found, .. } => {
+                Error::shape(format!("{field} in {src}"), "(n, T, d) or (n T, d)", found)
+            }
+            e => e,
+        })?
     };
-    let (x, s) = r.get("x", &[None, None, None])?;
-    let d = s[2].max(1);
-    let b = x
-        .chunks(d)
-        .map(|row| crate::norms::vector_norm(&nalgebra::DVector::from_column_slice(row), 2.0))
-        .try_fold(0.0f64, |acc, n| n.map(|n| acc.max(n)))?;
-    Ok((b, [s[0], s[1], s[2]]))
+    let d = *shape.last().unwrap_or(&0);
+    let rows = x.len().checked_div(d).unwrap_or(0);
+    if rows == 0 || d == 0 {
+        return Err(Error::shape(
+            format!("inputs in {src}"),
+            "at least one row of width d >= 1",
+            format!("{shape:?}"),
+        ));
+    }
+    let b = crate::norms::max_row_norm(&nalgebra::DMatrix::from_row_slice(rows, d, &x))?;
+    Ok((b, shape))
+}
+
+/// Numeric CSV rows (comma separated), all of one width; a first non-numeric line is a header.
+fn csv_rows(src: &str, text: &str) -> Result<(Vec<f64>, Vec<usize>)> {
+    let mut x = Vec::new();
+    let mut width = None;
+    let mut rows = 0;
+    for (i, line) in text.lines().enumerate() {
+        let line = line.trim();
+        if line.is_empty() || line.starts_with('#') {
+            continue;
+        }
+        let row: std::result::Result<Vec<f64>, _> =
+            line.split(',').map(|c| c.trim().parse::<f64>()).collect();
+        let row = match row {
+            Ok(r) => r,
+            Err(_) if rows == 0 && width.is_none() => {
+                width = Some(line.split(',').count());
+                continue;
+            }
+            Err(e) => {
+                return Err(Error::parse(
+                    format!("{src} line {}", i + 1),
+                    format!("{e} in \"{line}\" (expected comma-separated numbers)"),
+                ));
+            }
+        };
+        match width {
+            Some(w) if w != row.len() => {
+                return Err(Error::shape(
+                    format!("{src} line {}", i + 1),
+                    format!("{w} columns"),
+                    row.len(),
+                ));
+            }
+            _ => width = Some(row.len()),
+        }
+        if let Some(j) = row.iter().position(|v| !v.is_finite()) {
+            return Err(Error::invalid(
+                format!("{src} line {} column {}", i + 1, j + 1),
+                row[j],
+                "finite numbers",
+            ));
+        }
+        x.extend(row);
+        rows += 1;
+    }
+    Ok((x, vec![rows, width.unwrap_or(0)]))
 }

@@ -7,7 +7,7 @@ use serde::{Deserialize, Serialize};
 use std::path::Path;
 
 /// A layout as tensor-name templates. Presets come from [`Layout::mapping`]; user files from
-/// [`Mapping::from_toml`], which also makes every given template mandatory (`strict`).
+/// [`Mapping::from_toml`].
 #[derive(Debug, Clone, PartialEq, Eq, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
 pub struct Mapping {
@@ -41,16 +41,17 @@ pub struct Mapping {
     pub pos_emb: Option<String>,
     #[serde(default)]
     pub cls: Option<String>,
-    /// Every given template must match a tensor (user files); presets treat MLP and
-    /// embeddings as optional.
-    #[serde(skip)]
-    pub(crate) strict: bool,
+    /// Fields among `mlp_in`, `mlp_out`, `tok_emb`, `pos_emb`, `cls` whose template may match
+    /// no tensor (the part is then absent); every other given template must match.
+    #[serde(default)]
+    pub optional: Vec<String>,
 }
 
 fn default_scale() -> String {
     "none".into()
 }
 
+pub(crate) const OPTIONAL_FIELDS: [&str; 5] = ["mlp_in", "mlp_out", "tok_emb", "pos_emb", "cls"];
 pub(crate) const ORIENTATIONS: &str = "out_in (PyTorch Linear.weight, shape (out, in)) or in_out";
 pub(crate) const SCALES: &str = "none or inv_sqrt_head_dim";
 
@@ -81,19 +82,27 @@ impl Mapping {
         })
     }
 
-    /// Parses and validates a TOML mapping; every template it gives must match the file.
+    /// Parses and validates a TOML mapping.
     pub fn from_toml(s: &str) -> Result<Self> {
-        let mut m: Mapping = toml::from_str(s).map_err(|e| Error::parse("layout mapping", e))?;
-        m.strict = true;
+        let m: Mapping = toml::from_str(s).map_err(|e| Error::parse("layout mapping", e))?;
         m.validate()?;
         Ok(m)
+    }
+
+    /// Whether `field`'s template may match no tensor.
+    pub(crate) fn is_optional(&self, field: &str) -> bool {
+        self.optional.iter().any(|f| f == field)
     }
 
     pub(crate) fn orientation(&self) -> Result<Orientation> {
         match self.orientation.as_str() {
             "out_in" => Ok(Orientation::OutIn),
             "in_out" => Ok(Orientation::InOut),
-            o => Err(Error::invalid("layout field `orientation`", o, ORIENTATIONS)),
+            o => Err(Error::invalid(
+                "layout field `orientation`",
+                o,
+                ORIENTATIONS,
+            )),
         }
     }
 
@@ -151,6 +160,15 @@ impl Mapping {
         self.orientation()?;
         self.scaled()?;
         self.attention()?;
+        for f in &self.optional {
+            if !OPTIONAL_FIELDS.contains(&f.as_str()) {
+                return Err(Error::invalid(
+                    "layout field `optional` entry",
+                    format!("\"{f}\""),
+                    OPTIONAL_FIELDS.join(", "),
+                ));
+            }
+        }
         if let Some(h) = self.heads {
             crate::error::check::at_least("layout field `heads`", h, 1)?;
         }
@@ -189,7 +207,11 @@ impl Mapping {
         if self.mlp_in.is_some() != self.mlp_out.is_some() {
             return Err(Error::invalid(
                 "layout fields `mlp_in`, `mlp_out`",
-                format!("mlp_in {}, mlp_out {}", given(&self.mlp_in), given(&self.mlp_out)),
+                format!(
+                    "mlp_in {}, mlp_out {}",
+                    given(&self.mlp_in),
+                    given(&self.mlp_out)
+                ),
                 "both or neither",
             ));
         }
@@ -263,7 +285,7 @@ impl Layout {
             tok_emb: s("tok_emb.weight"),
             pos_emb: s("pos_emb.weight"),
             cls: s("cls"),
-            strict: false,
+            optional: OPTIONAL_FIELDS.iter().map(|f| f.to_string()).collect(),
         }
     }
 }

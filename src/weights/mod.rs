@@ -28,7 +28,9 @@ mod norms;
 mod tests;
 
 pub use export::{export_transformer, write_transformer};
-pub use import::{ImportedModel, b_x_from_file, import_bytes, import_mapped, read_file, read_file_mapped};
+pub use import::{
+    ImportedModel, b_x_from_file, import_bytes, import_mapped, read_file, read_file_mapped,
+};
 pub use mapping::{Mapping, layout_from_arg};
 pub use norms::{HeadNorms, ModelNorms, model_norms};
 
