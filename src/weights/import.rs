@@ -125,7 +125,7 @@ impl Reader<'_> {
         Err(Error::invalid(
             format!("tensor `{name}` (layout field `{field}` = \"{template}\")"),
             "missing",
-            "a tensor of the file (see docs/pytorch.md for the layout)",
+            "a name present in the file (see docs/pytorch.md for the layout)",
         ))
     }
 
@@ -317,7 +317,6 @@ fn read_block(
     heads: usize,
 ) -> Result<Block<f64>> {
     let mut hs = Vec::with_capacity(heads);
-    let n_out = r.named("out", &m.out, l)?;
     let multiple = |n: &str, rows: usize| {
         if rows % heads != 0 {
             return Err(Error::shape(
@@ -369,6 +368,7 @@ fn read_block(
             )
         }
     };
+    let n_out = r.named("out", &m.out, l)?;
     let (w_out, _, vcols) = r.weight(&n_out, o, Some(e), Some(heads * dk))?;
     // PyTorch: softmax((x Wq^T / sqrt(dh)) (x Wk^T)^T); fold 1/sqrt(dh) into W_Q.
     let scale = if m.scaled()? {
