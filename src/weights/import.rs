@@ -318,7 +318,7 @@ fn read_block(
 ) -> Result<Block<f64>> {
     let mut hs = Vec::with_capacity(heads);
     let multiple = |n: &str, rows: usize| {
-        if rows % heads != 0 {
+        if !rows.is_multiple_of(heads) {
             return Err(Error::shape(
                 format!("tensor `{n}` output dimension"),
                 format!("a multiple of heads = {heads}"),
@@ -332,7 +332,7 @@ fn read_block(
         Attention::Fused(f) => {
             let n = r.named("qkv", f, l)?;
             let (w, rows, _) = r.weight(&n, o, None, Some(e))?;
-            if rows % 3 != 0 {
+            if !rows.is_multiple_of(3) {
                 return Err(Error::shape(
                     format!("tensor `{n}` output dimension"),
                     "a multiple of 3 (blocks q | k | v)",
@@ -438,7 +438,7 @@ pub fn b_x_from_file(path: &Path) -> Result<(f64, Vec<usize>)> {
         let names = st.names();
         let name = match names.as_slice() {
             [one] => one.to_string(),
-            _ if names.iter().any(|n| *n == "x") => "x".to_string(),
+            _ if names.contains(&"x") => "x".to_string(),
             _ => {
                 return Err(Error::invalid(
                     format!("tensors of {src}"),

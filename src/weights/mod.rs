@@ -14,6 +14,10 @@
 //!   read-out `readout.weight` (1 x E), optional embeddings `tok_emb.weight` (vocab x E),
 //!   `pos_emb.weight` (T x E), `cls` (E).
 //!
+//! Any other naming: a [`Mapping`] of templates read from TOML (`--layout FILE.toml`, format in
+//! `docs/pytorch.md`, presets restated in `docs/layouts/`); the presets are mappings too
+//! ([`Layout::mapping`]), so one import path serves all.
+//!
 //! Biases (`*.bias`, `in_proj_bias`) are reported and ignored: the theory's class has none.
 //! Accepted dtypes: F32, F64, F16, BF16 (converted to f64). Documented for users in
 //! `docs/pytorch.md`. No CLI knowledge here.
