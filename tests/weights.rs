@@ -139,4 +139,59 @@ fn cli_norms_on_exported_files() {
         "6",
     ]);
     assert!(!ok && err.contains("b_x"), "{err}");
+
+    // The shipped mapping file gives the preset's norms; --inputs takes a CSV of rows.
+    let csv = dir.path().join("x.csv");
+    // Rows of width d = 8; the largest has norm sqrt(4 * 4) = 4 (hand computation).
+    std::fs::write(&csv, "1,0,0,0,0,0,0,0\n2,2,2,2,0,0,0,0\n").unwrap();
+    let toml = concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/docs/layouts/separate_qkv.toml"
+    );
+    let mut outs = Vec::new();
+    for layout in ["separate-qkv", toml] {
+        let (ok, out, err) = run(&[
+            "norms",
+            "--weights",
+            two.to_str().unwrap(),
+            "--layout",
+            layout,
+            "--num-samples",
+            "1000",
+            "--context-len",
+            "6",
+            "--inputs",
+            csv.to_str().unwrap(),
+            "--json",
+        ]);
+        assert!(ok, "{err}");
+        let v: serde_json::Value = serde_json::from_str(&out).unwrap();
+        assert_eq!(v["radii"]["head"]["b_x"], 4.0);
+        outs.push((v["norms"].clone(), v["bounds"].clone()));
+    }
+    assert_eq!(outs[0], outs[1]);
+    // A mapping with a typo names the field and the allowed keys.
+    let bad = dir.path().join("bad.toml");
+    std::fs::write(
+        &bad,
+        "orientation = \"out_in\"\nqkv = \"a\"\nout = \"b\"\nread_out = \"c\"\n",
+    )
+    .unwrap();
+    let (ok, _, err) = run(&[
+        "norms",
+        "--weights",
+        w,
+        "--layout",
+        bad.to_str().unwrap(),
+        "--num-samples",
+        "10",
+        "--context-len",
+        "6",
+        "--b-x",
+        "1",
+    ]);
+    assert!(
+        !ok && err.contains("read_out") && err.contains("readout"),
+        "{err}"
+    );
 }

@@ -3,7 +3,7 @@
 //! `bounds::all_bounds`; this file only parses and prints.
 
 use attnbounds::bounds::{BoundParams, HeadRadii, Radii, Setting, all_bounds};
-use attnbounds::weights::{Layout, b_x_from_file, model_norms, read_file};
+use attnbounds::weights::{b_x_from_file, layout_from_arg, model_norms, read_file_mapped};
 use attnbounds::{Error, Result};
 use clap::Args;
 use std::path::PathBuf;
@@ -13,7 +13,7 @@ pub struct NormsArgs {
     /// safetensors file with the model (layout: docs/pytorch.md).
     #[arg(long)]
     pub weights: PathBuf,
-    /// Tensor-name layout: torch-mha or separate-qkv.
+    /// Tensor-name layout: torch-mha, separate-qkv, or a TOML mapping file (docs/pytorch.md).
     #[arg(long, default_value = "torch-mha")]
     pub layout: String,
     /// Heads per layer (required unless the file's metadata says).
@@ -34,8 +34,9 @@ pub struct NormsArgs {
     /// B_X given directly: max l2 norm of an input row (tokens and [CLS]).
     #[arg(long, conflicts_with = "data")]
     pub b_x: Option<f64>,
-    /// safetensors file with one tensor `x` of shape (m, T+1, d); B_X = its largest row norm.
-    #[arg(long)]
+    /// Inputs for B_X (largest row norm): safetensors with one tensor (or `x`) of shape
+    /// (n, T, d) or (n T, d), or a .csv of numeric rows. Rows are embedded inputs, [CLS] included.
+    #[arg(long, visible_alias = "inputs")]
     pub data: Option<PathBuf>,
     /// Print JSON instead of tables.
     #[arg(long)]
@@ -43,23 +44,37 @@ pub struct NormsArgs {
 }
 
 pub fn run(a: NormsArgs) -> Result<()> {
-    let layout = Layout::parse(&a.layout)?;
-    let model = read_file(&a.weights, layout, a.heads)?;
+    let (layout, mapping) = layout_from_arg(&a.layout)?;
+    let model = read_file_mapped(&a.weights, &mapping, &layout, a.heads)?;
     let norms = model_norms(&model)?;
     let b_x = match (a.b_x, &a.data) {
         (Some(b), None) => b,
         (None, Some(p)) => {
             let (b, shape) = b_x_from_file(p)?;
-            if shape[1] != a.context_len + 1 || shape[2] != model.width() {
+            let d = shape[shape.len() - 1];
+            let t_ok = shape.len() != 3 || [a.context_len, a.context_len + 1].contains(&shape[1]);
+            if d != model.width() || !t_ok {
                 return Err(Error::shape(
-                    "data tensor `x`",
-                    format!("[m, {}, {}]", a.context_len + 1, model.width()),
+                    format!("inputs in {}", p.display()),
+                    format!(
+                        "(n, T or T+1 = {} or {}, d = {}) or (rows, d = {}) (d = the model's width)",
+                        a.context_len,
+                        a.context_len + 1,
+                        model.width(),
+                        model.width()
+                    ),
                     format!("{shape:?}"),
                 ));
             }
             b
         }
-        _ => return Err(Error::invalid("b_x", "absent", "--b-x X or --data FILE")),
+        _ => {
+            return Err(Error::invalid(
+                "b_x",
+                "absent",
+                "--b-x X or --data/--inputs FILE",
+            ));
+        }
     };
     let max = |f: &dyn Fn(&attnbounds::weights::HeadNorms) -> f64| {
         norms.heads.iter().map(f).fold(0.0f64, f64::max)
@@ -97,7 +112,7 @@ pub fn run(a: NormsArgs) -> Result<()> {
     let rows = all_bounds(&setting, &radii, &params)?;
     if a.json {
         let v = serde_json::json!({
-            "weights": a.weights.display().to_string(), "layout": layout.name(),
+            "weights": a.weights.display().to_string(), "layout": layout,
             "ignored_tensors": model.ignored, "setting": setting, "radii": radii,
             "norms": norms, "bounds": rows,
         });
@@ -108,7 +123,7 @@ pub fn run(a: NormsArgs) -> Result<()> {
     println!(
         "model: {} ({}), layers {}, heads {}, width {}",
         a.weights.display(),
-        layout.name(),
+        layout,
         setting.layers,
         setting.heads,
         setting.width

@@ -1,6 +1,7 @@
 //! Reading a safetensors file into per-head weights in our (in, out) convention.
 
 use super::dtype::to_f64;
+use super::mapping::{Attention, Mapping, Orientation, resolve};
 use super::{Layout, META_ATTN_ACTIVATION, META_HEADS, META_MLP_ACTIVATION};
 use crate::error::{Error, Result};
 use crate::model::{Activation, Block, Embedding, HeadParams, Mlp, Transformer};
@@ -11,7 +12,8 @@ use std::path::Path;
 /// A model read from a file: blocks and read-out always, embeddings when all three are present.
 #[derive(Debug, Clone)]
 pub struct ImportedModel {
-    pub layout: Layout,
+    /// Preset name or mapping file it was read with.
+    pub layout: String,
     pub blocks: Vec<Block<f64>>,
     /// Read-out w (d).
     pub w: Vec<f64>,
@@ -112,6 +114,43 @@ impl Reader<'_> {
         self.used.push(name.to_string());
         Ok((v, found))
     }
+
+    /// Tensor `template` resolved at layer `l` (the error names the mapping field and template
+    /// when it is missing).
+    fn named(&self, field: &str, template: &str, l: usize) -> Result<String> {
+        let name = resolve(template, l);
+        if self.has(&name) {
+            return Ok(name);
+        }
+        Err(Error::invalid(
+            format!("tensor `{name}` (layout field `{field}` = \"{template}\")"),
+            "missing",
+            "a name present in the file (see docs/pytorch.md for the layout)",
+        ))
+    }
+
+    /// A weight matrix as PyTorch's row-major (out, in), transposed from the file when its
+    /// orientation is (in, out); shapes are checked in the file's orientation.
+    fn weight(
+        &mut self,
+        name: &str,
+        o: Orientation,
+        out: Option<usize>,
+        inp: Option<usize>,
+    ) -> Result<(Vec<f64>, usize, usize)> {
+        match o {
+            Orientation::OutIn => {
+                let (v, s) = self.get(name, &[out, inp])?;
+                Ok((v, s[0], s[1]))
+            }
+            Orientation::InOut => {
+                let (v, s) = self.get(name, &[inp, out])?;
+                let (ni, no) = (s[0], s[1]);
+                let t = (0..no * ni).map(|k| v[(k % ni) * no + k / ni]).collect();
+                Ok((t, no, ni))
+            }
+        }
+    }
 }
 
 /// Rows `r0..r0+n` of a row-major (rows x cols) torch weight, transposed to (cols x n), times `s`.
@@ -138,9 +177,31 @@ fn cols_block(
     Mat::from_fn(name, n, rows, |i, j| w[j * cols + c0 + i])
 }
 
-/// Imports a model from safetensors bytes. `heads` overrides the file's `heads` metadata; one
-/// of the two is required (the head count cannot be read from the shapes).
+/// Imports a model from safetensors bytes in a preset layout. `heads` overrides the file's
+/// `heads` metadata; one of the two is required (the head count cannot be read from the shapes).
 pub fn import_bytes(bytes: &[u8], layout: Layout, heads: Option<usize>) -> Result<ImportedModel> {
+    import_mapped(bytes, &layout.mapping(), layout.name(), heads)
+}
+
+/// Imports a model with a tensor-name mapping (`name` is reported back, e.g. the TOML path).
+/// Heads: `heads`, the mapping's `heads` and the file's metadata must agree where given.
+pub fn import_mapped(
+    bytes: &[u8],
+    mapping: &Mapping,
+    name: &str,
+    heads: Option<usize>,
+) -> Result<ImportedModel> {
+    mapping.validate()?;
+    let heads = match (heads, mapping.heads) {
+        (Some(h), Some(m)) if h != m => {
+            return Err(Error::invalid(
+                "heads",
+                h,
+                format!("the layout mapping's value {m}"),
+            ));
+        }
+        (h, m) => h.or(m),
+    };
     let (_, meta) =
         SafeTensors::read_metadata(bytes).map_err(|e| Error::parse("safetensors header", e))?;
     let st = SafeTensors::deserialize(bytes).map_err(|e| Error::parse("safetensors file", e))?;
@@ -165,7 +226,7 @@ pub fn import_bytes(bytes: &[u8], layout: Layout, heads: Option<usize>) -> Resul
             return Err(Error::invalid(
                 "heads",
                 "unknown",
-                "given with --heads (the file has no `heads` metadata)",
+                "given with --heads or `heads` in the layout mapping (the file has no `heads` metadata)",
             ));
         }
     };
@@ -183,34 +244,51 @@ pub fn import_bytes(bytes: &[u8], layout: Layout, heads: Option<usize>) -> Resul
         st,
         used: Vec::new(),
     };
-    let (w, wshape) = r.get("readout.weight", &[Some(1), None])?;
-    let e = wshape[1];
+    let o = mapping.orientation()?;
+    let n_w = r.named("readout", &mapping.readout, 0)?;
+    let (w, _, e) = r.weight(&n_w, o, Some(1), None)?;
+    let probe = match mapping.attention()? {
+        Attention::Separate { q, .. } => ("q", q),
+        Attention::Fused(f) => ("qkv", f),
+    };
     let mut blocks = Vec::new();
     for l in 0.. {
-        let probe = match layout {
-            Layout::TorchMha => format!("layers.{l}.attn.in_proj_weight"),
-            Layout::SeparateQkv => format!("layers.{l}.q.weight"),
-        };
-        if !r.has(&probe) {
-            if l == 0 {
-                // Reports the missing tensor by name.
-                r.get(&probe, &[None, None])?;
-            }
+        if l > 0 && (!mapping.layered() || !r.has(&resolve(probe.1, l))) {
             break;
         }
-        blocks.push(read_block(&mut r, layout, l, e, heads)?);
+        blocks.push(read_block(&mut r, mapping, o, l, e, heads)?);
     }
-    let embedding = if r.has("tok_emb.weight") || r.has("pos_emb.weight") || r.has("cls") {
-        let (tok, ts) = r.get("tok_emb.weight", &[None, Some(e)])?;
-        let (pos, ps) = r.get("pos_emb.weight", &[None, Some(e)])?;
-        let (cls, _) = r.get("cls", &[Some(e)])?;
-        Some(Embedding::new(
-            Mat::new("tok_emb.weight", ts[0], e, tok)?,
-            Mat::new("pos_emb.weight", ps[0], e, pos)?,
-            cls,
-        )?)
-    } else {
-        None
+    let emb = match (&mapping.tok_emb, &mapping.pos_emb, &mapping.cls) {
+        (Some(t), Some(p), Some(c))
+            if ["tok_emb", "pos_emb", "cls"]
+                .iter()
+                .any(|f| !mapping.is_optional(f))
+                || r.has(t)
+                || r.has(p)
+                || r.has(c) =>
+        {
+            Some((t, p, c))
+        }
+        _ => None,
+    };
+    let embedding = match emb {
+        Some((t, p, c)) => {
+            // Embedding tables are (rows, E) in either orientation (nn.Embedding.weight).
+            let (t, p, c) = (
+                r.named("tok_emb", t, 0)?,
+                r.named("pos_emb", p, 0)?,
+                r.named("cls", c, 0)?,
+            );
+            let (tok, ts) = r.get(&t, &[None, Some(e)])?;
+            let (pos, ps) = r.get(&p, &[None, Some(e)])?;
+            let (cls, _) = r.get(&c, &[Some(e)])?;
+            Some(Embedding::new(
+                Mat::new(&t, ts[0], e, tok)?,
+                Mat::new(&p, ps[0], e, pos)?,
+                cls,
+            )?)
+        }
+        None => None,
     };
     let mut ignored: Vec<String> =
         r.st.names()
@@ -220,7 +298,7 @@ pub fn import_bytes(bytes: &[u8], layout: Layout, heads: Option<usize>) -> Resul
             .collect();
     ignored.sort();
     Ok(ImportedModel {
-        layout,
+        layout: name.to_string(),
         blocks,
         w,
         embedding,
@@ -232,99 +310,217 @@ pub fn import_bytes(bytes: &[u8], layout: Layout, heads: Option<usize>) -> Resul
 
 fn read_block(
     r: &mut Reader<'_>,
-    layout: Layout,
+    m: &Mapping,
+    o: Orientation,
     l: usize,
     e: usize,
     heads: usize,
 ) -> Result<Block<f64>> {
     let mut hs = Vec::with_capacity(heads);
-    match layout {
-        Layout::TorchMha => {
-            if !e.is_multiple_of(heads) {
-                return Err(Error::invalid(
-                    "heads",
-                    heads,
-                    format!("a divisor of the embedding width E = {e} (nn.MultiheadAttention)"),
+    let multiple = |n: &str, rows: usize| {
+        if !rows.is_multiple_of(heads) {
+            return Err(Error::shape(
+                format!("tensor `{n}` output dimension"),
+                format!("a multiple of heads = {heads}"),
+                rows,
+            ));
+        }
+        Ok(rows / heads)
+    };
+    // (name, out-in weight, offset) of each projection, and the head widths r (q, k) and k (v).
+    let (q, k, v, dr, dk) = match m.attention()? {
+        Attention::Fused(f) => {
+            let n = r.named("qkv", f, l)?;
+            let (w, rows, _) = r.weight(&n, o, None, Some(e))?;
+            if !rows.is_multiple_of(3) {
+                return Err(Error::shape(
+                    format!("tensor `{n}` output dimension"),
+                    "a multiple of 3 (blocks q | k | v)",
+                    rows,
                 ));
             }
-            let dh = e / heads;
-            let n_in = format!("layers.{l}.attn.in_proj_weight");
-            let (w_in, _) = r.get(&n_in, &[Some(3 * e), Some(e)])?;
-            let n_out = format!("layers.{l}.attn.out_proj.weight");
-            let (w_out, _) = r.get(&n_out, &[Some(e), Some(e)])?;
-            // PyTorch: softmax((x Wq^T / sqrt(dh)) (x Wk^T)^T); fold 1/sqrt(dh) into W_Q.
-            let scale = 1.0 / (dh as f64).sqrt();
-            for h in 0..heads {
-                hs.push(HeadParams {
-                    w_q: rows_transposed(&n_in, &w_in, e, h * dh, dh, scale)?,
-                    w_k: rows_transposed(&n_in, &w_in, e, e + h * dh, dh, 1.0)?,
-                    w_v: rows_transposed(&n_in, &w_in, e, 2 * e + h * dh, dh, 1.0)?,
-                    w_c: cols_block(&n_out, &w_out, e, e, h * dh, dh)?,
-                });
-            }
+            let d = multiple(&n, rows / 3)?;
+            let w = std::rc::Rc::new(w);
+            (
+                (n.clone(), w.clone(), 0),
+                (n.clone(), w.clone(), rows / 3),
+                (n, w, 2 * rows / 3),
+                d,
+                d,
+            )
         }
-        Layout::SeparateQkv => {
-            let name = |x: &str| format!("layers.{l}.{x}.weight");
-            let (q, qs) = r.get(&name("q"), &[None, Some(e)])?;
-            let (k, _) = r.get(&name("k"), &[Some(qs[0]), Some(e)])?;
-            let (v, vs) = r.get(&name("v"), &[None, Some(e)])?;
-            let (o, _) = r.get(&name("o"), &[Some(e), Some(vs[0])])?;
-            for (n, rows) in [(name("q"), qs[0]), (name("v"), vs[0])] {
-                if rows % heads != 0 {
-                    return Err(Error::shape(
-                        format!("tensor `{n}` rows"),
-                        format!("a multiple of heads = {heads}"),
-                        rows,
-                    ));
-                }
-            }
-            let (dr, dk) = (qs[0] / heads, vs[0] / heads);
-            for h in 0..heads {
-                hs.push(HeadParams {
-                    w_q: rows_transposed(&name("q"), &q, e, h * dr, dr, 1.0)?,
-                    w_k: rows_transposed(&name("k"), &k, e, h * dr, dr, 1.0)?,
-                    w_v: rows_transposed(&name("v"), &v, e, h * dk, dk, 1.0)?,
-                    w_c: cols_block(&name("o"), &o, e, vs[0], h * dk, dk)?,
-                });
-            }
+        Attention::Separate { q, k, v } => {
+            let (nq, nk, nv) = (
+                r.named("q", q, l)?,
+                r.named("k", k, l)?,
+                r.named("v", v, l)?,
+            );
+            let (wq, rq, _) = r.weight(&nq, o, None, Some(e))?;
+            let (wk, _, _) = r.weight(&nk, o, Some(rq), Some(e))?;
+            let (wv, rv, _) = r.weight(&nv, o, None, Some(e))?;
+            let (dr, dk) = (multiple(&nq, rq)?, multiple(&nv, rv)?);
+            (
+                (nq, std::rc::Rc::new(wq), 0),
+                (nk, std::rc::Rc::new(wk), 0),
+                (nv, std::rc::Rc::new(wv), 0),
+                dr,
+                dk,
+            )
         }
-    }
-    let n1 = format!("layers.{l}.mlp.0.weight");
-    let mlp = if r.has(&n1) {
-        let (w1, s1) = r.get(&n1, &[None, Some(e)])?;
-        let p = s1[0];
-        let n2 = format!("layers.{l}.mlp.2.weight");
-        let (w2, _) = r.get(&n2, &[Some(e), Some(p)])?;
-        Some(Mlp {
-            w1: rows_transposed(&n1, &w1, e, 0, p, 1.0)?,
-            w2: rows_transposed(&n2, &w2, p, 0, e, 1.0)?,
-        })
+    };
+    let n_out = r.named("out", &m.out, l)?;
+    let (w_out, _, vcols) = r.weight(&n_out, o, Some(e), Some(heads * dk))?;
+    // PyTorch: softmax((x Wq^T / sqrt(dh)) (x Wk^T)^T); fold 1/sqrt(dh) into W_Q.
+    let scale = if m.scaled()? {
+        1.0 / (dr as f64).sqrt()
     } else {
-        None
+        1.0
+    };
+    for h in 0..heads {
+        hs.push(HeadParams {
+            w_q: rows_transposed(&q.0, &q.1, e, q.2 + h * dr, dr, scale)?,
+            w_k: rows_transposed(&k.0, &k.1, e, k.2 + h * dr, dr, 1.0)?,
+            w_v: rows_transposed(&v.0, &v.1, e, v.2 + h * dk, dk, 1.0)?,
+            w_c: cols_block(&n_out, &w_out, e, vcols, h * dk, dk)?,
+        });
+    }
+    let mlp = match (&m.mlp_in, &m.mlp_out) {
+        (Some(t1), Some(t2))
+            if !m.is_optional("mlp_in") || r.has(&resolve(t1, l)) || !m.is_optional("mlp_out") =>
+        {
+            let n1 = r.named("mlp_in", t1, l)?;
+            let (w1, p, _) = r.weight(&n1, o, None, Some(e))?;
+            let n2 = r.named("mlp_out", t2, l)?;
+            let (w2, _, _) = r.weight(&n2, o, Some(e), Some(p))?;
+            Some(Mlp {
+                w1: rows_transposed(&n1, &w1, e, 0, p, 1.0)?,
+                w2: rows_transposed(&n2, &w2, p, 0, e, 1.0)?,
+            })
+        }
+        _ => None,
     };
     Ok(Block { heads: hs, mlp })
 }
 
 /// Reads and imports a file.
 pub fn read_file(path: &Path, layout: Layout, heads: Option<usize>) -> Result<ImportedModel> {
-    let bytes = std::fs::read(path).map_err(|e| Error::io(path.display(), e))?;
-    import_bytes(&bytes, layout, heads)
+    read_file_mapped(path, &layout.mapping(), layout.name(), heads)
 }
 
-/// B_X from a data file: a safetensors file with one tensor `x` of shape (m, T+1, d) holding the
-/// embedded inputs X~ ([CLS] row included); B_X is the largest l2 norm of any row.
-pub fn b_x_from_file(path: &Path) -> Result<(f64, [usize; 3])> {
+/// Reads and imports a file with a mapping (see [`import_mapped`]).
+pub fn read_file_mapped(
+    path: &Path,
+    mapping: &Mapping,
+    name: &str,
+    heads: Option<usize>,
+) -> Result<ImportedModel> {
     let bytes = std::fs::read(path).map_err(|e| Error::io(path.display(), e))?;
-    let st = SafeTensors::deserialize(&bytes).map_err(|e| Error::parse(path.display(), e))?;
-    let mut r = Reader {
-        st,
-        used: Vec::new(),
+    import_mapped(&bytes, mapping, name, heads)
+}
+
+/// B_X from a data file: the largest l2 norm of any input row (`norms::max_row_norm`).
+/// Accepted: a `.csv` file of numeric rows (one input row per line, `#` comments and a
+/// non-numeric header line allowed), or a safetensors file with one tensor (or a tensor `x`
+/// among several) of shape (n, T, d) or (n T, d). Returns B_X and the shape as stored.
+pub fn b_x_from_file(path: &Path) -> Result<(f64, Vec<usize>)> {
+    let src = path.display();
+    let bytes = std::fs::read(path).map_err(|e| Error::io(&src, e))?;
+    let (x, shape) = if path
+        .extension()
+        .is_some_and(|e| e.eq_ignore_ascii_case("csv"))
+    {
+        let text = std::str::from_utf8(&bytes).map_err(|e| Error::parse(&src, e))?;
+        csv_rows(&src.to_string(), text)?
+    } else {
+        let st = SafeTensors::deserialize(&bytes).map_err(|e| {
+            Error::parse(&src, format!("{e} (expected safetensors, or a .csv file)"))
+        })?;
+        let names = st.names();
+        let name = match names.as_slice() {
+            [one] => one.to_string(),
+            _ if names.contains(&"x") => "x".to_string(),
+            _ => {
+                return Err(Error::invalid(
+                    format!("tensors of {src}"),
+                    format!("{names:?}"),
+                    "exactly one tensor, or one named `x`",
+                ));
+            }
+        };
+        let mut r = Reader {
+            st,
+            used: Vec::new(),
+        };
+        let rank = r.st.tensor(&name).map(|t| t.shape().len()).unwrap_or(0);
+        let pattern: &[Option<usize>] = if rank == 3 {
+            &[None, None, None]
+        } else {
+            &[None, None]
+        };
+        r.get(&name, pattern).map_err(|e| match e {
+            Error::ShapeMismatch { field, found, .. } => {
+                Error::shape(format!("{field} in {src}"), "(n, T, d) or (n T, d)", found)
+            }
+            e => e,
+        })?
     };
-    let (x, s) = r.get("x", &[None, None, None])?;
-    let d = s[2].max(1);
-    let b = x
-        .chunks(d)
-        .map(|row| crate::norms::vector_norm(&nalgebra::DVector::from_column_slice(row), 2.0))
-        .try_fold(0.0f64, |acc, n| n.map(|n| acc.max(n)))?;
-    Ok((b, [s[0], s[1], s[2]]))
+    let d = *shape.last().unwrap_or(&0);
+    let rows = x.len().checked_div(d).unwrap_or(0);
+    if rows == 0 || d == 0 {
+        return Err(Error::shape(
+            format!("inputs in {src}"),
+            "at least one row of width d >= 1",
+            format!("{shape:?}"),
+        ));
+    }
+    let b = crate::norms::max_row_norm(&nalgebra::DMatrix::from_row_slice(rows, d, &x))?;
+    Ok((b, shape))
+}
+
+/// Numeric CSV rows (comma separated), all of one width; a first non-numeric line is a header.
+fn csv_rows(src: &str, text: &str) -> Result<(Vec<f64>, Vec<usize>)> {
+    let mut x = Vec::new();
+    let mut width = None;
+    let mut rows = 0;
+    for (i, line) in text.lines().enumerate() {
+        let line = line.trim();
+        if line.is_empty() || line.starts_with('#') {
+            continue;
+        }
+        let row: std::result::Result<Vec<f64>, _> =
+            line.split(',').map(|c| c.trim().parse::<f64>()).collect();
+        let row = match row {
+            Ok(r) => r,
+            Err(_) if rows == 0 && width.is_none() => {
+                width = Some(line.split(',').count());
+                continue;
+            }
+            Err(e) => {
+                return Err(Error::parse(
+                    format!("{src} line {}", i + 1),
+                    format!("{e} in \"{line}\" (expected comma-separated numbers)"),
+                ));
+            }
+        };
+        match width {
+            Some(w) if w != row.len() => {
+                return Err(Error::shape(
+                    format!("{src} line {}", i + 1),
+                    format!("{w} columns"),
+                    row.len(),
+                ));
+            }
+            _ => width = Some(row.len()),
+        }
+        if let Some(j) = row.iter().position(|v| !v.is_finite()) {
+            return Err(Error::invalid(
+                format!("{src} line {} column {}", i + 1, j + 1),
+                row[j],
+                "finite numbers",
+            ));
+        }
+        x.extend(row);
+        rows += 1;
+    }
+    Ok((x, vec![rows, width.unwrap_or(0)]))
 }

@@ -14,6 +14,10 @@
 //!   read-out `readout.weight` (1 x E), optional embeddings `tok_emb.weight` (vocab x E),
 //!   `pos_emb.weight` (T x E), `cls` (E).
 //!
+//! Any other naming: a [`Mapping`] of templates read from TOML (`--layout FILE.toml`, format in
+//! `docs/pytorch.md`, presets restated in `docs/layouts/`); the presets are mappings too
+//! ([`Layout::mapping`]), so one import path serves all.
+//!
 //! Biases (`*.bias`, `in_proj_bias`) are reported and ignored: the theory's class has none.
 //! Accepted dtypes: F32, F64, F16, BF16 (converted to f64). Documented for users in
 //! `docs/pytorch.md`. No CLI knowledge here.
@@ -21,13 +25,17 @@
 mod dtype;
 mod export;
 mod import;
+mod mapping;
 mod norms;
 
 #[cfg(test)]
 mod tests;
 
 pub use export::{export_transformer, write_transformer};
-pub use import::{ImportedModel, b_x_from_file, import_bytes, read_file};
+pub use import::{
+    ImportedModel, b_x_from_file, import_bytes, import_mapped, read_file, read_file_mapped,
+};
+pub use mapping::{Mapping, layout_from_arg};
 pub use norms::{HeadNorms, ModelNorms, model_norms};
 
 use crate::error::{Error, Result};
@@ -42,7 +50,7 @@ pub enum Layout {
 }
 
 impl Layout {
-    pub const NAMES: &'static str = "torch-mha, separate-qkv";
+    pub const NAMES: &'static str = "torch-mha, separate-qkv, or a mapping file ending in .toml";
 
     pub fn parse(name: &str) -> Result<Self> {
         match name {
