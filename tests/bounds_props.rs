@@ -158,6 +158,23 @@ proptest! {
         prop_assert!(post.log_covering >= fixed.log_covering);
         prop_assert!(post.gap >= fixed.gap);
     }
+
+    /// The same for the deep model (I23 over its six radii, B_X does not enter): the post-hoc
+    /// row exists for H, L > 1 and is >= the fixed-radius deep row at the trained norms.
+    #[test]
+    fn deep_post_hoc_dominates_fixed(r in radii_strategy(), b_c in 0.01f64..100.0, m in 1usize..10_000_000) {
+        let s = Setting { heads: 2, layers: 2, ..setting(m, 300) };
+        let p = BoundParams::default();
+        let rows = all_bounds(&s, &Radii { head: r, b_c: Some(b_c), b_c21: Some(2.0 * b_c) }, &p).unwrap();
+        let fixed = rows.iter().find(|x| x.name == "multi-head multi-layer (ours)").unwrap();
+        let post = rows
+            .iter()
+            .find(|x| x.name == "multi-head multi-layer (ours), post-hoc (radii grid)")
+            .unwrap();
+        prop_assert!(post.log_covering >= fixed.log_covering);
+        prop_assert!(post.gap >= fixed.gap);
+        prop_assert!(post.rademacher >= fixed.rademacher);
+    }
 }
 
 #[test]

@@ -47,26 +47,42 @@ pub struct PostHoc {
 /// Source: `docs/derivations.md#8-post-hoc-bound-for-trained-weights`.
 pub fn post_hoc_grid(trained: &HeadRadii, r_min: f64, delta: f64) -> Result<PostHoc> {
     trained.validate()?;
+    let (grid, index, ln_two_over_delta) = round_up_to_grid(&trained.to_array(), r_min, delta)?;
+    Ok(PostHoc {
+        radii: HeadRadii::from_array([grid[0], grid[1], grid[2], grid[3], grid[4]]),
+        index: [index[0], index[1], index[2], index[3], index[4]],
+        ln_two_over_delta,
+    })
+}
+
+/// (I23) for any number `K` of radii: each trained norm `nu_i` rounded up to the grid
+/// `r_min 2^j`, the indices `j_i`, and `ln(2/delta_J) = ln(2/delta) + sum_i ln((j_i+1)(j_i+2))`.
+/// The union bound over all `K`-tuples is valid for every `K` (the per-radius weights
+/// `1/((j+1)(j+2))` sum to 1), so the deep bound's seven radii use it as the head's five do.
+///
+/// Source: `docs/derivations.md#8-post-hoc-bound-for-trained-weights`.
+pub(crate) fn round_up_to_grid(
+    trained: &[f64],
+    r_min: f64,
+    delta: f64,
+) -> Result<(Vec<f64>, Vec<u32>, f64)> {
     check::positive("r_min", r_min)?;
     check::open_unit("delta", delta)?;
-    let mut index = [0u32; 5];
-    let mut grid = [0.0f64; 5];
+    let mut index = Vec::with_capacity(trained.len());
+    let mut grid = Vec::with_capacity(trained.len());
     let mut ln_cost = 0.0;
-    for (i, nu) in trained.to_array().into_iter().enumerate() {
+    for &nu in trained {
+        check::positive("trained norm", nu)?;
         let mut j = (nu / r_min).log2().ceil().max(0.0);
         // Guard against rounding in log2: the grid radius must not be below the trained norm.
         while r_min * j.exp2() < nu {
             j += 1.0;
         }
-        index[i] = j as u32;
-        grid[i] = r_min * j.exp2();
+        index.push(j as u32);
+        grid.push(r_min * j.exp2());
         ln_cost += (j + 1.0).ln() + (j + 2.0).ln();
     }
-    Ok(PostHoc {
-        radii: HeadRadii::from_array(grid),
-        index,
-        ln_two_over_delta: (2.0 / delta).ln() + ln_cost,
-    })
+    Ok((grid, index, (2.0 / delta).ln() + ln_cost))
 }
 
 #[cfg(test)]

@@ -7,7 +7,7 @@ use super::baselines::{
 use super::compose::closed_form_at;
 use super::deep::{deep_fn, validate_deep};
 use super::dudley::{dudley_closed_form, dudley_numeric};
-use super::generalization::{gap_ln, post_hoc_grid};
+use super::generalization::{gap_ln, post_hoc_grid, round_up_to_grid};
 use super::inputs::{BoundParams, HeadRadii, LayerRadii, Setting, check_sparsity};
 use super::single_head::{explicit_closed_form, explicit_fn, head_range, paper_ln_c};
 use crate::error::{Result, check};
@@ -236,6 +236,35 @@ pub fn all_bounds(setting: &Setting, radii: &Radii, params: &BoundParams) -> Res
                 params,
                 m,
                 ln_conf,
+            ));
+
+            // Post hoc (I23 with K = 6; B_X does not enter the deep bound): every radius
+            // rounded up to its grid, delta split over the grid tuples.
+            let trained = [head.b_qk, head.b_v, head.b_v21, head.b_w, b_c, b_c21];
+            let (g, _, ln_conf_ph) = round_up_to_grid(&trained, params.r_min, params.delta)?;
+            let ph_layer = LayerRadii {
+                b_qk: g[0],
+                b_v: g[1],
+                b_v21: g[2],
+                b_c: g[4],
+                b_c21: g[5],
+            };
+            let ph_layers = vec![ph_layer; setting.layers];
+            validate_deep(setting, &ph_layers, g[3], params)?;
+            let f = deep_fn(setting, &ph_layers, g[3], params);
+            let ln_n = f(eps);
+            let rad = dudley_numeric(&f, g[3], m)?.value;
+            rows.push(fill(
+                row(
+                    "multi-head multi-layer (ours), post-hoc (radii grid)",
+                    Status::Rigorous,
+                    SRC_POST_HOC,
+                ),
+                ln_n,
+                rad,
+                params,
+                m,
+                ln_conf_ph,
             ));
         }
         (None, None) if setting.is_single_head() => {}
