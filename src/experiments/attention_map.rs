@@ -74,7 +74,6 @@ fn head_plan(num_samples: usize, steps: usize) -> ModelPlan {
             learning_rate: 0.02,
             batch_size: num_samples, // full batch
             value_dim: 4,
-            head_activation: crate::model::Activation::Relu,
             eval_every: 10,
             population_samples: 5000,
             ..TrainConfig::default()
@@ -111,7 +110,7 @@ impl AttentionPlan {
                 sparsity: 3,
                 context_len: 12,
                 models: vec![head_plan(256, 300), transformer_plan(256, 300, 8, 2)],
-                trials: 1,
+                trials: 2,
                 seed: 7,
                 attention_samples: 500,
             },
@@ -119,7 +118,7 @@ impl AttentionPlan {
                 sparsity: 3,
                 context_len: 64,
                 models: vec![head_plan(1024, 600), transformer_plan(512, 600, 16, 2)],
-                trials: 1,
+                trials: 4,
                 seed: 2022,
                 attention_samples: 1000,
             },
@@ -127,7 +126,7 @@ impl AttentionPlan {
                 sparsity: 3,
                 context_len: 256,
                 models: vec![head_plan(4096, 1500), transformer_plan(2048, 1500, 32, 4)],
-                trials: 4,
+                trials: 8,
                 seed: 2022,
                 attention_samples: 4000,
             },
@@ -390,8 +389,12 @@ impl AttentionReport {
         let mut series = Vec::new();
         for (i, p) in self.profiles.iter().enumerate() {
             series.push(
-                Series::line(format!("{} trained", p.name), xs.clone(), p.trained[..t].to_vec())
-                    .with_color(i),
+                Series::line(
+                    format!("{} trained", p.name),
+                    xs.clone(),
+                    p.trained[..t].to_vec(),
+                )
+                .with_color(i),
             );
         }
         for (i, p) in self.profiles.iter().enumerate() {
@@ -416,7 +419,7 @@ impl AttentionReport {
                 self.hidden.iter().map(|&h| h as f64).collect(),
                 self.hidden.iter().map(|&h| top(h)).collect(),
             )
-            .with_color(3),
+            .with_color(2),
         );
         let u = 1.0 / (t + 1) as f64;
         series.push(
@@ -426,21 +429,22 @@ impl AttentionReport {
                 vec![u, u],
             )
             .dashed()
-            .with_color(7),
+            .with_color(6),
         );
-        let errs: Vec<String> = (self.profiles.iter())
-            .map(|p| format!("{} {:.3}", p.name, p.population_error))
+        let per_model: Vec<String> = (self.profiles.iter().zip(&self.plan.models))
+            .map(|(p, mp)| {
+                format!(
+                    "{}: m = {}; test error {:.3}",
+                    p.name, mp.num_samples, p.population_error
+                )
+            })
             .collect();
         Figure {
             title: format!(
-                "[CLS] attention over positions; {}-sparse AND; T = {t}; s = {}; m = {}; test error: {}",
+                "[CLS] attention over positions; {}-sparse AND; T = {t}; s = {}; {}",
                 self.plan.sparsity,
                 self.plan.sparsity,
-                (self.plan.models.iter())
-                    .map(|m| m.num_samples.to_string())
-                    .collect::<Vec<_>>()
-                    .join("/"),
-                errs.join("; ")
+                per_model.join("; ")
             ),
             x_label: "position t".into(),
             y_label: "mean [CLS] attention weight a_t".into(),
