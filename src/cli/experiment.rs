@@ -1,16 +1,19 @@
 //! `attnbounds experiment <name>`: run (or resume) an experiment, print its table, write figures.
 //!
-//! Thin layer: the library functions in `experiments::critical` and `experiments::parity` do the
+//! Thin layer: the library functions in `experiments::{attention_map, critical, parity}` do the
 //! work; this file parses flags, opens the results store and prints.
 
 use attnbounds::Result;
-use attnbounds::experiments::{Preset, critical, parity};
+use attnbounds::experiments::{Preset, attention_map, critical, parity};
 use attnbounds::results::{DEFAULT_PATH, ResultsDb};
 use clap::{Args, Subcommand};
 use std::path::PathBuf;
 
 #[derive(Subcommand, Debug)]
 pub enum ExperimentCommand {
+    /// Mean [CLS] attention over positions of the trained theory head and 1-block Transformer
+    /// on 3-sparse AND, before and after training, with the hidden set marked (SPEC 6).
+    AttentionMap(CommonArgs),
     /// The paper's experiment: critical sample size of 3-sparse AND against context length T,
     /// with bootstrap error bars, fits (ln T, ln^2 T, T) and their comparison, and a figure.
     CriticalSampleSize(CommonArgs),
@@ -36,6 +39,22 @@ pub struct CommonArgs {
 
 pub fn run(cmd: ExperimentCommand) -> Result<()> {
     match cmd {
+        ExperimentCommand::AttentionMap(a) => {
+            let preset = Preset::parse(&a.preset)?;
+            let mut db = ResultsDb::open(&a.db)?;
+            let plan = attention_map::AttentionPlan::preset(preset);
+            let report = attention_map::run(&plan, &mut db, a.quiet)?;
+            print!("{}", report.table());
+            let entry = attention_map::write_figure(&report, preset, &a.out)?;
+            println!(
+                "wall time {:.1} s ({} trials trained); figure {}/{}.svg",
+                report.wall_s,
+                report.trained,
+                a.out.display(),
+                entry.stem
+            );
+            Ok(())
+        }
         ExperimentCommand::CriticalSampleSize(a) => {
             let preset = Preset::parse(&a.preset)?;
             let mut db = ResultsDb::open(&a.db)?;

@@ -3,6 +3,7 @@
 //! [`sweep`] is the generic resumable runner; training, Monte Carlo gaps and capacity estimates
 //! plug into it as trial functions. Experiments may use randomness and I/O; `bounds` may not.
 
+pub mod attention_map;
 pub mod bound_curves;
 pub mod capacity;
 pub mod critical;
