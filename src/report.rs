@@ -5,7 +5,9 @@
 //! above `experiments`: it orders and lists work, it computes nothing itself.
 
 use crate::error::{Error, Result};
-use crate::experiments::{GalleryEntry, Preset, bound_curves, capacity, critical, gap, parity};
+use crate::experiments::{
+    GalleryEntry, Preset, attention_map, bound_curves, capacity, critical, gap, parity,
+};
 use crate::results::ResultsDb;
 use std::path::Path;
 use std::time::Instant;
@@ -66,6 +68,9 @@ pub fn render_all(
     });
     stage("sparse parity", &mut || {
         parity::figures(preset, db, out_dir, quiet)
+    });
+    stage("[CLS] attention over positions", &mut || {
+        attention_map::figures(preset, db, out_dir, quiet)
     });
     out
 }
