@@ -64,7 +64,9 @@ pub fn render_all(
     stage("critical sample size", &mut || {
         critical::figures(preset, db, out_dir, quiet)
     });
-    stage("sparse parity", &mut || parity::figures(preset, db, out_dir, quiet));
+    stage("sparse parity", &mut || {
+        parity::figures(preset, db, out_dir, quiet)
+    });
     out
 }
 

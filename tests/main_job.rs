@@ -27,7 +27,11 @@ fn smoke_main_job_writes_every_figure_and_replays_identically() {
             let p = out.join(format!("{}.{ext}", e.stem));
             assert!(p.is_file(), "missing {}", p.display());
         }
-        assert!(gallery.contains(&format!("[{}]", e.stem)), "gallery lacks {}", e.stem);
+        assert!(
+            gallery.contains(&format!("[{}]", e.stem)),
+            "gallery lacks {}",
+            e.stem
+        );
         csvs.push((
             e.stem.clone(),
             std::fs::read(out.join(format!("{}.csv", e.stem))).unwrap(),
@@ -38,7 +42,11 @@ fn smoke_main_job_writes_every_figure_and_replays_identically() {
 
     let again = render_all(Preset::Smoke, &mut db, &out, true);
     assert!(again.iter().all(|(_, e)| e.is_none()));
-    assert_eq!(db.count().unwrap(), trials, "a warm rerun must not train again");
+    assert_eq!(
+        db.count().unwrap(),
+        trials,
+        "a warm rerun must not train again"
+    );
     for (stem, before) in csvs {
         let after = std::fs::read(out.join(format!("{stem}.csv"))).unwrap();
         assert!(before == after, "{stem}.csv changed on a warm rerun");

@@ -377,7 +377,8 @@ pub fn run(preset: Preset, db: &mut ResultsDb, quiet: bool) -> Result<RunReport>
 const LOWER: &str = "empirical Rademacher (lower estimate)";
 const EXPLICIT: &str = "explicit bound (docs/derivations.md §3)";
 const PAPER: &str = "paper shape; c0 = 1";
-const LINEAR: &str = "contrast: flattened linear class ||w||_2 <= b (exact; not bounded by the head bounds)";
+const LINEAR: &str =
+    "contrast: flattened linear class ||w||_2 <= b (exact; not bounded by the head bounds)";
 const BFT: &str = "spectral flattened baseline (BFT 2017 style)";
 
 fn axis_rows<'a>(rows: &'a [Row], axis: &str, b_qk: f64) -> Vec<&'a Row> {

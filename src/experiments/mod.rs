@@ -5,6 +5,7 @@
 
 pub mod bound_curves;
 pub mod capacity;
+pub mod construct;
 pub mod critical;
 pub mod fit;
 pub mod gap;

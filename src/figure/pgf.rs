@@ -296,7 +296,9 @@ pub(crate) fn check_tex(tex: &str, csv_header: &[&str]) -> Result<(), String> {
                 if opening {
                     envs.push(name);
                 } else if envs.pop().as_deref() != Some(name.as_str()) {
-                    return Err(format!("line {line_no}: \\end{{{name}}} without its \\begin"));
+                    return Err(format!(
+                        "line {line_no}: \\end{{{name}}} without its \\begin"
+                    ));
                 }
             }
         }
@@ -314,7 +316,9 @@ pub(crate) fn check_tex(tex: &str, csv_header: &[&str]) -> Result<(), String> {
                     .take_while(|&c| c != ',' && c != '}' && c != ']')
                     .collect();
                 let col = col.trim();
-                if (key.ends_with('=') && rest.starts_with('{')) || col.is_empty() || col.starts_with('#')
+                if (key.ends_with('=') && rest.starts_with('{'))
+                    || col.is_empty()
+                    || col.starts_with('#')
                 {
                     continue;
                 }

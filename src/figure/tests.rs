@@ -219,9 +219,15 @@ fn tex_check_accepts_written_figures_and_rejects_defects() {
     super::pgf::check_tex(&tex, &header).unwrap();
 
     let cases = [
-        (tex.replacen("\\end{axis}", "\\end{tikzpicture}", 1), "without its"),
+        (
+            tex.replacen("\\end{axis}", "\\end{tikzpicture}", 1),
+            "without its",
+        ),
         (tex.replacen("x=x,", "x=xx,", 1), "column 'xx'"),
-        (tex.replacen("\\thisrow{upper}", "\\thisrow{uper}", 1), "column 'uper'"),
+        (
+            tex.replacen("\\thisrow{upper}", "\\thisrow{uper}", 1),
+            "column 'uper'",
+        ),
         (tex.replacen("]", "}", 1), "closes"),
         (format!("{tex}{{"), "never closed"),
     ];
