@@ -156,10 +156,12 @@ pub fn run(a: ConstructArgs) -> Result<()> {
             c.verify_random(a.inputs, 8, 1)?
         };
         println!(
-            "verify: {} inputs ({}) worst margin y*f = {:.6}; real forward on {} inputs: worst margin {:.6}, max |forward - reduced| = {:.2e}; interval certificate (all 2^T inputs): {:.6}; {:.2?}",
+            "verify: {} inputs ({}) worst margin y*f = {:.6} ({} of them summed bit by bit: max |counted - summed S| = {:.2e}); real forward on {} inputs: worst margin {:.6}, max |forward - reduced| = {:.2e}; interval certificate (all 2^T inputs): {:.6}; {:.2?}",
             v.reduced_inputs,
             if v.exhaustive { "all 2^T" } else { "random" },
             v.reduced_margin,
+            v.full_sum_inputs,
+            v.counted_vs_full,
             v.forward_inputs,
             v.forward_margin,
             v.forward_vs_reduced,
