@@ -29,6 +29,9 @@ pub struct Verification {
     pub certified_margin: f64,
 }
 
+/// `(a_g, n_g)` per distinct outside attention weight, and each position's group.
+type OutsideGroups = (Vec<(f64, usize)>, Vec<usize>);
+
 impl Construction {
     fn sum_bits(&self, bits: &[u8]) -> f64 {
         bits.iter()
@@ -107,7 +110,7 @@ impl Construction {
     /// Outside positions grouped by their (bitwise equal) attention weight: `(a_g, n_g)` and the
     /// group of every position (`usize::MAX` on I). `None` when there are more than
     /// [`MAX_GROUPS`] distinct weights (random codes), where counting does not help.
-    fn outside_groups(&self) -> Option<(Vec<(f64, usize)>, Vec<usize>)> {
+    fn outside_groups(&self) -> Option<OutsideGroups> {
         let t = self.spec.context_len;
         let mut groups: Vec<(f64, usize)> = Vec::new();
         let mut of = vec![usize::MAX; t];
@@ -280,7 +283,7 @@ impl Construction {
                 let count = n / chunks + u64::from(c < n % chunks);
                 for _ in 0..count {
                     rng.fill_bytes(&mut bytes);
-                    if t % 8 != 0 {
+                    if !t.is_multiple_of(8) {
                         bytes[blocks - 1] &= (1u8 << (t % 8)) - 1;
                     }
                     let p = rng.random_range(0..1usize << self.spec.sparsity);

@@ -190,8 +190,11 @@ fn sparsity_targets(s: usize) -> Vec<(&'static str, Target)> {
     ]
 }
 
+/// Legend name, predicted m of the explicit bound and of the paper shape (`None` above [`CAP`]).
+pub type SparsityRow = (&'static str, Option<f64>, Option<f64>);
+
 /// Predicted m (explicit, paper shape) for each target of the sparsity sweep at `s`, `t`.
-pub fn sparsity_point(s: usize, t: usize) -> Result<Vec<(&'static str, Option<f64>, Option<f64>)>> {
+pub fn sparsity_point(s: usize, t: usize) -> Result<Vec<SparsityRow>> {
     sparsity_targets(s)
         .into_iter()
         .map(|(name, target)| {
@@ -341,7 +344,8 @@ pub fn figures(preset: Preset, out_dir: &Path) -> Result<Vec<GalleryEntry>> {
             "Sample size at which each bound's gap bound reaches {TARGET_GAP}, evaluated at the \
              measured norms of the explicit {s}-sparse AND head at each T (so the ln T of \
              ||Theta||_F enters), against T on log-log axes, beside the s floor(log2(T/s)) VC \
-             lower bound."
+             lower bound; the parameter-counting and flattened-input baselines also grow with the \
+             one-hot width d = T + 3."
         ),
         command: cmd.clone(),
     });
