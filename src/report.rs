@@ -6,7 +6,7 @@
 
 use crate::error::{Error, Result};
 use crate::experiments::{
-    GalleryEntry, Preset, attention_map, bound_curves, capacity, critical, gap, parity,
+    GalleryEntry, Preset, attention_map, bound_curves, capacity, construct, critical, gap, parity,
 };
 use crate::results::ResultsDb;
 use std::path::Path;
@@ -56,6 +56,9 @@ pub fn render_all(
     };
     stage("bounds vs context length", &mut || {
         bound_curves::figures(preset, out_dir)
+    });
+    stage("explicit constructions (SPEC 4)", &mut || {
+        construct::figures(preset, out_dir)
     });
     stage("generalization gap (Monte Carlo)", &mut || {
         gap::figures(preset, db, out_dir, quiet)

@@ -76,6 +76,31 @@ fn smoke_preset_runs_every_trial_once_and_resumes() {
             );
         }
     }
+    // Trained norms vs T: one trained and one construction series per norm; the construction's
+    // ||Theta||_F = sqrt(s) ln((T-s+1)(1-eta0)/(s eta0)) (SPEC 4, one-hot) at s = 2,
+    // eta0 = 0.05: sqrt(2) ln(3 * 9.5) = 4.7375 at T = 4, sqrt(2) ln(7 * 9.5) = 5.9357 at T = 8.
+    assert!(
+        entries
+            .iter()
+            .any(|e| e.stem == "trained_norms_vs_context_len")
+    );
+    let csv = std::fs::read_to_string(out.join("trained_norms_vs_context_len.csv")).unwrap();
+    let rows = |name: &str| -> Vec<(f64, f64)> {
+        csv.lines()
+            .skip(1)
+            .map(|l| l.split(',').collect::<Vec<_>>())
+            .filter(|f| f[5] == name)
+            .map(|f| (f[1].parse().unwrap(), f[2].parse().unwrap()))
+            .collect()
+    };
+    let built = rows("||Theta||_F; construction (SPEC 4)");
+    assert_eq!(built.len(), config.context_len.len(), "{csv}");
+    for ((t, y), want) in built.iter().zip([4.7375, 5.9357]) {
+        assert!((y - want).abs() < 1e-3, "T = {t}: {y} vs {want}");
+    }
+    let trained = rows("||Theta||_F; trained (mean over trials)");
+    assert_eq!(trained.len(), config.context_len.len(), "{csv}");
+    assert!(trained.iter().all(|p| p.1 > 0.0 && p.1.is_finite()));
 }
 
 #[test]

@@ -2,7 +2,9 @@
 
 use attnbounds::Result;
 use attnbounds::construct::{Code, Spec, Target, build, predicted_sample_size};
+use attnbounds::experiments::{Preset, construct as experiment};
 use clap::Args;
+use std::path::PathBuf;
 
 #[derive(Args, Debug)]
 pub struct ConstructArgs {
@@ -30,6 +32,13 @@ pub struct ConstructArgs {
     /// Print norms and predicted sample sizes against T and against s.
     #[arg(long)]
     pub report: bool,
+    /// Write the construction figures (norms and predicted sample sizes vs T and vs s) into DIR
+    /// and exit; the other options are ignored.
+    #[arg(long, value_name = "DIR")]
+    pub figures: Option<PathBuf>,
+    /// Scale of the figures: smoke | default | paper.
+    #[arg(long, default_value = "default")]
+    pub preset: String,
 }
 
 fn parse_target(a: &ConstructArgs) -> Result<Target> {
@@ -98,6 +107,16 @@ fn line(sp: &Spec) -> Result<String> {
 }
 
 pub fn run(a: ConstructArgs) -> Result<()> {
+    if let Some(dir) = &a.figures {
+        let preset = Preset::parse(&a.preset)?;
+        std::fs::create_dir_all(dir).map_err(|e| attnbounds::Error::io(dir.display(), e))?;
+        let t0 = std::time::Instant::now();
+        for e in experiment::figures(preset, dir)? {
+            println!("{}: {}", dir.join(&e.stem).display(), e.description);
+        }
+        println!("{:.2?}", t0.elapsed());
+        return Ok(());
+    }
     let target = parse_target(&a)?;
     let sparsity = match &target {
         Target::TruthTable(t) => t.len().trailing_zeros() as usize,
@@ -137,10 +156,12 @@ pub fn run(a: ConstructArgs) -> Result<()> {
             c.verify_random(a.inputs, 8, 1)?
         };
         println!(
-            "verify: {} inputs ({}) worst margin y*f = {:.6}; real forward on {} inputs: worst margin {:.6}, max |forward - reduced| = {:.2e}; interval certificate (all 2^T inputs): {:.6}; {:.2?}",
+            "verify: {} inputs ({}) worst margin y*f = {:.6} ({} of them summed bit by bit: max |counted - summed S| = {:.2e}); real forward on {} inputs: worst margin {:.6}, max |forward - reduced| = {:.2e}; interval certificate (all 2^T inputs): {:.6}; {:.2?}",
             v.reduced_inputs,
             if v.exhaustive { "all 2^T" } else { "random" },
             v.reduced_margin,
+            v.full_sum_inputs,
+            v.counted_vs_full,
             v.forward_inputs,
             v.forward_margin,
             v.forward_vs_reduced,

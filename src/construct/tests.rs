@@ -126,3 +126,56 @@ fn sample_size_is_monotone_in_context_len() {
         "{a:?} {b:?}"
     );
 }
+
+#[test]
+fn binomial_half_cdf_is_the_closed_form_and_samples_have_its_moments() {
+    // Binomial(4, 1/2): P(X <= k) = (1, 5, 11, 15, 16) / 16 (Pascal's row 1 4 6 4 1).
+    let b = verify::BinomialHalf::new(4);
+    for (c, want) in b.cdf().iter().zip([1.0, 5.0, 11.0, 15.0, 16.0]) {
+        assert!((c - want / 16.0).abs() < 1e-15, "{:?}", b.cdf());
+    }
+    assert_eq!(verify::BinomialHalf::new(0).cdf(), &[1.0]);
+    // Binomial(1000, 1/2): mean 500, variance 250; over 20000 draws the sample mean has
+    // standard error sqrt(250 / 20000) = 0.112, so 0.6 is more than 5 standard errors.
+    let b = verify::BinomialHalf::new(1000);
+    let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(7);
+    let xs: Vec<f64> = (0..20_000).map(|_| b.sample(&mut rng) as f64).collect();
+    let mean = xs.iter().sum::<f64>() / xs.len() as f64;
+    let var = xs.iter().map(|x| (x - mean).powi(2)).sum::<f64>() / (xs.len() - 1) as f64;
+    assert!((mean - 500.0).abs() < 0.6, "mean {mean}");
+    // Variance of the sample variance ~ 2 sigma^4 / n: standard error 250 sqrt(2/20000) = 2.5.
+    assert!((var - 250.0).abs() < 15.0, "variance {var}");
+}
+
+#[test]
+fn verify_random_counts_at_large_context_len_and_agrees_with_bitwise_sums() {
+    let c = build(&spec(Target::And, 3, 20_000, 0.05, Code::OneHot)).unwrap();
+    let v = c.verify_random(20_000, 0, 3).unwrap();
+    assert!(!v.exhaustive);
+    assert_eq!(v.full_sum_inputs, verify::FULL_SUM_INPUTS);
+    // Outputs are exactly +-1 (margin 1); counting and summing differ only by rounding.
+    assert!(
+        v.reduced_margin > 0.999 && v.certified_margin > 0.999,
+        "{v:?}"
+    );
+    assert!(v.counted_vs_full < 1e-9, "{v:?}");
+    // Random codes: weights differ outside I, so S is summed through byte tables instead.
+    let code = Code::Random { dim: None, seed: 5 };
+    let c = build(&spec(Target::Parity, 2, 300, 0.05, code)).unwrap();
+    let v = c.verify_random(5_000, 4, 3).unwrap();
+    assert!(
+        v.reduced_margin > 0.999 && v.forward_margin > 0.999,
+        "{v:?}"
+    );
+    assert!(v.forward_vs_reduced < 1e-9, "{v:?}");
+}
+
+#[test]
+fn verify_random_catches_a_wrong_head() {
+    // The AND head outputs w_0 = -1 below the step and w_0 + 2 = +1 above it (one ramp pair).
+    // Flipping the constant unit's sign gives +1 / +3: every label -1 input has margin -1.
+    let mut c = build(&spec(Target::And, 3, 5_000, 0.05, Code::OneHot)).unwrap();
+    c.head.w[0] = -c.head.w[0];
+    let v = c.verify_random(2_000, 0, 1).unwrap();
+    assert!(v.reduced_margin < -0.5, "{v:?}");
+}

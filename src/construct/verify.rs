@@ -14,6 +14,12 @@ pub struct Verification {
     /// True when `reduced_inputs` = 2^T (every input).
     pub exhaustive: bool,
     pub reduced_margin: f64,
+    /// Random inputs drawn bit by bit with S summed position by position (all of them when
+    /// exhaustive); their margins are part of `reduced_margin`.
+    pub full_sum_inputs: u64,
+    /// max |S by counting set bits per attention group - S summed position by position| on
+    /// those inputs (0 when S is never counted: exhaustive checks, random codes).
+    pub counted_vs_full: f64,
     /// Inputs checked through the real `ClsHead::forward_tokens` on the embedding.
     pub forward_inputs: usize,
     pub forward_margin: f64,
@@ -22,6 +28,9 @@ pub struct Verification {
     /// Margin at both ends of every attainable interval of S (covers all 2^T inputs).
     pub certified_margin: f64,
 }
+
+/// `(a_g, n_g)` per distinct outside attention weight, and each position's group.
+type OutsideGroups = (Vec<(f64, usize)>, Vec<usize>);
 
 impl Construction {
     fn sum_bits(&self, bits: &[u8]) -> f64 {
@@ -89,6 +98,8 @@ impl Construction {
             reduced_inputs: n,
             exhaustive: true,
             reduced_margin: worst,
+            full_sum_inputs: n,
+            counted_vs_full: 0.0,
             forward_inputs: fi,
             forward_margin: fm,
             forward_vs_reduced: diff,
@@ -96,10 +107,161 @@ impl Construction {
         })
     }
 
-    /// `n` random inputs: hidden pattern uniform over 2^s, other bits fair coins. S is summed
-    /// with per-byte lookup tables (exact up to rounding) so T = 10^5 stays fast. The real
-    /// forward runs on `forward_n` of them when the embedding fits in memory.
+    /// Outside positions grouped by their (bitwise equal) attention weight: `(a_g, n_g)` and the
+    /// group of every position (`usize::MAX` on I). `None` when there are more than
+    /// [`MAX_GROUPS`] distinct weights (random codes), where counting does not help.
+    fn outside_groups(&self) -> Option<OutsideGroups> {
+        let t = self.spec.context_len;
+        let mut groups: Vec<(f64, usize)> = Vec::new();
+        let mut of = vec![usize::MAX; t];
+        for (x, g) in of.iter_mut().enumerate() {
+            if self.support.binary_search(&x).is_ok() {
+                continue;
+            }
+            let a = self.attention[x];
+            *g = match groups.iter().position(|(b, _)| b.to_bits() == a.to_bits()) {
+                Some(i) => i,
+                None if groups.len() < MAX_GROUPS => {
+                    groups.push((a, 0));
+                    groups.len() - 1
+                }
+                None => return None,
+            };
+            groups[*g].1 += 1;
+        }
+        Some((groups, of))
+    }
+
+    /// Hidden pattern index of `bits` and S from its parts: the hidden bits' weights plus
+    /// a_g times the number of set bits of each outside group.
+    fn sum_from_counts(&self, p: usize, groups: &[(f64, usize)], counts: &[usize]) -> f64 {
+        let hidden: f64 = (0..self.spec.sparsity)
+            .filter(|j| p >> j & 1 == 1)
+            .map(|j| self.attention[self.support[j]])
+            .sum();
+        hidden
+            + groups
+                .iter()
+                .zip(counts)
+                .map(|((a, _), &c)| a * c as f64)
+                .sum::<f64>()
+    }
+
+    fn y_of(&self, p: usize) -> f64 {
+        if self.spec.target.value(p, self.spec.sparsity) {
+            1.0
+        } else {
+            -1.0
+        }
+    }
+
+    /// `n` random inputs: hidden pattern uniform over 2^s, other bits fair coins.
+    ///
+    /// The attention does not depend on the input, so S(b) = sum_{i in I} a_i b_i +
+    /// sum_g a_g c_g where g runs over the distinct attention weights outside I and c_g is the
+    /// number of set bits among the n_g positions of weight a_g. For fair coins c_g ~
+    /// Binomial(n_g, 1/2), drawn by inverting its CDF: O(s + log T) per input, so T = 10^5 costs
+    /// no more than T = 100 (one-hot codes have one group). With more than [`MAX_GROUPS`]
+    /// weights (random codes) S is summed with per-byte lookup tables instead.
+    /// Cross-checks: [`FULL_SUM_INPUTS`] of the inputs are drawn bit by bit, their S summed
+    /// position by position and compared with the counting formula (`counted_vs_full`), and
+    /// the real forward runs on `forward_n` inputs when the embedding fits in memory.
     pub fn verify_random(&self, n: u64, forward_n: usize, seed: u64) -> Result<Verification> {
+        use rayon::prelude::*;
+        let t = self.spec.context_len;
+        let s = self.spec.sparsity;
+        let chunks = 64u64;
+        let per_chunk = |c: u64| n / chunks + u64::from(c < n % chunks);
+        let chunk_rng = |c: u64| {
+            rand_chacha::ChaCha8Rng::seed_from_u64(seed ^ (c + 1).wrapping_mul(0x9E37_79B9))
+        };
+        let groups = self.outside_groups();
+        let worst = match &groups {
+            Some((groups, _)) => {
+                let samplers: Vec<BinomialHalf> = groups
+                    .iter()
+                    .map(|&(_, n_g)| BinomialHalf::new(n_g))
+                    .collect();
+                (0..chunks)
+                    .into_par_iter()
+                    .map(|c| {
+                        let mut rng = chunk_rng(c);
+                        let mut counts = vec![0usize; groups.len()];
+                        let mut worst = f64::INFINITY;
+                        for _ in 0..per_chunk(c) {
+                            let p = rng.random_range(0..1usize << s);
+                            for (k, b) in counts.iter_mut().zip(&samplers) {
+                                *k = b.sample(&mut rng);
+                            }
+                            let f = self.output_from_sum(self.sum_from_counts(p, groups, &counts));
+                            worst = worst.min(self.y_of(p) * f);
+                        }
+                        worst
+                    })
+                    .reduce(|| f64::INFINITY, f64::min)
+            }
+            None => self.worst_by_byte_tables(n, chunks, &chunk_rng),
+        };
+
+        // Cross-check: explicit bits, S summed position by position and by counting.
+        let full_n = n.min(FULL_SUM_INPUTS);
+        let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(seed.wrapping_add(1));
+        let mut bytes = vec![0u8; t.div_ceil(8)];
+        let mut bits = vec![0u8; t];
+        let (mut full_worst, mut counted_vs_full) = (f64::INFINITY, 0.0f64);
+        for _ in 0..full_n {
+            rng.fill_bytes(&mut bytes);
+            for (x, b) in bits.iter_mut().enumerate() {
+                *b = bytes[x / 8] >> (x % 8) & 1;
+            }
+            let p = rng.random_range(0..1usize << s);
+            for (j, &i) in self.support.iter().enumerate() {
+                bits[i] = (p >> j & 1) as u8;
+            }
+            let full = self.sum_bits(&bits);
+            full_worst = full_worst.min(self.label(&bits) * self.output_from_sum(full));
+            if let Some((groups, of)) = &groups {
+                let mut counts = vec![0usize; groups.len()];
+                for (&b, &g) in bits.iter().zip(of) {
+                    if g != usize::MAX {
+                        counts[g] += b as usize;
+                    }
+                }
+                let counted = self.sum_from_counts(p, groups, &counts);
+                counted_vs_full = counted_vs_full.max((counted - full).abs());
+            }
+        }
+
+        let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(seed);
+        let inputs: Vec<Vec<u8>> = (0..forward_n)
+            .map(|_| (0..t).map(|_| rng.random_range(0..2u8)).collect())
+            .collect();
+        let (fi, fm, diff) = self.forward_check(&inputs)?;
+        Ok(Verification {
+            reduced_inputs: n,
+            exhaustive: false,
+            reduced_margin: worst.min(full_worst),
+            full_sum_inputs: full_n,
+            counted_vs_full: if groups.is_some() {
+                counted_vs_full
+            } else {
+                0.0
+            },
+            forward_inputs: fi,
+            forward_margin: fm,
+            forward_vs_reduced: diff,
+            certified_margin: self.certify(),
+        })
+    }
+
+    /// Worst margin over `n` random inputs with S summed through per-byte lookup tables
+    /// (any attention; O(T/8) per input).
+    fn worst_by_byte_tables(
+        &self,
+        n: u64,
+        chunks: u64,
+        chunk_rng: &(dyn Fn(u64) -> rand_chacha::ChaCha8Rng + Sync),
+    ) -> f64 {
         use rayon::prelude::*;
         let t = self.spec.context_len;
         let blocks = t.div_ceil(8);
@@ -112,19 +274,16 @@ impl Construction {
                     .sum();
             }
         }
-        let chunks = 64u64;
-        let worst = (0..chunks)
+        (0..chunks)
             .into_par_iter()
             .map(|c| {
-                let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(
-                    seed ^ (c + 1).wrapping_mul(0x9E37_79B9),
-                );
+                let mut rng = chunk_rng(c);
                 let mut bytes = vec![0u8; blocks];
                 let mut worst = f64::INFINITY;
                 let count = n / chunks + u64::from(c < n % chunks);
                 for _ in 0..count {
                     rng.fill_bytes(&mut bytes);
-                    if t % 8 != 0 {
+                    if !t.is_multiple_of(8) {
                         bytes[blocks - 1] &= (1u8 << (t % 8)) - 1;
                     }
                     let p = rng.random_range(0..1usize << self.spec.sparsity);
@@ -141,30 +300,11 @@ impl Construction {
                         .enumerate()
                         .map(|(b, &v)| table[b * 256 + v as usize])
                         .sum();
-                    let y = if self.spec.target.value(p, self.spec.sparsity) {
-                        1.0
-                    } else {
-                        -1.0
-                    };
-                    worst = worst.min(y * self.output_from_sum(sum));
+                    worst = worst.min(self.y_of(p) * self.output_from_sum(sum));
                 }
                 worst
             })
-            .reduce(|| f64::INFINITY, f64::min);
-        let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(seed);
-        let inputs: Vec<Vec<u8>> = (0..forward_n)
-            .map(|_| (0..t).map(|_| rng.random_range(0..2u8)).collect())
-            .collect();
-        let (fi, fm, diff) = self.forward_check(&inputs)?;
-        Ok(Verification {
-            reduced_inputs: n,
-            exhaustive: false,
-            reduced_margin: worst,
-            forward_inputs: fi,
-            forward_margin: fm,
-            forward_vs_reduced: diff,
-            certified_margin: self.certify(),
-        })
+            .reduce(|| f64::INFINITY, f64::min)
     }
 
     /// Real `forward_tokens` on the embedding, when (T+1) * d * 2 fits in 2e7 entries.
@@ -183,6 +323,55 @@ impl Construction {
             diff = diff.max((f - self.output_from_sum(self.sum_bits(x))).abs());
         }
         Ok((inputs.len(), worst, diff))
+    }
+}
+
+/// Most distinct outside attention weights for which [`Construction::verify_random`] counts
+/// set bits per weight (one-hot codes have exactly one).
+pub const MAX_GROUPS: usize = 64;
+/// Random inputs [`Construction::verify_random`] also draws bit by bit as a cross-check.
+pub const FULL_SUM_INPUTS: u64 = 256;
+
+/// Exact sampler of Binomial(n, 1/2) by inverting its CDF (binary search, O(log n)).
+#[derive(Debug, Clone)]
+pub(crate) struct BinomialHalf {
+    /// cdf[k] = P(X <= k); the last entry is exactly 1.
+    cdf: Vec<f64>,
+}
+
+impl BinomialHalf {
+    pub(crate) fn new(n: usize) -> Self {
+        // ln pmf(k+1) = ln pmf(k) + ln((n-k)/(k+1)), ln pmf(0) = -n ln 2: no overflow at n = 1e5
+        // (terms below e^-745 underflow to 0 and are never drawn).
+        let mut ln_pmf = -(n as f64) * std::f64::consts::LN_2;
+        let mut acc = 0.0;
+        let mut cdf = Vec::with_capacity(n + 1);
+        for k in 0..=n {
+            acc += ln_pmf.exp();
+            cdf.push(acc);
+            if k < n {
+                ln_pmf += ((n - k) as f64 / (k + 1) as f64).ln();
+            }
+        }
+        let total = acc;
+        for c in cdf.iter_mut() {
+            *c /= total;
+        }
+        cdf[n] = 1.0;
+        BinomialHalf { cdf }
+    }
+
+    #[cfg(test)]
+    pub(crate) fn cdf(&self) -> &[f64] {
+        &self.cdf
+    }
+
+    /// Smallest k with cdf[k] > u for u uniform on [0, 1).
+    pub(crate) fn sample(&self, rng: &mut impl Rng) -> usize {
+        let u: f64 = rng.random();
+        self.cdf
+            .partition_point(|&c| c <= u)
+            .min(self.cdf.len() - 1)
     }
 }
 

@@ -6,6 +6,7 @@
 pub mod attention_map;
 pub mod bound_curves;
 pub mod capacity;
+pub mod construct;
 pub mod critical;
 pub mod fit;
 pub mod gap;
