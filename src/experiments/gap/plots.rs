@@ -318,7 +318,7 @@ fn trained_norms(
     let model = config.model.name();
     let fig = Figure {
         title: format!(
-            "Trained norms vs context_len ({task}; {model}; m = {m}) against the explicit construction"
+            "Trained norms vs context length T ({task}; {model}; m = {m}) against the explicit construction"
         ),
         x_label: "context length T (tokens)".into(),
         y_label: "norm (dimensionless; log)".into(),
