@@ -133,25 +133,30 @@ pub(crate) fn tex(fig: &Figure, prep: &Prepared, stem: &str) -> String {
         t,
         "% The CSV is read from \\attnboundsfigdir (default: .); define it before \\input to change."
     );
-    t.push_str("\\providecommand{\\attnboundsfigdir}{.}\n");
+    // Every line outside the picture ends in `%`: a bare line end is a space in the paragraph
+    // and would widen the figure by one space per line.
+    t.push_str("\\providecommand{\\attnboundsfigdir}{.}%\n");
     t.push_str(
         "\\pgfplotsset{discard if not/.style 2 args={x filter/.append code={%\n  \
          \\edef\\attnboundsA{\\thisrow{#1}}\\edef\\attnboundsB{#2}%\n  \
-         \\ifx\\attnboundsA\\attnboundsB\\else\\def\\pgfmathresult{inf}\\fi}}}\n",
+         \\ifx\\attnboundsA\\attnboundsB\\else\\def\\pgfmathresult{inf}\\fi}}}%\n",
     );
     for (k, s) in prep.series.iter().enumerate() {
         let (r, g, b) = s.color;
         let _ = writeln!(
             t,
-            "\\definecolor{{attnboundsC{k}}}{{HTML}}{{{r:02X}{g:02X}{b:02X}}}"
+            "\\definecolor{{attnboundsC{k}}}{{HTML}}{{{r:02X}{g:02X}{b:02X}}}%"
         );
     }
     t.push_str("\\begin{tikzpicture}\n\\begin{axis}[\n");
     let _ = writeln!(
         t,
-        "  width={}in, height={}in,",
+        "  % {}in column: the axis box is scaled exactly, leaving 0.9 in for tick labels and\n  \
+         % the y label, so the picture fits the column whatever the labels are.\n  \
+         scale only axis, width={:.2}in, height={:.2}in,",
         fig.size.width_in(),
-        fig.size.plot_height_in()
+        fig.size.width_in() - 0.9,
+        fig.size.plot_height_in() - 0.6
     );
     if fig.x_log {
         t.push_str("  xmode=log,\n");
@@ -180,14 +185,21 @@ pub(crate) fn tex(fig: &Figure, prep: &Prepared, stem: &str) -> String {
             t,
             "  title={{{}}}, title style={{align=center, text width={:.2}in}},",
             tex_escape(&fig.title),
-            fig.size.width_in() - 0.6
+            fig.size.width_in() - 1.0
         );
     }
-    t.push_str(
-        "  tick label style={font=\\footnotesize}, label style={font=\\small},\n  \
-         grid=major, grid style={black!10}, mark size=1.6pt,\n  \
-         legend cell align=left,\n  \
-         legend style={font=\\footnotesize, draw=none, fill=none, at={(0.5,0)}, anchor=north, yshift=-3.4em},\n]\n",
+    // Many short legend entries go in columns, as many as fit the width (about 0.075 in per
+    // footnotesize character plus the sample line), so a long legend is not taller than a page.
+    let names: Vec<&str> = fig.series.iter().map(|s| s.name.as_str()).collect();
+    let longest = names.iter().map(|n| n.chars().count()).max().unwrap_or(0) as f64;
+    let fit = ((fig.size.width_in() - 0.3) / (0.075 * longest + 0.9)).floor() as usize;
+    let columns = if names.len() > 6 { fit.clamp(1, 4) } else { 1 };
+    let _ = writeln!(
+        t,
+        "  tick label style={{font=\\footnotesize}}, label style={{font=\\small}},\n  \
+         grid=major, grid style={{black!10}}, mark size=1.6pt,\n  \
+         legend cell align=left, legend columns={columns},\n  \
+         legend style={{font=\\footnotesize, draw=none, fill=none, at={{(0.5,0)}}, anchor=north, yshift=-3.4em, /tikz/every even column/.append style={{column sep=0.8em}}}},\n]"
     );
     let table = |k: usize, y_col: &str, extra: &str| {
         format!(
@@ -247,7 +259,7 @@ pub(crate) fn tex(fig: &Figure, prep: &Prepared, stem: &str) -> String {
         );
         let _ = writeln!(t, "\\addlegendentry{{{}}}", tex_escape(&spec.name));
     }
-    t.push_str("\\end{axis}\n\\end{tikzpicture}\n");
+    t.push_str("\\end{axis}\n\\end{tikzpicture}%\n");
     t
 }
 
