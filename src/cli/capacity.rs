@@ -4,35 +4,12 @@
 //! table, writes the figures. A lower estimate above a rigorous bound is printed loudly and the
 //! command fails.
 
-use attnbounds::experiments::{Preset, capacity};
-use attnbounds::results::{DEFAULT_PATH, ResultsDb};
+use super::RunArgs;
+use attnbounds::experiments::capacity;
 use attnbounds::{Error, Result};
-use clap::Args;
-use std::path::PathBuf;
 
-/// Arguments of `attnbounds capacity`.
-#[derive(Args, Debug)]
-pub struct CapacityArgs {
-    /// smoke (seconds), default (under 3 minutes on 2 cores), paper.
-    #[arg(long, default_value = "default")]
-    pub preset: String,
-    /// Results store.
-    #[arg(long, default_value = DEFAULT_PATH)]
-    pub db: PathBuf,
-    /// Folder for the figures.
-    #[arg(long, default_value = "figures")]
-    pub out: PathBuf,
-    /// No progress bar.
-    #[arg(long)]
-    pub quiet: bool,
-}
-
-pub fn run(args: CapacityArgs) -> Result<()> {
-    let preset = Preset::parse(&args.preset)?;
-    if let Some(dir) = args.db.parent().filter(|d| !d.as_os_str().is_empty()) {
-        std::fs::create_dir_all(dir).map_err(|e| Error::io(dir.display().to_string(), e))?;
-    }
-    let mut db = ResultsDb::open(&args.db)?;
+pub fn run(args: RunArgs) -> Result<()> {
+    let (preset, mut db) = args.open()?;
     let clock = std::time::Instant::now();
     let entries = match capacity::figures(preset, &mut db, &args.out, args.quiet) {
         Err(e @ Error::Violation { .. }) => {

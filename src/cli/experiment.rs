@@ -3,45 +3,27 @@
 //! Thin layer: the library functions in `experiments::{attention_map, critical, parity}` do the
 //! work; this file parses flags, opens the results store and prints.
 
+use super::RunArgs;
 use attnbounds::Result;
-use attnbounds::experiments::{Preset, attention_map, critical, parity};
-use attnbounds::results::{DEFAULT_PATH, ResultsDb};
-use clap::{Args, Subcommand};
-use std::path::PathBuf;
+use attnbounds::experiments::{attention_map, critical, parity};
+use clap::Subcommand;
 
 #[derive(Subcommand, Debug)]
 pub enum ExperimentCommand {
     /// Mean [CLS] attention over positions of the trained theory head and 1-block Transformer
     /// on 3-sparse AND, before and after training, with the hidden set marked (SPEC 6).
-    AttentionMap(CommonArgs),
+    AttentionMap(RunArgs),
     /// The paper's experiment: critical sample size of 3-sparse AND against context length T,
     /// with bootstrap error bars, fits (ln T, ln^2 T, T) and their comparison, and a figure.
-    CriticalSampleSize(CommonArgs),
+    CriticalSampleSize(RunArgs),
     /// Sparse parity loss curves: fresh samples every step vs one fixed sample (SPEC 5.6).
-    SparseParity(CommonArgs),
-}
-
-#[derive(Args, Debug)]
-pub struct CommonArgs {
-    /// smoke (seconds), default (minutes), paper (the paper's scale).
-    #[arg(long, default_value = "default")]
-    pub preset: String,
-    /// Results store (SQLite); an interrupted run resumes from it.
-    #[arg(long, default_value = DEFAULT_PATH)]
-    pub db: PathBuf,
-    /// Folder for the figure files.
-    #[arg(long, default_value = "figures")]
-    pub out: PathBuf,
-    /// No progress output.
-    #[arg(long)]
-    pub quiet: bool,
+    SparseParity(RunArgs),
 }
 
 pub fn run(cmd: ExperimentCommand) -> Result<()> {
     match cmd {
         ExperimentCommand::AttentionMap(a) => {
-            let preset = Preset::parse(&a.preset)?;
-            let mut db = ResultsDb::open(&a.db)?;
+            let (preset, mut db) = a.open()?;
             let plan = attention_map::AttentionPlan::preset(preset);
             let report = attention_map::run(&plan, &mut db, a.quiet)?;
             print!("{}", report.table());
@@ -56,8 +38,7 @@ pub fn run(cmd: ExperimentCommand) -> Result<()> {
             Ok(())
         }
         ExperimentCommand::CriticalSampleSize(a) => {
-            let preset = Preset::parse(&a.preset)?;
-            let mut db = ResultsDb::open(&a.db)?;
+            let (preset, mut db) = a.open()?;
             let report = critical::run(&critical::CriticalPlan::preset(preset), &mut db, a.quiet)?;
             print!("{}", report.table());
             let entry = critical::write_figure(&report, preset, &a.out)?;
@@ -70,8 +51,7 @@ pub fn run(cmd: ExperimentCommand) -> Result<()> {
             Ok(())
         }
         ExperimentCommand::SparseParity(a) => {
-            let preset = Preset::parse(&a.preset)?;
-            let mut db = ResultsDb::open(&a.db)?;
+            let (preset, mut db) = a.open()?;
             let report = parity::run(&parity::ParityPlan::preset(preset), &mut db, a.quiet)?;
             print!("{}", report.table());
             let entry = parity::write_figure(&report, preset, &a.out)?;

@@ -1,36 +1,14 @@
 //! `attnbounds figures`: the README's main command. Regenerates every figure into `figures/`.
 
+use super::RunArgs;
 use attnbounds::experiments::Preset;
 use attnbounds::report::{StageReport, render_all, write_gallery};
-use attnbounds::results::{DEFAULT_PATH, ResultsDb};
 use attnbounds::{Error, Result};
-use clap::Args;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::time::Instant;
 
-#[derive(Args, Debug)]
-pub struct FiguresArgs {
-    /// Scale of every experiment: smoke (seconds), default (minutes), paper (full scale).
-    #[arg(long, default_value = "default")]
-    pub preset: String,
-    /// Results database; finished trials in it are reused, not rerun.
-    #[arg(long, default_value = DEFAULT_PATH)]
-    pub db: PathBuf,
-    /// Output folder for SVG, PNG, CSV, .tex and the gallery README.md.
-    #[arg(long, default_value = "figures")]
-    pub out: PathBuf,
-    /// No progress bars.
-    #[arg(long)]
-    pub quiet: bool,
-}
-
-pub fn run(args: FiguresArgs) -> Result<()> {
-    let preset = Preset::parse(&args.preset)?;
-    std::fs::create_dir_all(&args.out).map_err(|e| Error::io(args.out.display(), e))?;
-    if let Some(parent) = args.db.parent().filter(|p| !p.as_os_str().is_empty()) {
-        std::fs::create_dir_all(parent).map_err(|e| Error::io(parent.display(), e))?;
-    }
-    let mut db = ResultsDb::open(&args.db)?;
+pub fn run(args: RunArgs) -> Result<()> {
+    let (preset, mut db) = args.open()?;
     let mut stages = render_all(preset, &mut db, &args.out, args.quiet);
     stages.push(proofs_check_stage(preset, &args.out));
     let mut failed = Vec::new();
