@@ -128,15 +128,16 @@ pub fn figures(preset: Preset, out_dir: &Path) -> Result<Vec<GalleryEntry>> {
             if let Some(v) = r.log_covering.filter(|_| !r.saturated) {
                 ln_n[i].push((t as f64, v));
             }
-            if r.gap.is_some() {
-                if let Some(m) = required_samples(&cs, t, i)? {
-                    need[i].push((t as f64, m));
-                }
+            if r.gap.is_some()
+                && let Some(m) = required_samples(&cs, t, i)?
+            {
+                need[i].push((t as f64, m));
             }
-            if r.log_covering.is_none() && r.gap.is_none() {
-                if let Some(vc) = r.vc_dimension {
-                    lower.push((t as f64, vc));
-                }
+            if r.log_covering.is_none()
+                && r.gap.is_none()
+                && let Some(vc) = r.vc_dimension
+            {
+                lower.push((t as f64, vc));
             }
         }
     }

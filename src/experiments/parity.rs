@@ -175,12 +175,15 @@ pub fn subsample(xs: &[f64], points: usize) -> Vec<f64> {
         .collect()
 }
 
+/// One trial's loss curve (window means), the step of the drop and the population error.
+pub type TrialCurve = (Vec<f64>, f64, f64);
+
 /// Curves of every trial of both regimes.
 #[derive(Debug, Clone, PartialEq)]
 pub struct ParityReport {
     pub plan: ParityPlan,
     /// (regime, per-trial (curve, drop_step, population_error)).
-    pub runs: Vec<(Regime, Vec<(Vec<f64>, f64, f64)>)>,
+    pub runs: Vec<(Regime, Vec<TrialCurve>)>,
 }
 
 /// Runs (or replays from `db`) both regimes.

@@ -150,7 +150,7 @@ impl CriticalPlan {
         check::at_least("m0", self.m0, 1)?;
         check::at_least("m_max", self.m_max, self.m0)?;
         check::at_least("bootstrap_reps", self.bootstrap_reps, 1)?;
-        if !(self.bracket_ratio > 1.0) {
+        if self.bracket_ratio.is_nan() || self.bracket_ratio <= 1.0 {
             return Err(Error::invalid("bracket_ratio", self.bracket_ratio, "> 1"));
         }
         if self.series.is_empty() || self.context_lens.is_empty() {
