@@ -322,8 +322,14 @@ impl CriticalReport {
                 series.push(
                     Series::points(
                         format!(
-                            "{}: no success up to m_max = {} (censored; drawn at m_max)",
-                            s.name, self.plan.m_max
+                            "{}: no success up to m_max = {} (censored; drawn at m_max){}",
+                            s.name,
+                            self.plan.m_max,
+                            if s.not_probed.is_empty() {
+                                String::new()
+                            } else {
+                                "; larger T not probed".to_string()
+                            }
                         ),
                         censored,
                         vec![self.plan.m_max as f64; n],
