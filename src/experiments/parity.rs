@@ -19,7 +19,7 @@ use crate::figure::{Figure, FigureSize, Series};
 use crate::model::TokenBatch;
 use crate::optim::Adam;
 use crate::results::{Metrics, ResultsDb};
-use crate::tasks::{PopulationOptions, Task, population_error};
+use crate::tasks::{PopulationOptions, Task, try_population_error};
 use rand::SeedableRng;
 use rand_chacha::ChaCha8Rng;
 use std::fmt::Write as _;
@@ -137,24 +137,17 @@ pub fn run_trial(cell: &CellConfig, regime: Regime, seed: u64) -> Result<Metrics
         exact_max_context_len: 12,
         ..PopulationOptions::default()
     };
-    let mut failure = None;
-    let pop = population_error(
+    let pop = try_population_error(
         &task,
-        |chunk| match TokenBatch::new(chunk.context_len(), chunk.bits().to_vec())
-            .and_then(|bt| model.predict(&bt))
-        {
-            Ok(p) => p,
-            Err(e) => {
-                failure = Some(e);
-                vec![0.0; chunk.len()]
-            }
+        |chunk| {
+            model.predict(&TokenBatch::new(
+                chunk.context_len(),
+                chunk.bits().to_vec(),
+            )?)
         },
         &opts,
         &mut rng,
     )?;
-    if let Some(e) = failure {
-        return Err(e);
-    }
     let mut m = Metrics::new();
     for (i, l) in curve.iter().enumerate() {
         m.insert(format!("loss_{i:03}"), *l);

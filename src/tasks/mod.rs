@@ -16,6 +16,7 @@ pub mod population;
 
 pub use population::{
     PopulationError, PopulationOptions, clopper_pearson, per_example, population_error,
+    try_population_error,
 };
 
 use crate::error::{Error, Result, check};

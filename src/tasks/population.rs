@@ -87,6 +87,39 @@ where
     Ok(())
 }
 
+/// [`population_error`] for a predictor that can fail: the first error it returns is passed
+/// through (the remaining chunks are skipped in effect, their predictions never used), so a
+/// failing model is never scored through placeholder predictions.
+pub fn try_population_error<P, R>(
+    task: &Task,
+    mut predict: P,
+    opts: &PopulationOptions,
+    rng: &mut R,
+) -> Result<PopulationError>
+where
+    P: FnMut(&Dataset) -> Result<Vec<f64>>,
+    R: Rng + ?Sized,
+{
+    let mut failure = None;
+    let result = population_error(
+        task,
+        |d| match failure.is_none().then(|| predict(d)) {
+            Some(Ok(p)) => p,
+            Some(Err(e)) => {
+                failure = Some(e);
+                vec![f64::NAN; d.len()]
+            }
+            None => vec![f64::NAN; d.len()],
+        },
+        opts,
+        rng,
+    );
+    match failure {
+        Some(e) => Err(e),
+        None => result,
+    }
+}
+
 /// Population 0-1 error P(y f(x) <= 0) of the batch predictor `predict` on `task`.
 /// `rng` is used only when T exceeds `exact_max_context_len` (fresh sample).
 pub fn population_error<P, R>(

@@ -220,3 +220,26 @@ fn invalid_inputs_give_typed_errors_naming_the_field() {
     assert!(short.is_err());
     assert!(task.sample(0, r).is_err());
 }
+
+/// The fallible form agrees with `population_error` for a predictor that never fails, and a
+/// failing predictor's own error comes back (not a score computed from placeholders).
+#[test]
+fn try_population_error_passes_results_and_errors_through() {
+    let task = Task::and(8, 3, &mut rng(1)).unwrap();
+    let opts = PopulationOptions::default();
+    // Predict +1 everywhere: exact error = P(label = -1) over the 2^8 weighted inputs.
+    let ok = try_population_error(&task, |d| Ok(vec![1.0; d.len()]), &opts, &mut rng(2)).unwrap();
+    let plain = population_error(&task, |d| vec![1.0; d.len()], &opts, &mut rng(2)).unwrap();
+    assert_eq!(ok, plain);
+    let err = try_population_error(
+        &task,
+        |_| Err(Error::invalid("model", "broken", "a working model")),
+        &opts,
+        &mut rng(2),
+    )
+    .unwrap_err();
+    assert!(
+        matches!(err, Error::InvalidValue { ref field, .. } if field == "model"),
+        "{err}"
+    );
+}

@@ -38,7 +38,7 @@ use crate::model::{
 };
 use crate::optim::Parameters;
 use crate::results::Metrics;
-use crate::tasks::{Dataset, PopulationError, PopulationOptions, Task, population_error};
+use crate::tasks::{Dataset, PopulationError, PopulationOptions, Task, try_population_error};
 use rand::{RngExt, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 
@@ -274,21 +274,13 @@ pub fn population_of(
         num_samples: fresh_samples,
         ..PopulationOptions::default()
     };
-    let mut failure = None;
-    let predict = |d: &Dataset| -> Vec<f64> {
-        let out =
-            TokenBatch::new(d.context_len(), d.bits().to_vec()).and_then(|b| model.predict(&b));
-        match out {
-            Ok(p) => p.into_iter().map(f64::from).collect(),
-            Err(e) => {
-                failure.get_or_insert(e);
-                vec![f64::NAN; d.len()]
-            }
-        }
-    };
-    let result = population_error(task, predict, &opts, rng);
-    match failure {
-        Some(e) => Err(e),
-        None => result,
-    }
+    try_population_error(
+        task,
+        |d: &Dataset| {
+            let b = TokenBatch::new(d.context_len(), d.bits().to_vec())?;
+            Ok(model.predict(&b)?.into_iter().map(f64::from).collect())
+        },
+        &opts,
+        rng,
+    )
 }

@@ -14,7 +14,7 @@ use crate::model::{
 };
 use crate::optim::{Adam, Optimizer};
 use crate::results::Metrics;
-use crate::tasks::{PopulationOptions, Task, population_error};
+use crate::tasks::{PopulationOptions, Task, try_population_error};
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 use std::time::Instant;
@@ -199,25 +199,17 @@ pub fn run_trial(cell: &CellConfig, seed: u64) -> Result<Metrics> {
         exact_max_context_len: 12,
         ..PopulationOptions::default()
     };
-    let mut failure = None;
-    let pop = population_error(
+    let pop = try_population_error(
         &task,
         |chunk| {
-            let b = TokenBatch::new(chunk.context_len(), chunk.bits().to_vec());
-            match b.and_then(|b| model.predict(&b)) {
-                Ok(p) => p,
-                Err(e) => {
-                    failure = Some(e);
-                    vec![0.0; chunk.len()]
-                }
-            }
+            model.predict(&TokenBatch::new(
+                chunk.context_len(),
+                chunk.bits().to_vec(),
+            )?)
         },
         &opts,
         &mut rng,
     )?;
-    if let Some(e) = failure {
-        return Err(e);
-    }
     let mut metrics = Metrics::new();
     metrics.insert("population_error".into(), pop.estimate);
     metrics.insert("population_error_upper".into(), pop.upper);
