@@ -39,15 +39,25 @@ pub struct ContextPoint {
     pub context_len: usize,
     pub score_scale: f64,
     pub norms: ConstructionNorms,
-    /// Predicted m of: explicit (rigorous), paper shape (c0 = 1), spectral on flattened
-    /// inputs, parameter counting; `None` above the cap.
-    pub m_explicit: Option<f64>,
-    pub m_paper: Option<f64>,
-    pub m_spectral_flat: Option<f64>,
-    pub m_vc: Option<f64>,
+    /// Predicted m of each bound of [`SWEEP_BOUNDS`], in that order; `None` above the cap.
+    pub predicted: Vec<Option<f64>>,
     /// VC dimension lower bound s floor(log2(T/s)) of s-sparse AND.
     pub vc_lower: f64,
 }
+
+/// The bounds of the T sweep with their legend names (the paper shape drawn dashed).
+pub const SWEEP_BOUNDS: [(BoundId, &str); 4] = [
+    (BoundId::Explicit, "explicit single-head (ours)"),
+    (BoundId::PaperShape, "paper single-head shape"),
+    (
+        BoundId::SpectralFlat,
+        "spectral on flattened input (BFT 2017 style)",
+    ),
+    (
+        BoundId::ParameterCounting,
+        "parameter counting VC ~ L P ln(T P)",
+    ),
+];
 
 /// Sparsity of the T sweep.
 pub const SPARSITY: usize = 3;
@@ -63,10 +73,10 @@ pub fn context_sweep(grid: &[usize]) -> Result<Vec<ContextPoint>> {
                 context_len: t,
                 score_scale: c.score_scale,
                 norms: n,
-                m_explicit: samples_for(BoundId::Explicit, &n, t, s)?,
-                m_paper: samples_for(BoundId::PaperShape, &n, t, s)?,
-                m_spectral_flat: samples_for(BoundId::SpectralFlat, &n, t, s)?,
-                m_vc: samples_for(BoundId::ParameterCounting, &n, t, s)?,
+                predicted: SWEEP_BOUNDS
+                    .iter()
+                    .map(|&(id, _)| samples_for(id, &n, t, s))
+                    .collect::<Result<_>>()?,
                 vc_lower: bounds::vc_lower_sparse_and(t, s),
             })
         })
@@ -193,36 +203,18 @@ pub fn figures(preset: Preset, out_dir: &Path) -> Result<Vec<GalleryEntry>> {
     });
 
     // b. Predicted sample sizes against T.
-    let explicit = format!(
-        "explicit single-head (ours) [{}]",
-        status_of(BoundId::Explicit)
-    );
-    let paper = format!(
-        "paper single-head shape [{}]",
-        status_of(BoundId::PaperShape)
-    );
-    let flat = format!(
-        "spectral on flattened input (BFT 2017 style) [{}]",
-        status_of(BoundId::SpectralFlat)
-    );
-    let vc = format!(
-        "parameter counting VC ~ L P ln(T P) [{}]",
-        status_of(BoundId::ParameterCounting)
-    );
     let mut series = Vec::new();
-    for (i, (name, ys)) in [
-        (explicit, col_opt(&pts, |p| p.m_explicit)),
-        (paper, col_opt(&pts, |p| p.m_paper)),
-        (flat, col_opt(&pts, |p| p.m_spectral_flat)),
-        (vc, col_opt(&pts, |p| p.m_vc)),
-    ]
-    .into_iter()
-    .enumerate()
-    {
+    for (i, (id, legend)) in SWEEP_BOUNDS.into_iter().enumerate() {
+        let ys: Vec<Option<f64>> = pts.iter().map(|p| p.predicted[i]).collect();
         let (px, py) = some_points(&x, &ys);
         if px.len() >= 2 {
+            let name = format!("{legend} [{}]", status_of(id));
             let ser = Series::line_points(name, px, py).with_color(i);
-            series.push(if i == 1 { ser.dashed() } else { ser });
+            series.push(if id == BoundId::PaperShape {
+                ser.dashed()
+            } else {
+                ser
+            });
         }
     }
     series.push(
@@ -312,10 +304,6 @@ pub fn figures(preset: Preset, out_dir: &Path) -> Result<Vec<GalleryEntry>> {
         command: cmd,
     });
     Ok(entries)
-}
-
-fn col_opt(pts: &[ContextPoint], f: fn(&ContextPoint) -> Option<f64>) -> Vec<Option<f64>> {
-    pts.iter().map(f).collect()
 }
 
 #[cfg(test)]
