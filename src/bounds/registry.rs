@@ -5,7 +5,9 @@
 //!
 //! Adding a bound: write its formula and its row function (`fn(&RowInputs) ->
 //! Result<Option<RowValues>>`, `None` where it does not apply) in one file of `bounds`, then add
-//! one variant here, its entry in [`BoundId::info`] and its place in [`BoundId::ALL`].
+//! its variant to [`BoundId`] and its line to `REGISTRY` (same position; bump `N`). A registry
+//! out of order or with a variant listed twice does not compile; a variant with no line is
+//! caught by the test `every_variant_has_a_registry_line`.
 
 use super::baselines::{
     lower_bound_row, maurey_style_row, parameter_counting_row, spectral_flat_row,
@@ -101,92 +103,68 @@ impl BoundInfo {
     }
 }
 
+/// Number of bounds.
+const N: usize = 10;
+
+const fn entry(
+    id: BoundId,
+    name: &'static str,
+    source: &'static str,
+    status: fn(&BoundParams) -> Status,
+    eval: fn(&RowInputs) -> Result<Option<RowValues>>,
+) -> BoundInfo {
+    BoundInfo {
+        id,
+        name,
+        source,
+        status,
+        eval,
+    }
+}
+
+/// The registry: one line per bound, in [`BoundId`] declaration order, which is the row order
+/// of [`super::all_bounds`] (checked when compiling).
+#[rustfmt::skip]
+const REGISTRY: [BoundInfo; N] = [
+    entry(BoundId::Explicit, "explicit single-head (ours)", SRC_EXPLICIT, |_| Status::Rigorous, explicit_row),
+    entry(BoundId::ExplicitClosedForm, "explicit single-head, closed form C/eps^2", SRC_EXPLICIT, |_| Status::ClosedForm, explicit_closed_form_row),
+    entry(BoundId::ExplicitPostHoc, "explicit single-head, post-hoc (radii grid)", SRC_POST_HOC, |_| Status::Rigorous, explicit_post_hoc_row),
+    entry(BoundId::PaperShape, "paper single-head (Edelman et al. 2022)", SRC_PAPER, |p| Status::PaperShape { c0: p.c0 }, paper_row),
+    entry(BoundId::Deep, "multi-head multi-layer (ours)", SRC_DEEP, |_| Status::Rigorous, deep_row),
+    entry(BoundId::DeepPostHoc, "multi-head multi-layer (ours), post-hoc (radii grid)", SRC_POST_HOC, |_| Status::Rigorous, deep_post_hoc_row),
+    entry(BoundId::SpectralFlat, "spectral, flattened input (BFT 2017 style)", SRC_BASELINES, |_| Status::Baseline, spectral_flat_row),
+    entry(BoundId::MaureyStyle, "sequence-length-free, Maurey (Trauger-Tewari style)", SRC_BASELINES, |_| Status::Baseline, maurey_style_row),
+    entry(BoundId::ParameterCounting, "parameter counting, VC ~ L P ln(T P)", SRC_BASELINES, |_| Status::Baseline, parameter_counting_row),
+    entry(BoundId::SparseAndLowerBound, "lower bound, s-sparse AND: VC >= s floor(log2(T/s))", SRC_BASELINES, |_| Status::LowerBound, lower_bound_row),
+];
+
+// Entry i is the variant with discriminant i: `info` indexes by it.
+const _: () = {
+    let mut i = 0;
+    while i < N {
+        assert!(
+            REGISTRY[i].id as usize == i,
+            "REGISTRY must list every BoundId once, in declaration order"
+        );
+        i += 1;
+    }
+};
+
 impl BoundId {
-    /// Every bound, in the row order of [`super::all_bounds`] (declaration order).
-    pub const ALL: [BoundId; 10] = [
-        BoundId::Explicit,
-        BoundId::ExplicitClosedForm,
-        BoundId::ExplicitPostHoc,
-        BoundId::PaperShape,
-        BoundId::Deep,
-        BoundId::DeepPostHoc,
-        BoundId::SpectralFlat,
-        BoundId::MaureyStyle,
-        BoundId::ParameterCounting,
-        BoundId::SparseAndLowerBound,
-    ];
+    /// Every bound, in the row order of [`super::all_bounds`] (the registry's order).
+    pub const ALL: [BoundId; N] = {
+        let mut all = [BoundId::Explicit; N];
+        let mut i = 0;
+        while i < N {
+            all[i] = REGISTRY[i].id;
+            i += 1;
+        }
+        all
+    };
 
     /// The registry entry of this bound.
     pub fn info(self) -> BoundInfo {
-        let entry = |name, source, status, eval| BoundInfo {
-            id: self,
-            name,
-            source,
-            status,
-            eval,
-        };
-        match self {
-            BoundId::Explicit => entry(
-                "explicit single-head (ours)",
-                SRC_EXPLICIT,
-                |_| Status::Rigorous,
-                explicit_row,
-            ),
-            BoundId::ExplicitClosedForm => entry(
-                "explicit single-head, closed form C/eps^2",
-                SRC_EXPLICIT,
-                |_| Status::ClosedForm,
-                explicit_closed_form_row,
-            ),
-            BoundId::ExplicitPostHoc => entry(
-                "explicit single-head, post-hoc (radii grid)",
-                SRC_POST_HOC,
-                |_| Status::Rigorous,
-                explicit_post_hoc_row,
-            ),
-            BoundId::PaperShape => entry(
-                "paper single-head (Edelman et al. 2022)",
-                SRC_PAPER,
-                |p| Status::PaperShape { c0: p.c0 },
-                paper_row,
-            ),
-            BoundId::Deep => entry(
-                "multi-head multi-layer (ours)",
-                SRC_DEEP,
-                |_| Status::Rigorous,
-                deep_row,
-            ),
-            BoundId::DeepPostHoc => entry(
-                "multi-head multi-layer (ours), post-hoc (radii grid)",
-                SRC_POST_HOC,
-                |_| Status::Rigorous,
-                deep_post_hoc_row,
-            ),
-            BoundId::SpectralFlat => entry(
-                "spectral, flattened input (BFT 2017 style)",
-                SRC_BASELINES,
-                |_| Status::Baseline,
-                spectral_flat_row,
-            ),
-            BoundId::MaureyStyle => entry(
-                "sequence-length-free, Maurey (Trauger-Tewari style)",
-                SRC_BASELINES,
-                |_| Status::Baseline,
-                maurey_style_row,
-            ),
-            BoundId::ParameterCounting => entry(
-                "parameter counting, VC ~ L P ln(T P)",
-                SRC_BASELINES,
-                |_| Status::Baseline,
-                parameter_counting_row,
-            ),
-            BoundId::SparseAndLowerBound => entry(
-                "lower bound, s-sparse AND: VC >= s floor(log2(T/s))",
-                SRC_BASELINES,
-                |_| Status::LowerBound,
-                lower_bound_row,
-            ),
-        }
+        REGISTRY[self as usize]
     }
 
     /// Display name (see [`BoundInfo::name`]).
@@ -225,12 +203,42 @@ mod tests {
     use super::*;
     use std::collections::HashSet;
 
+    /// Records the variant names serde's derive passes to `deserialize_enum`: the list of
+    /// every `BoundId` variant, independent of the registry.
+    struct Variants(Option<&'static [&'static str]>);
+
+    impl<'de> serde::Deserializer<'de> for &mut Variants {
+        type Error = serde::de::value::Error;
+        fn deserialize_any<V: serde::de::Visitor<'de>>(
+            self,
+            _: V,
+        ) -> std::result::Result<V::Value, Self::Error> {
+            Err(serde::de::Error::custom("only enums"))
+        }
+        fn deserialize_enum<V: serde::de::Visitor<'de>>(
+            self,
+            _: &'static str,
+            variants: &'static [&'static str],
+            _: V,
+        ) -> std::result::Result<V::Value, Self::Error> {
+            self.0 = Some(variants);
+            Err(serde::de::Error::custom("recorded"))
+        }
+        serde::forward_to_deserialize_any! {
+            bool i8 i16 i32 i64 i128 u8 u16 u32 u64 u128 f32 f64 char str string bytes byte_buf
+            option unit unit_struct newtype_struct seq tuple tuple_struct map struct identifier
+            ignored_any
+        }
+    }
+
     #[test]
-    fn all_lists_every_id_once_in_declaration_order() {
-        // Discriminants follow declaration order, so ALL[i] as usize == i means ALL is the
-        // declaration order without gaps or repeats.
-        for (i, id) in BoundId::ALL.iter().enumerate() {
-            assert_eq!(*id as usize, i, "{id:?}");
+    fn every_variant_has_a_registry_line() {
+        let mut v = Variants(None);
+        assert!(BoundId::deserialize(&mut v).is_err());
+        let variants = v.0.expect("BoundId deserializes as an enum");
+        assert_eq!(variants.len(), BoundId::ALL.len(), "{variants:?}");
+        for (id, key) in BoundId::ALL.iter().zip(variants) {
+            assert_eq!(serde_json::to_string(id).unwrap(), format!("\"{key}\""));
             assert_eq!(id.info().id, *id);
         }
     }
