@@ -2,9 +2,10 @@
 //! "every bound vs T ... at the construction's norms").
 //!
 //! Pure evaluation: builds the SPEC 4 heads with [`crate::construct::build`] (one-hot codes),
-//! measures their norms with [`Construction::norms`] and turns them into predicted sample sizes
-//! with [`predicted_sample_size`] and the rows of [`bounds::all_bounds`]. No training, no
-//! randomness apart from one seeded truth table; rendered through `figure`.
+//! measures their norms with [`crate::construct::Construction::norms`] and turns them into
+//! predicted sample sizes with [`predicted_sample_size`] (rows of [`bounds::all_bounds`] picked by
+//! [`BoundId`]; conventions GAMMA, TARGET_GAP, DELTA, CAP from [`crate::construct::standard`]).
+//! No training, no randomness apart from one seeded truth table; rendered through `figure`.
 //!
 //! Three figures: the norms of the 3-sparse AND head against T, the sample size each bound
 //! predicts at those norms against T, and the predicted sample size against the sparsity s for
