@@ -73,7 +73,7 @@ pub fn sample_size(
     Ok(SampleSize::Reached((hi.exp().ceil() as usize).min(cap)))
 }
 
-/// [`sample_size`] of the gap of row `id` of [`all_bounds`] at `setting` with `num_samples`
+/// [`sample_size`] of the gap of row `id` of [`all_bounds`](super::all_bounds) at `setting` with `num_samples`
 /// varied. An error if the row does not apply or has no gap.
 pub fn sample_size_of(
     id: BoundId,
