@@ -21,11 +21,7 @@ fn all_bounds_one_set(c: &mut Criterion) {
         b_v21: 2.0,
         b_w: 1.0,
     };
-    let radii = Radii {
-        head,
-        b_c: Some(1.0),
-        b_c21: Some(2.0),
-    };
+    let radii = Radii::uniform(head, 1.0, 2.0);
     let p = BoundParams::default();
     c.bench_function("all_bounds (single head + deep row)", |b| {
         b.iter(|| all_bounds(black_box(&s), black_box(&radii), black_box(&p)).unwrap())
@@ -39,7 +35,7 @@ fn all_bounds_one_set(c: &mut Criterion) {
             b_v21: 0.01,
             b_w: 1.0,
         },
-        ..radii
+        ..radii.clone()
     };
     let big_m = Setting {
         num_samples: 1_000_000_000,

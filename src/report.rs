@@ -6,7 +6,8 @@
 
 use crate::error::{Error, Result};
 use crate::experiments::{
-    GalleryEntry, Preset, attention_map, bound_curves, capacity, construct, critical, gap, parity,
+    GalleryEntry, Preset, attention_map, bound_curves, capacity, construct_figures, critical, gap,
+    parity,
 };
 use crate::results::ResultsDb;
 use std::path::Path;
@@ -58,7 +59,7 @@ pub fn render_all(
         bound_curves::figures(preset, out_dir)
     });
     stage("explicit constructions (SPEC 4)", &mut || {
-        construct::figures(preset, out_dir)
+        construct_figures::figures(preset, out_dir)
     });
     stage("generalization gap (Monte Carlo)", &mut || {
         gap::figures(preset, db, out_dir, quiet)

@@ -129,14 +129,14 @@ proptest! {
         let r = HeadRadii { b_x: 10f64.powf(e[0]), b_qk: 10f64.powf(e[1]), b_v: 10f64.powf(e[2]), b_v21: 10f64.powf(e[3]), b_w: 10f64.powf(e[4]) };
         let p = BoundParams { eps: 10f64.powf(e[5]), l_sigma: 10f64.powf(e[6]), gamma: 10f64.powf(e[7]), ..BoundParams::default() };
         let s = Setting { num_samples: m, context_len: t, width: 64, value_dim: 64, heads: 2, layers: 3 };
-        let radii = Radii { head: r, b_c: Some(10f64.powf(e[1])), b_c21: Some(10f64.powf(e[2])) };
+        let radii = Radii::uniform(r, 10f64.powf(e[1]), 10f64.powf(e[2]));
         for row in all_bounds(&s, &radii, &p).unwrap() {
             for v in [row.log_covering, row.rademacher, row.gap, row.vc_dimension].into_iter().flatten() {
                 prop_assert!(v.is_finite() && v >= 0.0, "{row:?}");
             }
         }
         let s1 = Setting { heads: 1, layers: 1, ..s };
-        for row in all_bounds(&s1, &Radii { b_c: None, b_c21: None, ..radii }, &p).unwrap() {
+        for row in all_bounds(&s1, &Radii::single_head(r), &p).unwrap() {
             for v in [row.log_covering, row.rademacher, row.gap, row.vc_dimension].into_iter().flatten() {
                 prop_assert!(v.is_finite() && v >= 0.0, "{row:?}");
             }
@@ -152,9 +152,9 @@ proptest! {
         for (g, t) in ph.radii.to_array().iter().zip(r.to_array()) {
             prop_assert!(*g >= t && *g < 2.0 * t.max(p.r_min));
         }
-        let rows = all_bounds(&s, &Radii { head: r, b_c: None, b_c21: None }, &p).unwrap();
-        let fixed = rows.iter().find(|x| x.name.starts_with("explicit single-head (ours)")).unwrap();
-        let post = rows.iter().find(|x| x.name.contains("post-hoc")).unwrap();
+        let rows = all_bounds(&s, &Radii::single_head(r), &p).unwrap();
+        let fixed = row(&rows, BoundId::Explicit).unwrap();
+        let post = row(&rows, BoundId::ExplicitPostHoc).unwrap();
         prop_assert!(post.log_covering >= fixed.log_covering);
         prop_assert!(post.gap >= fixed.gap);
     }
@@ -165,12 +165,9 @@ proptest! {
     fn deep_post_hoc_dominates_fixed(r in radii_strategy(), b_c in 0.01f64..100.0, m in 1usize..10_000_000) {
         let s = Setting { heads: 2, layers: 2, ..setting(m, 300) };
         let p = BoundParams::default();
-        let rows = all_bounds(&s, &Radii { head: r, b_c: Some(b_c), b_c21: Some(2.0 * b_c) }, &p).unwrap();
-        let fixed = rows.iter().find(|x| x.name == "multi-head multi-layer (ours)").unwrap();
-        let post = rows
-            .iter()
-            .find(|x| x.name == "multi-head multi-layer (ours), post-hoc (radii grid)")
-            .unwrap();
+        let rows = all_bounds(&s, &Radii::uniform(r, b_c, 2.0 * b_c), &p).unwrap();
+        let fixed = row(&rows, BoundId::Deep).unwrap();
+        let post = row(&rows, BoundId::DeepPostHoc).unwrap();
         prop_assert!(post.log_covering >= fixed.log_covering);
         prop_assert!(post.gap >= fixed.gap);
         prop_assert!(post.rademacher >= fixed.rademacher);
@@ -224,16 +221,7 @@ fn typed_errors_name_the_field() {
     assert_eq!(field(gap(0.1, f64::NAN, 10, 0.5).unwrap_err()), "gamma");
     // Deep model without W_C radii: the error names the missing radius.
     let deep = Setting { heads: 2, ..s };
-    let e = all_bounds(
-        &deep,
-        &Radii {
-            head: r,
-            b_c: None,
-            b_c21: None,
-        },
-        &p,
-    )
-    .unwrap_err();
+    let e = all_bounds(&deep, &Radii::single_head(r), &p).unwrap_err();
     assert_eq!(field(e), "b_c");
 }
 
@@ -251,17 +239,21 @@ fn paper_setting_rows_and_lower_bound_values() {
         // VC lower bound by hand: 3 floor(log2(33.3)) = 15, 3 floor(log2(333.3)) = 24.
         let rows = all_bounds(
             &setting(1_000_000, t),
-            &Radii {
-                head: r,
-                b_c: None,
-                b_c21: None,
-            },
+            &Radii::single_head(r),
             &BoundParams::default(),
         )
         .unwrap();
         assert_eq!(rows.len(), 8);
-        assert_eq!(rows.last().unwrap().vc_dimension, Some(vc));
-        assert!(matches!(rows[3].status, Status::PaperShape { c0 } if c0 == 1.0));
+        assert_eq!(
+            row(&rows, BoundId::SparseAndLowerBound)
+                .unwrap()
+                .vc_dimension,
+            Some(vc)
+        );
+        assert!(matches!(
+            row(&rows, BoundId::PaperShape).unwrap().status,
+            Status::PaperShape { c0 } if c0 == 1.0
+        ));
     }
 }
 

@@ -1,10 +1,13 @@
 //! Baselines on the same radii (SPEC 3.5), `docs/derivations.md#9-baselines`.
 //! Status **baseline**: comparisons assembled in the style of the cited papers.
 
-use super::compose::{Lemma, Stage, log_covering_at, split_offsets};
+use super::compose::{Lemma, Stage, closed_form_at, covering_fn};
+use super::dudley::{dudley_closed_form, dudley_numeric};
 use super::inputs::{BoundParams, HeadRadii, Setting};
 use super::numerics::{exp_sat, log_sum_exp};
-use super::single_head::{explicit_stages, head_range};
+use super::single_head::{explicit_stages, head_range, single_head};
+use super::table::{RowInputs, RowValues};
+use crate::error::Result;
 
 /// `ln C` of the spectral bound on the flattened input, `ln N ~ C / eps^2` in `L2(S)`:
 /// `C = (T+1) B_X^2 ln(2 W^2) (L_sigma B_V B_w)^2 ((B_VF / B_V)^{2/3} + 1)^3`,
@@ -43,15 +46,7 @@ pub(crate) fn maurey_style_fn(
             ..*s
         })
         .collect();
-    let offsets = split_offsets(&stages);
-    let range = head_range(r, p);
-    move |eps: f64| {
-        if eps >= range {
-            0.0
-        } else {
-            log_covering_at(&stages, &offsets, eps)
-        }
-    }
+    covering_fn(stages, head_range(r, p))
 }
 
 /// Parameter count `P`: `d^2 + d k + k` for one head, `H L (d^2 + 2 d k) + d` for the deep model.
@@ -99,9 +94,53 @@ pub fn vc_lower_sparse_and(context_len: usize, sparsity: usize) -> f64 {
     sparsity as f64 * (usize::BITS - 1 - q.leading_zeros()) as f64
 }
 
+/// Row `SpectralFlat`: `C / eps^2` of [`spectral_flat_ln_c`], Dudley in closed form (I21).
+pub(crate) fn spectral_flat_row(x: &RowInputs) -> Result<Option<RowValues>> {
+    let (head, p) = (&x.radii.head, x.params);
+    let c_flat = closed_form_at(spectral_flat_ln_c(x.setting, head, p), 1.0);
+    let rad = dudley_closed_form(c_flat, head_range(head, p), x.setting.num_samples)?;
+    let ln_n = closed_form_at(c_flat.ln(), p.eps);
+    Ok(Some(RowValues::covering(ln_n, rad, x, x.ln_conf)))
+}
+
+/// Row `MaureyStyle` (single head): the Maurey-style count, numeric Dudley (I19).
+pub(crate) fn maurey_style_row(x: &RowInputs) -> Result<Option<RowValues>> {
+    single_head(x, |head| {
+        let f = maurey_style_fn(x.setting, head, x.params);
+        let rad = dudley_numeric(&f, head_range(head, x.params), x.setting.num_samples)?.value;
+        Ok(RowValues::covering(f(x.params.eps), rad, x, x.ln_conf))
+    })
+}
+
+/// Row `ParameterCounting`: the VC shape, its Rademacher bound (Sauer-Shelah + Massart) and
+/// the gap `min(1, 2 Rad + 3 sqrt(ln(2/delta) / (2m)))` (0/1 loss, no margin).
+pub(crate) fn parameter_counting_row(x: &RowInputs) -> Result<Option<RowValues>> {
+    let m = x.setting.num_samples;
+    let vc = vc_parameter_counting(x.setting, x.params);
+    let rad = rademacher_from_vc(vc, m);
+    Ok(Some(RowValues {
+        vc_dimension: Some(vc),
+        rademacher: Some(rad),
+        gap: Some((2.0 * rad + 3.0 * (x.ln_conf / (2.0 * m as f64)).sqrt()).min(1.0)),
+        ..RowValues::default()
+    }))
+}
+
+/// Row `SparseAndLowerBound`: the VC dimension [`vc_lower_sparse_and`] only.
+pub(crate) fn lower_bound_row(x: &RowInputs) -> Result<Option<RowValues>> {
+    Ok(Some(RowValues {
+        vc_dimension: Some(vc_lower_sparse_and(
+            x.setting.context_len,
+            x.params.sparsity,
+        )),
+        ..RowValues::default()
+    }))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::bounds::fixtures::{unit_head, unit_setting};
 
     #[test]
     fn lower_bound_by_hand() {
@@ -114,21 +153,8 @@ mod tests {
     #[test]
     fn spectral_flat_by_hand() {
         // T = 1, d = k = 1, all radii 1, L = 1: C = 2 ln(2 * 4) * (1 + 1)^3 = 16 ln 8.
-        let s = Setting {
-            num_samples: 1,
-            context_len: 1,
-            width: 1,
-            value_dim: 1,
-            heads: 1,
-            layers: 1,
-        };
-        let r = HeadRadii {
-            b_x: 1.0,
-            b_qk: 1.0,
-            b_v: 1.0,
-            b_v21: 1.0,
-            b_w: 1.0,
-        };
+        let s = unit_setting();
+        let r = unit_head();
         let c = spectral_flat_ln_c(&s, &r, &BoundParams::default()).exp();
         assert!((c - 16.0 * 8f64.ln()).abs() < 1e-9, "{c}");
     }

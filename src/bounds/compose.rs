@@ -54,6 +54,19 @@ pub(crate) fn log_covering_at(stages: &[Stage], offsets: &[f64], eps: f64) -> f6
     }))
 }
 
+/// `eps -> ln N` of a composed cover: (I13) at the split (I14) below `range`, `0` at and above
+/// it (one function covers the whole class there).
+pub(crate) fn covering_fn(stages: Vec<Stage>, range: f64) -> impl Fn(f64) -> f64 + use<> {
+    let offsets = split_offsets(&stages);
+    move |eps: f64| {
+        if eps >= range {
+            0.0
+        } else {
+            log_covering_at(&stages, &offsets, eps)
+        }
+    }
+}
+
 /// `ln C` of the closed form (I15): `C = 36 S^3 L_max(eps_ref)` (Zhang stages only), so that
 /// `ln N ~ C / eps^2`. Labelled "closed form": it drops the ceilings' `+3 L_max`.
 pub(crate) fn closed_form_ln_c(stages: &[Stage], eps_ref: f64) -> f64 {

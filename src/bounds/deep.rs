@@ -1,7 +1,10 @@
 //! Multi-head, multi-layer bound (SPEC 3.3), `docs/derivations.md#5-multi-head-multi-layer`.
 
-use super::compose::{Lemma, Stage, log_covering_at, split_offsets};
+use super::compose::{Lemma, Stage, covering_fn};
+use super::dudley::dudley_numeric;
+use super::generalization::round_up_to_grid;
 use super::inputs::{BoundParams, LayerRadii, Setting};
+use super::table::{DeepRadii, RowInputs, RowValues};
 use crate::error::{Error, Result, check};
 
 /// `ln(1 + e^x)` without overflow.
@@ -103,15 +106,7 @@ pub(crate) fn deep_fn(
     b_w: f64,
     params: &BoundParams,
 ) -> impl Fn(f64) -> f64 + use<> {
-    let stages = deep_stages(setting, layers, b_w, params);
-    let offsets = split_offsets(&stages);
-    move |eps: f64| {
-        if eps >= b_w {
-            0.0
-        } else {
-            log_covering_at(&stages, &offsets, eps)
-        }
-    }
+    covering_fn(deep_stages(setting, layers, b_w, params), b_w)
 }
 
 /// Deep model bound, **rigorous** for the model `Y_0 = Pi(X~)`,
@@ -135,9 +130,70 @@ pub fn deep_log_covering(
     Ok(deep_fn(setting, layers, b_w, params)(eps))
 }
 
+/// Row `Deep` (when `radii.deep` is given): [`deep_log_covering`] at `eps`, numeric Dudley
+/// (I19) on the range `B_w`, gap (I22).
+pub(crate) fn deep_row(x: &RowInputs) -> Result<Option<RowValues>> {
+    let Some((layers, b_w)) = x.radii.layers(x.setting) else {
+        return Ok(None);
+    };
+    deep_values(x, &layers, b_w, x.ln_conf).map(Some)
+}
+
+/// Row `DeepPostHoc`: every radius rounded up to its grid (I23), `delta` split over the grid
+/// tuples. Uniform radii are 6 tied radii (`B_QK, B_V, B_V^{2,1}, B_w, B_C, B_C^{2,1}`; `B_X`
+/// does not enter the deep bound); per-layer radii are `B_w` and 5 per layer.
+pub(crate) fn deep_post_hoc_row(x: &RowInputs) -> Result<Option<RowValues>> {
+    let (h, p) = (&x.radii.head, x.params);
+    let (layers, b_w, ln_conf) = match &x.radii.deep {
+        None => return Ok(None),
+        Some(DeepRadii::Uniform { b_c, b_c21 }) => {
+            let trained = [h.b_qk, h.b_v, h.b_v21, h.b_w, *b_c, *b_c21];
+            let (g, _, ln_conf) = round_up_to_grid(&trained, p.r_min, p.delta)?;
+            let layer = LayerRadii {
+                b_qk: g[0],
+                b_v: g[1],
+                b_v21: g[2],
+                b_c: g[4],
+                b_c21: g[5],
+            };
+            (vec![layer; x.setting.layers], g[3], ln_conf)
+        }
+        Some(DeepRadii::PerLayer(layers)) => {
+            let trained: Vec<f64> = std::iter::once(h.b_w)
+                .chain(
+                    layers
+                        .iter()
+                        .flat_map(|l| [l.b_qk, l.b_v, l.b_v21, l.b_c, l.b_c21]),
+                )
+                .collect();
+            let (g, _, ln_conf) = round_up_to_grid(&trained, p.r_min, p.delta)?;
+            let grid_layers = g[1..]
+                .chunks_exact(5)
+                .map(|c| LayerRadii {
+                    b_qk: c[0],
+                    b_v: c[1],
+                    b_v21: c[2],
+                    b_c: c[3],
+                    b_c21: c[4],
+                })
+                .collect();
+            (grid_layers, g[0], ln_conf)
+        }
+    };
+    validate_deep(x.setting, &layers, b_w, p)?;
+    deep_values(x, &layers, b_w, ln_conf).map(Some)
+}
+
+fn deep_values(x: &RowInputs, layers: &[LayerRadii], b_w: f64, ln_conf: f64) -> Result<RowValues> {
+    let f = deep_fn(x.setting, layers, b_w, x.params);
+    let rad = dudley_numeric(&f, b_w, x.setting.num_samples)?.value;
+    Ok(RowValues::covering(f(x.params.eps), rad, x, ln_conf))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::bounds::fixtures::{unit_layer, unit_setting};
 
     #[test]
     fn lipschitz_by_hand() {
@@ -161,21 +217,8 @@ mod tests {
         // ceil(36 * 79.01) = ceil(2844.4) = 2845, ceil(35.56 + 2) = 38;
         // n = (m*1*(T+1), m*1*k, m*1*d, m) = (2, 1, 1, 1):
         // ln N = 2845 (ln(2*38*2 + 1) + 3 ln(2*38 + 1)) = 2845 (ln 153 + 3 ln 77).
-        let s = Setting {
-            num_samples: 1,
-            context_len: 1,
-            width: 1,
-            value_dim: 1,
-            heads: 1,
-            layers: 1,
-        };
-        let r = LayerRadii {
-            b_qk: 1.0,
-            b_v: 1.0,
-            b_v21: 1.0,
-            b_c: 1.0,
-            b_c21: 1.0,
-        };
+        let s = unit_setting();
+        let r = unit_layer();
         let v = deep_log_covering(&s, &[r], 1.0, &BoundParams::default(), 0.45).unwrap();
         let expect = 2845.0 * (153f64.ln() + 3.0 * 77f64.ln());
         assert!((v - expect).abs() < 1e-9 * expect, "{v} vs {expect}");
@@ -184,20 +227,10 @@ mod tests {
     #[test]
     fn wrong_number_of_layers_is_a_shape_error() {
         let s = Setting {
-            num_samples: 1,
-            context_len: 1,
-            width: 1,
-            value_dim: 1,
-            heads: 1,
             layers: 2,
+            ..unit_setting()
         };
-        let r = LayerRadii {
-            b_qk: 1.0,
-            b_v: 1.0,
-            b_v21: 1.0,
-            b_c: 1.0,
-            b_c21: 1.0,
-        };
+        let r = unit_layer();
         assert!(matches!(
             deep_log_covering(&s, &[r], 1.0, &BoundParams::default(), 0.5),
             Err(Error::ShapeMismatch { .. })

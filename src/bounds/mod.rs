@@ -4,7 +4,9 @@
 //! Every bound's doc comment states its formula, its source (a paper and theorem, or a section
 //! of `docs/derivations.md`) and its status (rigorous, closed form, paper shape with a free
 //! constant, baseline, lower bound). [`all_bounds`] evaluates all of them for one parameter set:
-//! it is what the `bound` command and the figures call.
+//! it is what the `bound` command and the figures call. Each row carries a typed [`BoundId`]
+//! from the registry (display name, status, source); callers pick rows with [`row`] by id.
+//! [`sample_size`] is the one search for the smallest `m` at which a gap bound reaches a target.
 
 mod baselines;
 mod compose;
@@ -14,8 +16,13 @@ mod dudley;
 mod generalization;
 mod inputs;
 mod numerics;
+mod registry;
+mod sample_size;
 mod single_head;
 mod table;
+
+#[cfg(test)]
+pub(crate) mod fixtures;
 
 pub use baselines::{
     parameter_count, rademacher_from_vc, spectral_flat_ln_c, vc_lower_sparse_and,
@@ -26,7 +33,11 @@ pub use deep::{deep_log_covering, ln_layer_lipschitz};
 pub use dudley::{DUDLEY_TOL, Dudley, dudley_closed_form, dudley_numeric};
 pub use generalization::{PostHoc, gap, post_hoc_grid};
 pub use inputs::{BoundParams, HeadRadii, LayerRadii, Setting};
+pub use registry::{BoundId, BoundInfo, Status};
+pub use sample_size::{HALVINGS, SampleSize, sample_size, sample_size_of};
 pub use single_head::{
     explicit_closed_form, explicit_log_covering, head_range, paper_log_covering,
 };
-pub use table::{BoundRow, Radii, Status, all_bounds, explicit_gap, explicit_rademacher};
+pub use table::{
+    BoundRow, DeepRadii, Radii, all_bounds, bound_row, explicit_gap, explicit_rademacher, row,
+};

@@ -1,10 +1,11 @@
 //! Single [CLS] head: our explicit bound (SPEC 3.2) and the paper's shape (SPEC 3.1).
 
-use super::compose::{
-    Lemma, Stage, closed_form_at, closed_form_ln_c, log_covering_at, split_offsets,
-};
+use super::compose::{Lemma, Stage, closed_form_at, closed_form_ln_c, covering_fn};
+use super::dudley::{dudley_closed_form, dudley_numeric};
+use super::generalization::post_hoc_grid;
 use super::inputs::{BoundParams, HeadRadii, Setting};
 use super::numerics::exp_sat;
+use super::table::{RowInputs, RowValues};
 use crate::error::{Result, check};
 
 /// `b_range = B_w L_sigma B_V B_X`, a bound on `|f|` over the head class (I24).
@@ -43,28 +44,29 @@ pub(crate) fn explicit_stages(setting: &Setting, r: &HeadRadii, p: &BoundParams)
     ]
 }
 
-fn validate(setting: &Setting, radii: &HeadRadii, params: &BoundParams) -> Result<()> {
+/// Validate the inputs and the scale at which a bound is evaluated (named `scale`).
+fn validate(
+    setting: &Setting,
+    radii: &HeadRadii,
+    params: &BoundParams,
+    (scale, eps): (&str, f64),
+) -> Result<()> {
     setting.validate()?;
     radii.validate()?;
-    params.validate()
+    params.validate()?;
+    check::positive(scale, eps).map(|_| ())
 }
 
-/// A validated `eps -> ln N` for our explicit single-head bound, for Dudley's integral.
+/// `eps -> ln N` of our explicit single-head bound, for Dudley's integral.
 pub(crate) fn explicit_fn(
     setting: &Setting,
     radii: &HeadRadii,
     params: &BoundParams,
 ) -> impl Fn(f64) -> f64 + use<> {
-    let stages = explicit_stages(setting, radii, params);
-    let offsets = split_offsets(&stages);
-    let range = head_range(radii, params);
-    move |eps: f64| {
-        if eps >= range {
-            0.0
-        } else {
-            log_covering_at(&stages, &offsets, eps)
-        }
-    }
+    covering_fn(
+        explicit_stages(setting, radii, params).to_vec(),
+        head_range(radii, params),
+    )
 }
 
 /// Our explicit single-head bound, **rigorous**, (I13) at the split (I14):
@@ -81,8 +83,7 @@ pub fn explicit_log_covering(
     params: &BoundParams,
     eps: f64,
 ) -> Result<f64> {
-    validate(setting, radii, params)?;
-    check::positive("eps", eps)?;
+    validate(setting, radii, params, ("eps", eps))?;
     Ok(explicit_fn(setting, radii, params)(eps))
 }
 
@@ -97,8 +98,7 @@ pub fn explicit_closed_form(
     params: &BoundParams,
     eps_ref: f64,
 ) -> Result<f64> {
-    validate(setting, radii, params)?;
-    check::positive("eps_ref", eps_ref)?;
+    validate(setting, radii, params, ("eps_ref", eps_ref))?;
     let stages = explicit_stages(setting, radii, params);
     Ok(closed_form_at(closed_form_ln_c(&stages, eps_ref), 1.0))
 }
@@ -129,31 +129,76 @@ pub fn paper_log_covering(
     params: &BoundParams,
     eps: f64,
 ) -> Result<f64> {
-    validate(setting, radii, params)?;
-    check::positive("eps", eps)?;
+    validate(setting, radii, params, ("eps", eps))?;
     Ok(paper_ln_c(setting, radii, params).map_or(0.0, |ln_c| closed_form_at(ln_c, eps)))
+}
+
+/// Row [`BoundId::Explicit`](super::BoundId::Explicit): [`explicit_log_covering`] at `eps`,
+/// numeric Dudley (I19), gap (I22).
+pub(crate) fn explicit_row(x: &RowInputs) -> Result<Option<RowValues>> {
+    single_head(x, |head| explicit_numeric(x, head, x.ln_conf))
+}
+
+/// Row `ExplicitClosedForm`: the closed form `C/eps^2` (I15) with Dudley in closed form (I21).
+pub(crate) fn explicit_closed_form_row(x: &RowInputs) -> Result<Option<RowValues>> {
+    single_head(x, |head| {
+        let c = explicit_closed_form(x.setting, head, x.params, x.params.eps)?;
+        let rad = dudley_closed_form(c, head_range(head, x.params), x.setting.num_samples)?;
+        let cf = closed_form_at(c.ln(), x.params.eps);
+        Ok(RowValues::covering(cf, rad, x, x.ln_conf))
+    })
+}
+
+/// Row `ExplicitPostHoc`: the explicit bound at the post-hoc grid radii (I23).
+pub(crate) fn explicit_post_hoc_row(x: &RowInputs) -> Result<Option<RowValues>> {
+    single_head(x, |head| {
+        let ph = post_hoc_grid(head, x.params.r_min, x.params.delta)?;
+        explicit_numeric(x, &ph.radii, ph.ln_two_over_delta)
+    })
+}
+
+/// Row `PaperShape`: [`paper_log_covering`] at `eps`, Dudley in closed form (I21).
+pub(crate) fn paper_row(x: &RowInputs) -> Result<Option<RowValues>> {
+    single_head(x, |head| {
+        let (m, eps) = (x.setting.num_samples, x.params.eps);
+        let (cf, rad) = match paper_ln_c(x.setting, head, x.params) {
+            Some(ln_c) => (
+                closed_form_at(ln_c, eps),
+                dudley_closed_form(closed_form_at(ln_c, 1.0), head_range(head, x.params), m)?,
+            ),
+            None => (0.0, 0.0),
+        };
+        Ok(RowValues::covering(cf, rad, x, x.ln_conf))
+    })
+}
+
+/// `f(radii.head)` for a one-head, one-layer setting; `None` otherwise.
+pub(crate) fn single_head(
+    x: &RowInputs,
+    f: impl FnOnce(&HeadRadii) -> Result<RowValues>,
+) -> Result<Option<RowValues>> {
+    if x.setting.is_single_head() {
+        f(&x.radii.head).map(Some)
+    } else {
+        Ok(None)
+    }
+}
+
+/// The explicit bound at `radii`: `ln N(eps)`, numeric Dudley, gap at `ln_conf`.
+fn explicit_numeric(x: &RowInputs, radii: &HeadRadii, ln_conf: f64) -> Result<RowValues> {
+    let f = explicit_fn(x.setting, radii, x.params);
+    let rad = dudley_numeric(&f, head_range(radii, x.params), x.setting.num_samples)?.value;
+    Ok(RowValues::covering(f(x.params.eps), rad, x, ln_conf))
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::bounds::fixtures::{unit_head, unit_setting};
 
     fn unit() -> (Setting, HeadRadii, BoundParams) {
-        let s = Setting {
-            num_samples: 1,
-            context_len: 1,
-            width: 1,
-            value_dim: 1,
-            heads: 1,
-            layers: 1,
-        };
-        let r = HeadRadii {
-            b_x: 1.0,
-            b_qk: 1.0,
-            b_v: 1.0,
-            b_v21: 1.0,
-            b_w: 1.0,
-        };
+        let s = unit_setting();
+        let r = unit_head();
         (s, r, BoundParams::default())
     }
 

@@ -158,11 +158,7 @@ fn resolve(a: &BoundArgs) -> Result<(Setting, Radii, BoundParams)> {
         b_v21: required("b_v21", a.b_v21.or(f.b_v21))?,
         b_w: required("b_w", a.b_w.or(f.b_w))?,
     };
-    let radii = Radii {
-        head,
-        b_c: a.b_c.or(f.b_c),
-        b_c21: a.b_c21.or(f.b_c21),
-    };
+    let radii = Radii::with_optional_c(head, a.b_c.or(f.b_c), a.b_c21.or(f.b_c21))?;
     let params = BoundParams {
         delta: a.delta.or(f.delta).unwrap_or(d.delta),
         gamma: a.gamma.or(f.gamma).unwrap_or(d.gamma),

@@ -1,8 +1,10 @@
 //! `attnbounds construct`: build, verify and report an explicit sparse-function head.
 
 use attnbounds::Result;
+use attnbounds::bounds::BoundId;
+use attnbounds::construct::standard::bound_params;
 use attnbounds::construct::{Code, Spec, Target, build, predicted_sample_size};
-use attnbounds::experiments::{Preset, construct as experiment};
+use attnbounds::experiments::{Preset, construct_figures as experiment};
 use clap::Args;
 use std::path::PathBuf;
 
@@ -83,9 +85,19 @@ fn code(p: &str) -> Result<Code> {
 fn line(sp: &Spec) -> Result<String> {
     let c = build(sp)?;
     let n = c.norms()?;
-    let m = |paper| -> Result<String> {
+    let params = bound_params(sp.sparsity);
+    let m = |id| -> Result<String> {
         Ok(
-            match predicted_sample_size(&n, sp.context_len, 1.0, 0.1, paper, 1e18)? {
+            match predicted_sample_size(
+                &n,
+                sp.context_len,
+                id,
+                &params,
+                0.1,
+                1_000_000_000_000_000_000,
+            )?
+            .reached()
+            {
                 Some(m) => format!("{m:.3e}"),
                 None => "> 1e18".into(),
             },
@@ -101,8 +113,8 @@ fn line(sp: &Spec) -> Result<String> {
         n.w_v_21,
         n.w_2,
         n.value_dim,
-        m(false)?,
-        m(true)?
+        m(BoundId::Explicit)?,
+        m(BoundId::PaperShape)?
     ))
 }
 

@@ -93,17 +93,17 @@ pub fn run(a: NormsArgs) -> Result<()> {
         heads: model.heads(),
         layers: model.blocks.len(),
     };
-    let radii = Radii {
-        head: HeadRadii {
+    let radii = Radii::uniform(
+        HeadRadii {
             b_x,
             b_qk: max(&|h| h.theta_frobenius),
             b_v: max(&|h| h.w_v_spectral),
             b_v21: max(&|h| h.w_v_21),
             b_w: norms.readout,
         },
-        b_c: Some(max(&|h| h.w_c_spectral)),
-        b_c21: Some(max(&|h| h.w_c_21)),
-    };
+        max(&|h| h.w_c_spectral),
+        max(&|h| h.w_c_21),
+    );
     let params = BoundParams {
         delta: a.delta,
         gamma: a.gamma,

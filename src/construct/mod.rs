@@ -10,6 +10,7 @@
 //! This module is deterministic maths on `model`; it never draws data except the seeded
 //! positional codes and the verification inputs of [`Construction::verify_random`].
 
+pub mod standard;
 mod verify;
 
 pub use verify::{Verification, predicted_sample_size, radii};

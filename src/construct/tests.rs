@@ -1,4 +1,5 @@
 use super::*;
+use crate::bounds::BoundId;
 
 fn spec(target: Target, s: usize, t: usize, eta0: f64, code: Code) -> Spec {
     Spec {
@@ -118,7 +119,10 @@ fn sample_size_is_monotone_in_context_len() {
     // these norms is still 0.155 at m = 1e15 (measured), hence the large cap.
     let m = |t: usize| {
         let c = build(&spec(Target::And, 3, t, 0.05, Code::OneHot)).unwrap();
-        predicted_sample_size(&c.norms().unwrap(), t, 1.0, 0.1, false, 1e18).unwrap()
+        let p = crate::construct::standard::bound_params(3);
+        predicted_sample_size(&c.norms().unwrap(), t, BoundId::Explicit, &p, 0.1, 1 << 60)
+            .unwrap()
+            .reached()
     };
     let (a, b) = (m(10), m(1000));
     assert!(

@@ -1,7 +1,7 @@
 //! Checking a construction and turning its norms into predicted sample sizes.
 
 use super::{Construction, ConstructionNorms};
-use crate::bounds::{BoundParams, HeadRadii, Radii, Setting, all_bounds, explicit_gap};
+use crate::bounds::{self, BoundId, BoundParams, HeadRadii, Radii, SampleSize, Setting};
 use crate::error::Result;
 use crate::model::TokenBatch;
 use rand::{Rng, RngExt, SeedableRng};
@@ -386,60 +386,25 @@ pub fn radii(n: &ConstructionNorms) -> HeadRadii {
     }
 }
 
-/// Smallest m (on a bisection over ln m, up to `cap`) with gap(m) <= `target`, where gap is
-/// the explicit bound (`paper = false`) or the paper shape with c0 = 1 (`paper = true`).
-/// `None` means the bound is still above target at m = cap.
+/// Sample size at which bound `id`'s gap, at the construction's norms `norms` and context
+/// length `context_len`, reaches `target` (one head, one layer; [`bounds::sample_size_of`]:
+/// its search rule, and `cap` the largest m tried).
 pub fn predicted_sample_size(
     norms: &ConstructionNorms,
     context_len: usize,
-    gamma: f64,
+    id: BoundId,
+    params: &BoundParams,
     target: f64,
-    paper: bool,
-    cap: f64,
-) -> Result<Option<f64>> {
-    let params = BoundParams {
-        gamma,
-        delta: 0.05,
-        ..BoundParams::default()
+    cap: usize,
+) -> Result<SampleSize> {
+    let setting = Setting {
+        num_samples: 1,
+        context_len,
+        width: norms.width,
+        value_dim: norms.value_dim,
+        heads: 1,
+        layers: 1,
     };
-    let gap = |m: f64| -> Result<f64> {
-        let setting = Setting {
-            num_samples: m.round().max(1.0) as usize,
-            context_len,
-            width: norms.width,
-            value_dim: norms.value_dim,
-            heads: 1,
-            layers: 1,
-        };
-        if !paper {
-            return explicit_gap(&setting, &radii(norms), &params);
-        }
-        let rows = all_bounds(
-            &setting,
-            &Radii {
-                head: radii(norms),
-                b_c: None,
-                b_c21: None,
-            },
-            &params,
-        )?;
-        Ok(rows
-            .iter()
-            .find(|r| r.name.starts_with("paper"))
-            .and_then(|r| r.gap)
-            .unwrap_or(f64::INFINITY))
-    };
-    if gap(cap)? > target {
-        return Ok(None);
-    }
-    let (mut lo, mut hi) = (0.0f64, cap.ln());
-    for _ in 0..40 {
-        let mid = 0.5 * (lo + hi);
-        if gap(mid.exp())? > target {
-            lo = mid
-        } else {
-            hi = mid
-        }
-    }
-    Ok(Some(hi.exp().ceil()))
+    let radii = Radii::single_head(radii(norms));
+    bounds::sample_size_of(id, &setting, &radii, params, target, cap)
 }

@@ -5,7 +5,9 @@
 //! bound needs before its generalization-gap bound drops below a target. No training, no
 //! randomness; the radii are stated in the figure title and the CSV.
 
-use crate::bounds::{BoundParams, HeadRadii, Radii, Setting, all_bounds};
+use crate::bounds::{
+    BoundId, BoundParams, HeadRadii, Radii, Setting, all_bounds, row, sample_size_of,
+};
 use crate::error::Result;
 use crate::experiments::{GalleryEntry, Preset};
 use crate::figure::{Figure, FigureSize, Series};
@@ -59,46 +61,11 @@ pub fn log_grid(lo: usize, hi: usize, per_decade: usize) -> Vec<usize> {
     v
 }
 
-/// Smallest `m` (on a log bisection, to 1%) at which the named bound's gap is `<= target`, or
-/// `None` if even `m = 1e18` does not reach it.
-fn required_samples(
-    cs: &CurveSetting,
-    context_len: usize,
-    row_index: usize,
-) -> Result<Option<f64>> {
-    let gap_at = |m: f64| -> Result<f64> {
-        let setting = Setting {
-            num_samples: m as usize,
-            context_len,
-            ..cs.setting
-        };
-        let rows = all_bounds(&setting, &radii_of(cs), &cs.params)?;
-        Ok(rows[row_index].gap.unwrap_or(f64::INFINITY))
-    };
-    let (mut lo, mut hi) = (1.0f64, 1e18f64);
-    if gap_at(hi)? > cs.target_gap {
-        return Ok(None);
-    }
-    if gap_at(lo)? <= cs.target_gap {
-        return Ok(Some(lo));
-    }
-    while hi / lo > 1.01 {
-        let mid = (lo * hi).sqrt();
-        if gap_at(mid)? <= cs.target_gap {
-            hi = mid;
-        } else {
-            lo = mid;
-        }
-    }
-    Ok(Some(hi))
-}
+/// Largest sample size the sample-size figure tries.
+pub const CAP: usize = 1_000_000_000_000_000_000;
 
 fn radii_of(cs: &CurveSetting) -> Radii {
-    Radii {
-        head: cs.radii,
-        b_c: None,
-        b_c21: None,
-    }
+    Radii::single_head(cs.radii)
 }
 
 /// Render both figures into `out_dir`.
@@ -111,12 +78,12 @@ pub fn figures(preset: Preset, out_dir: &Path) -> Result<Vec<GalleryEntry>> {
     };
     let grid = log_grid(10, 100_000, per_decade);
     // Legends carry each row's status, so a paper-shape curve always says "c0 = ...".
-    let names: Vec<String> = all_bounds(&cs.setting, &radii_of(&cs), &cs.params)?
+    let ids: Vec<BoundId> = all_bounds(&cs.setting, &radii_of(&cs), &cs.params)?
         .iter()
-        .map(|r| format!("{} [{}]", r.name, r.status))
+        .map(|r| r.id)
         .collect();
-    let mut ln_n: Vec<Vec<(f64, f64)>> = vec![Vec::new(); names.len()];
-    let mut need: Vec<Vec<(f64, f64)>> = vec![Vec::new(); names.len()];
+    let mut ln_n: Vec<Vec<(f64, f64)>> = vec![Vec::new(); ids.len()];
+    let mut need: Vec<Vec<(f64, f64)>> = vec![Vec::new(); ids.len()];
     let mut lower = Vec::new();
     for &t in &grid {
         let setting = Setting {
@@ -124,17 +91,19 @@ pub fn figures(preset: Preset, out_dir: &Path) -> Result<Vec<GalleryEntry>> {
             ..cs.setting
         };
         let rows = all_bounds(&setting, &radii_of(&cs), &cs.params)?;
-        for (i, r) in rows.iter().enumerate() {
+        for (i, &id) in ids.iter().enumerate() {
+            let r = row(&rows, id)?;
             if let Some(v) = r.log_covering.filter(|_| !r.saturated) {
                 ln_n[i].push((t as f64, v));
             }
             if r.gap.is_some()
-                && let Some(m) = required_samples(&cs, t, i)?
+                && let Some(m) =
+                    sample_size_of(id, &setting, &radii_of(&cs), &cs.params, cs.target_gap, CAP)?
+                        .reached()
             {
                 need[i].push((t as f64, m));
             }
-            if r.log_covering.is_none()
-                && r.gap.is_none()
+            if id == BoundId::SparseAndLowerBound
                 && let Some(vc) = r.vc_dimension
             {
                 lower.push((t as f64, vc));
@@ -148,19 +117,15 @@ pub fn figures(preset: Preset, out_dir: &Path) -> Result<Vec<GalleryEntry>> {
     );
     let series = |data: &[Vec<(f64, f64)>]| -> Vec<Series> {
         data.iter()
-            .zip(&names)
+            .zip(&ids)
             .filter(|(d, _)| d.len() >= 2)
-            .map(|(d, name)| {
+            .map(|(d, id)| {
                 let s = Series::line_points(
-                    name.as_str(),
+                    format!("{} [{}]", id.name(), id.status(&cs.params)),
                     d.iter().map(|p| p.0).collect(),
                     d.iter().map(|p| p.1).collect(),
                 );
-                if name.contains("closed form") || name.contains("post-hoc") {
-                    s.dashed()
-                } else {
-                    s
-                }
+                if id.is_variant() { s.dashed() } else { s }
             })
             .collect()
     };
@@ -231,25 +196,5 @@ mod tests {
         assert!(g.windows(2).all(|w| w[0] < w[1]));
         // 4 decades at 2 per decade: 9 points (closed form: 4 * 2 + 1).
         assert_eq!(g.len(), 9);
-    }
-
-    #[test]
-    fn required_samples_meets_the_target_and_one_percent_less_does_not() {
-        let cs = CurveSetting::default();
-        let m = required_samples(&cs, 100, 0)
-            .unwrap()
-            .expect("explicit bound reachable");
-        let gap = |m: f64| {
-            let s = Setting {
-                num_samples: m as usize,
-                context_len: 100,
-                ..cs.setting
-            };
-            all_bounds(&s, &radii_of(&cs), &cs.params).unwrap()[0]
-                .gap
-                .unwrap()
-        };
-        assert!(gap(m) <= cs.target_gap);
-        assert!(gap(m / 1.02) > cs.target_gap);
     }
 }

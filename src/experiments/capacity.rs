@@ -8,7 +8,7 @@
 //! and sample. [`run`] stores trials through `run_sweep`, then checks every stored lower
 //! estimate against the rigorous bounds: any excess fails the run with `Error::Violation`.
 
-use crate::bounds::{self, BoundParams, Radii, Setting};
+use crate::bounds::{self, BoundId, BoundParams, Radii, Setting};
 use crate::capacity::{
     self, AscentOptions, BitSample, HeadBall, check_rigorous, check_shape, greedy_packing,
 };
@@ -143,22 +143,13 @@ fn ascent(draws: usize, restarts: usize, steps: usize) -> AscentOptions {
     }
 }
 
-/// Bound rows used, by their `all_bounds` names, with the metric key each is stored under.
-const BOUND_ROWS: [(&str, &str); 5] = [
-    ("explicit single-head (ours)", "bound_explicit"),
-    (
-        "paper single-head (Edelman et al. 2022)",
-        "bound_paper_shape",
-    ),
-    (
-        "spectral, flattened input (BFT 2017 style)",
-        "bound_bft_flat",
-    ),
-    (
-        "sequence-length-free, Maurey (Trauger-Tewari style)",
-        "bound_maurey",
-    ),
-    ("parameter counting, VC ~ L P ln(T P)", "bound_param_count"),
+/// Bound rows used, by id, with the metric key each is stored under.
+const BOUND_ROWS: [(BoundId, &str); 5] = [
+    (BoundId::Explicit, "bound_explicit"),
+    (BoundId::PaperShape, "bound_paper_shape"),
+    (BoundId::SpectralFlat, "bound_bft_flat"),
+    (BoundId::MaureyStyle, "bound_maurey"),
+    (BoundId::ParameterCounting, "bound_param_count"),
 ];
 
 /// `eps` as a metric-key suffix.
@@ -207,22 +198,12 @@ pub fn trial(cell: &CapacityCell, seed: u64) -> Result<Metrics> {
     };
     let radii = cell.ball.radii(sample.b_x, cell.ascent.value_dim)?;
     let params = BoundParams::default();
-    let rows = bounds::all_bounds(
-        &setting,
-        &Radii {
-            head: radii,
-            b_c: None,
-            b_c21: None,
-        },
-        &params,
-    )?;
-    for (name, key) in BOUND_ROWS {
-        let row = rows
-            .iter()
-            .find(|r| r.name == name)
-            .and_then(|r| r.rademacher)
-            .ok_or_else(|| Error::invalid("bound row", name, "a row of bounds::all_bounds"))?;
-        put(key, row)?;
+    let rows = bounds::all_bounds(&setting, &Radii::single_head(radii), &params)?;
+    for (id, key) in BOUND_ROWS {
+        let rad = bounds::row(&rows, id)?.rademacher.ok_or_else(|| {
+            Error::invalid("bound row", id.name(), "a row with a Rademacher bound")
+        })?;
+        put(key, rad)?;
     }
     put("range", bounds::head_range(&radii, &params))?;
     // Uncapped scales 12 sqrt(C/m) of the Dudley bound for ln N = C/eps^2 (the leading term of

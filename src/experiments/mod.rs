@@ -6,7 +6,7 @@
 pub mod attention_map;
 pub mod bound_curves;
 pub mod capacity;
-pub mod construct;
+pub mod construct_figures;
 pub mod critical;
 pub mod fit;
 pub mod gap;

@@ -242,7 +242,7 @@ fn construction_norms(config: &SweepConfig, t: usize) -> Option<ConstructionNorm
         TaskName::Majority => Target::Majority,
         TaskName::TruthTable => Target::TruthTable(config.truth_table.clone()?),
     };
-    crate::experiments::construct::construction(target, config.sparsity, t)
+    crate::construct::standard::construction(target, config.sparsity, t)
         .and_then(|c| c.norms())
         .ok()
 }

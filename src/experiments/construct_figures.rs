@@ -2,18 +2,20 @@
 //! "every bound vs T ... at the construction's norms").
 //!
 //! Pure evaluation: builds the SPEC 4 heads with [`crate::construct::build`] (one-hot codes),
-//! measures their norms with [`Construction::norms`] and turns them into predicted sample sizes
-//! with [`predicted_sample_size`] and the rows of [`bounds::all_bounds`]. No training, no
-//! randomness apart from one seeded truth table; rendered through `figure`.
+//! measures their norms with [`crate::construct::Construction::norms`] and turns them into
+//! predicted sample sizes with [`predicted_sample_size`] (rows of [`bounds::all_bounds`] picked by
+//! [`BoundId`]; conventions GAMMA, TARGET_GAP, DELTA, CAP from [`crate::construct::standard`]).
+//! No training, no randomness apart from one seeded truth table; rendered through `figure`.
 //!
 //! Three figures: the norms of the 3-sparse AND head against T, the sample size each bound
 //! predicts at those norms against T, and the predicted sample size against the sparsity s for
 //! symmetric targets and for truth tables.
 
-use crate::bounds::{self, BoundParams, Radii, Setting};
-use crate::construct::{
-    Code, Construction, ConstructionNorms, Spec, Target, build, predicted_sample_size, radii,
+use crate::bounds::{self, BoundId};
+use crate::construct::standard::{
+    CAP, DELTA, ETA0_SYMMETRIC, GAMMA, TARGET_GAP, bound_params, construction,
 };
+use crate::construct::{ConstructionNorms, Target, predicted_sample_size};
 use crate::error::Result;
 use crate::experiments::bound_curves::log_grid;
 use crate::experiments::{GalleryEntry, Preset};
@@ -21,113 +23,15 @@ use crate::figure::{Figure, FigureSize, Series};
 use rand::{RngExt, SeedableRng};
 use std::path::Path;
 
-/// Margin of the constructed heads: their outputs are exactly +-1 (`Construction::certify`).
-pub const GAMMA: f64 = 1.0;
-/// Target generalization gap of the sample-size figures.
-pub const TARGET_GAP: f64 = 0.1;
-/// `delta` of every bound here (the one [`predicted_sample_size`] uses).
-pub const DELTA: f64 = 0.05;
-/// Attention mass outside the hidden set for the symmetric targets (needs about < 1/(s+1)).
-pub const ETA0_SYMMETRIC: f64 = 0.05;
-/// Search cap for sample sizes: `Setting::num_samples` is a `usize` (< 1.8e19), so a bound
-/// still above the target at this m has no point in the figures (and is `None` in the data).
-pub const CAP: f64 = 1e19;
-
-/// Attention leakage used for a target of sparsity `s`: [`ETA0_SYMMETRIC`] for symmetric
-/// targets, `0.25 * 2^-s` for truth tables (whose levels are `2^-s` apart).
-pub fn eta0_for(target: &Target, s: usize) -> f64 {
-    match target {
-        Target::TruthTable(_) => 0.25 / (1u64 << s) as f64,
-        _ => ETA0_SYMMETRIC,
-    }
+/// Sample size (`None` above [`CAP`]) at which bound `id`, at the norms `n` of a head of
+/// sparsity `s` and context length `t`, reaches [`TARGET_GAP`].
+fn samples_for(id: BoundId, n: &ConstructionNorms, t: usize, s: usize) -> Result<Option<f64>> {
+    Ok(predicted_sample_size(n, t, id, &bound_params(s), TARGET_GAP, CAP)?.reached())
 }
 
-/// The one-hot SPEC 4 head for `target` at sparsity `s` and context length `t`.
-pub fn construction(target: Target, s: usize, t: usize) -> Result<Construction> {
-    let eta0 = eta0_for(&target, s);
-    build(&Spec {
-        target,
-        sparsity: s,
-        context_len: t,
-        eta0,
-        code: Code::OneHot,
-        support: None,
-    })
-}
-
-/// Norms of the s-sparse AND head at context length `t` (one-hot codes, eta0 = 0.05).
-pub fn and_norms(s: usize, t: usize) -> Result<ConstructionNorms> {
-    construction(Target::And, s, t)?.norms()
-}
-
-fn params(s: usize) -> BoundParams {
-    BoundParams {
-        gamma: GAMMA,
-        delta: DELTA,
-        sparsity: s,
-        ..BoundParams::default()
-    }
-}
-
-fn setting(n: &ConstructionNorms, t: usize, m: f64) -> Setting {
-    Setting {
-        num_samples: m.round().max(1.0) as usize,
-        context_len: t,
-        width: n.width,
-        value_dim: n.value_dim,
-        heads: 1,
-        layers: 1,
-    }
-}
-
-/// Smallest m (log bisection to 40 halvings of ln m, up to [`CAP`]) at which the `all_bounds`
-/// row whose name starts with `prefix` has gap `<= TARGET_GAP`; `None` if it never does.
-fn samples_for_row(n: &ConstructionNorms, t: usize, s: usize, prefix: &str) -> Result<Option<f64>> {
-    let p = params(s);
-    let r = Radii {
-        head: radii(n),
-        b_c: None,
-        b_c21: None,
-    };
-    let gap = |m: f64| -> Result<f64> {
-        let rows = bounds::all_bounds(&setting(n, t, m), &r, &p)?;
-        Ok(rows
-            .iter()
-            .find(|row| row.name.starts_with(prefix))
-            .and_then(|row| row.gap)
-            .unwrap_or(f64::INFINITY))
-    };
-    if gap(CAP)? > TARGET_GAP {
-        return Ok(None);
-    }
-    let (mut lo, mut hi) = (0.0f64, CAP.ln());
-    for _ in 0..40 {
-        let mid = 0.5 * (lo + hi);
-        if gap(mid.exp())? > TARGET_GAP {
-            lo = mid
-        } else {
-            hi = mid
-        }
-    }
-    Ok(Some(hi.exp().ceil()))
-}
-
-/// Status label of the `all_bounds` row starting with `prefix` (for legends).
-fn status_of(prefix: &str) -> Result<String> {
-    let n = and_norms(3, 100)?;
-    let rows = bounds::all_bounds(
-        &setting(&n, 100, 1000.0),
-        &Radii {
-            head: radii(&n),
-            b_c: None,
-            b_c21: None,
-        },
-        &params(3),
-    )?;
-    Ok(rows
-        .iter()
-        .find(|r| r.name.starts_with(prefix))
-        .map_or_else(String::new, |r| r.status.to_string()))
+/// Status label of bound `id` at the figures' parameters (for legends).
+fn status_of(id: BoundId) -> String {
+    id.status(&bound_params(SPARSITY)).to_string()
 }
 
 /// One point of the T sweep (fig. a and b).
@@ -136,15 +40,25 @@ pub struct ContextPoint {
     pub context_len: usize,
     pub score_scale: f64,
     pub norms: ConstructionNorms,
-    /// Predicted m of: explicit (rigorous), paper shape (c0 = 1), spectral on flattened
-    /// inputs, parameter counting; `None` above the cap.
-    pub m_explicit: Option<f64>,
-    pub m_paper: Option<f64>,
-    pub m_spectral_flat: Option<f64>,
-    pub m_vc: Option<f64>,
+    /// Predicted m of each bound of [`SWEEP_BOUNDS`], in that order; `None` above the cap.
+    pub predicted: Vec<Option<f64>>,
     /// VC dimension lower bound s floor(log2(T/s)) of s-sparse AND.
     pub vc_lower: f64,
 }
+
+/// The bounds of the T sweep with their legend names (the paper shape drawn dashed).
+pub const SWEEP_BOUNDS: [(BoundId, &str); 4] = [
+    (BoundId::Explicit, "explicit single-head (ours)"),
+    (BoundId::PaperShape, "paper single-head shape"),
+    (
+        BoundId::SpectralFlat,
+        "spectral on flattened input (BFT 2017 style)",
+    ),
+    (
+        BoundId::ParameterCounting,
+        "parameter counting VC ~ L P ln(T P)",
+    ),
+];
 
 /// Sparsity of the T sweep.
 pub const SPARSITY: usize = 3;
@@ -160,10 +74,10 @@ pub fn context_sweep(grid: &[usize]) -> Result<Vec<ContextPoint>> {
                 context_len: t,
                 score_scale: c.score_scale,
                 norms: n,
-                m_explicit: predicted_sample_size(&n, t, GAMMA, TARGET_GAP, false, CAP)?,
-                m_paper: predicted_sample_size(&n, t, GAMMA, TARGET_GAP, true, CAP)?,
-                m_spectral_flat: samples_for_row(&n, t, s, "spectral")?,
-                m_vc: samples_for_row(&n, t, s, "parameter counting")?,
+                predicted: SWEEP_BOUNDS
+                    .iter()
+                    .map(|&(id, _)| samples_for(id, &n, t, s))
+                    .collect::<Result<_>>()?,
                 vc_lower: bounds::vc_lower_sparse_and(t, s),
             })
         })
@@ -201,8 +115,8 @@ pub fn sparsity_point(s: usize, t: usize) -> Result<Vec<SparsityRow>> {
             let n = construction(target, s, t)?.norms()?;
             Ok((
                 name,
-                predicted_sample_size(&n, t, GAMMA, TARGET_GAP, false, CAP)?,
-                predicted_sample_size(&n, t, GAMMA, TARGET_GAP, true, CAP)?,
+                samples_for(BoundId::Explicit, &n, t, s)?,
+                samples_for(BoundId::PaperShape, &n, t, s)?,
             ))
         })
         .collect()
@@ -290,30 +204,18 @@ pub fn figures(preset: Preset, out_dir: &Path) -> Result<Vec<GalleryEntry>> {
     });
 
     // b. Predicted sample sizes against T.
-    let explicit = format!("explicit single-head (ours) [{}]", status_of("explicit")?);
-    let paper = format!("paper single-head shape [{}]", status_of("paper")?);
-    let flat = format!(
-        "spectral on flattened input (BFT 2017 style) [{}]",
-        status_of("spectral")?
-    );
-    let vc = format!(
-        "parameter counting VC ~ L P ln(T P) [{}]",
-        status_of("parameter")?
-    );
     let mut series = Vec::new();
-    for (i, (name, ys)) in [
-        (explicit, col_opt(&pts, |p| p.m_explicit)),
-        (paper, col_opt(&pts, |p| p.m_paper)),
-        (flat, col_opt(&pts, |p| p.m_spectral_flat)),
-        (vc, col_opt(&pts, |p| p.m_vc)),
-    ]
-    .into_iter()
-    .enumerate()
-    {
+    for (i, (id, legend)) in SWEEP_BOUNDS.into_iter().enumerate() {
+        let ys: Vec<Option<f64>> = pts.iter().map(|p| p.predicted[i]).collect();
         let (px, py) = some_points(&x, &ys);
         if px.len() >= 2 {
+            let name = format!("{legend} [{}]", status_of(id));
             let ser = Series::line_points(name, px, py).with_color(i);
-            series.push(if i == 1 { ser.dashed() } else { ser });
+            series.push(if id == BoundId::PaperShape {
+                ser.dashed()
+            } else {
+                ser
+            });
         }
     }
     series.push(
@@ -359,7 +261,7 @@ pub fn figures(preset: Preset, out_dir: &Path) -> Result<Vec<GalleryEntry>> {
     let sx: Vec<f64> = ss.iter().map(|&s| s as f64).collect();
     let mut series = Vec::new();
     let names: Vec<&str> = per_s[0].iter().map(|r| r.0).collect();
-    let (st_ex, st_pa) = (status_of("explicit")?, status_of("paper")?);
+    let (st_ex, st_pa) = (status_of(BoundId::Explicit), status_of(BoundId::PaperShape));
     for (i, name) in names.iter().enumerate() {
         let ex: Vec<Option<f64>> = per_s.iter().map(|r| r[i].1).collect();
         let pa: Vec<Option<f64>> = per_s.iter().map(|r| r[i].2).collect();
@@ -405,13 +307,11 @@ pub fn figures(preset: Preset, out_dir: &Path) -> Result<Vec<GalleryEntry>> {
     Ok(entries)
 }
 
-fn col_opt(pts: &[ContextPoint], f: fn(&ContextPoint) -> Option<f64>) -> Vec<Option<f64>> {
-    pts.iter().map(f).collect()
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::bounds::{Radii, Setting};
+    use crate::construct::standard::and_norms;
 
     #[test]
     fn theta_norm_is_sqrt_s_times_the_score_scale() {
@@ -424,20 +324,21 @@ mod tests {
     #[test]
     fn sample_size_for_row_meets_the_target() {
         let n = and_norms(3, 100).unwrap();
-        let m = samples_for_row(&n, 100, 3, "spectral").unwrap().unwrap();
-        let gap = |m: f64| {
-            let rows = bounds::all_bounds(
-                &setting(&n, 100, m),
-                &Radii {
-                    head: radii(&n),
-                    b_c: None,
-                    b_c21: None,
-                },
-                &params(3),
-            )
+        let m = samples_for(BoundId::SpectralFlat, &n, 100, 3)
+            .unwrap()
             .unwrap();
-            rows.iter()
-                .find(|r| r.name.starts_with("spectral"))
+        let gap = |m: f64| {
+            let setting = Setting {
+                num_samples: m as usize,
+                context_len: 100,
+                width: n.width,
+                value_dim: n.value_dim,
+                heads: 1,
+                layers: 1,
+            };
+            let radii = Radii::single_head(crate::construct::radii(&n));
+            let rows = bounds::all_bounds(&setting, &radii, &bound_params(3)).unwrap();
+            bounds::row(&rows, BoundId::SpectralFlat)
                 .unwrap()
                 .gap
                 .unwrap()
