@@ -7,7 +7,7 @@ use attnbounds::{Error, Result};
 use std::path::Path;
 use std::time::Instant;
 
-pub fn run(args: RunArgs) -> Result<()> {
+pub fn run(args: &RunArgs) -> Result<()> {
     let (preset, mut db) = args.open()?;
     let mut stages = render_all(preset, &mut db, &args.out, args.quiet);
     stages.push(proofs_check_stage(preset, &args.out));

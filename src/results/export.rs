@@ -5,6 +5,8 @@
 //! (the union over the exported trials, sorted; empty where a trial lacks it). Column names are
 //! the config's field names, so `context_len` and `num_samples` read the same everywhere.
 //! JSON: an array of objects with `cell_config` and `metrics` as nested objects.
+//! [`ResultsDb::export`] is what `attnbounds results export` calls: it refuses an experiment
+//! name the store does not hold, naming the ones it does.
 
 use super::{ResultsDb, TrialRecord};
 use crate::error::{Error, Result};
@@ -26,7 +28,52 @@ const FIXED: [&str; 10] = [
     "duration_s",
 ];
 
+/// Output format of [`ResultsDb::export`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ExportFormat {
+    Csv,
+    Json,
+}
+
 impl ResultsDb {
+    /// The distinct experiment names in the store, sorted.
+    pub fn experiments(&self) -> Result<Vec<String>> {
+        let mut stmt = self
+            .conn
+            .prepare("SELECT DISTINCT experiment FROM trials ORDER BY experiment")
+            .map_err(|e| self.err(e))?;
+        let rows = stmt
+            .query_map([], |r| r.get::<_, String>(0))
+            .map_err(|e| self.err(e))?;
+        rows.collect::<std::result::Result<_, _>>()
+            .map_err(|e| self.err(e))
+    }
+
+    /// Writes the trials of `experiment` (all when `None`) in `format`. An experiment the store
+    /// does not hold is an error naming the stored ones (not an empty export).
+    pub fn export(
+        &self,
+        experiment: Option<&str>,
+        format: ExportFormat,
+        out: &mut impl Write,
+    ) -> Result<()> {
+        if let Some(name) = experiment {
+            let stored = self.experiments()?;
+            if !stored.iter().any(|s| s == name) {
+                let allowed = if stored.is_empty() {
+                    format!("an experiment stored in {} (it holds none)", self.path())
+                } else {
+                    format!("one of the experiments stored: {}", stored.join(", "))
+                };
+                return Err(Error::invalid("experiment", name, allowed));
+            }
+        }
+        match format {
+            ExportFormat::Csv => self.export_csv(experiment, out),
+            ExportFormat::Json => self.export_json(experiment, out),
+        }
+    }
+
     /// Writes the trials of `experiment` (all when `None`) as CSV.
     pub fn export_csv(&self, experiment: Option<&str>, out: &mut impl Write) -> Result<()> {
         write_csv(&self.trials(experiment)?, out)
