@@ -6,7 +6,9 @@
 
 use super::{RunArgs, capacity, gap, print_written};
 use attnbounds::Result;
-use attnbounds::experiments::{attention_map, bound_curves, construct, critical, parity};
+use attnbounds::experiments::{
+    GalleryEntry, attention_map, bound_curves, construct, critical, parity,
+};
 use clap::Subcommand;
 
 #[derive(Subcommand, Debug)]
@@ -37,49 +39,48 @@ pub fn run(cmd: ExperimentCommand) -> Result<()> {
     match cmd {
         ExperimentCommand::Gap(a) => a.run.in_pool(|| gap::run(&a)),
         ExperimentCommand::Capacity(a) => a.in_pool(|| capacity::run(&a)),
-        ExperimentCommand::CriticalSampleSize(a) => a.in_pool(|| critical_sample_size(&a)),
-        ExperimentCommand::SparseParity(a) => a.in_pool(|| sparse_parity(&a)),
-        ExperimentCommand::AttentionMap(a) => a.in_pool(|| attention_map(&a)),
-        ExperimentCommand::Constructions(a) => {
-            let entries = construct::figures(a.preset(), a.out_dir()?)?;
-            print_written(&a.out, &entries);
+        ExperimentCommand::CriticalSampleSize(a) => a.in_pool(|| {
+            let (preset, mut db) = a.open()?;
+            let r = critical::run(&critical::CriticalPlan::preset(preset), &mut db, a.quiet)?;
+            let entry = critical::write_figure(&r, preset, &a.out)?;
+            finish(&a, r.table(), entry, format!("wall time {:.1} s", r.wall_s))
+        }),
+        ExperimentCommand::SparseParity(a) => a.in_pool(|| {
+            let (preset, mut db) = a.open()?;
+            let r = parity::run(&parity::ParityPlan::preset(preset), &mut db, a.quiet)?;
+            let entry = parity::write_figure(&r, preset, &a.out)?;
+            finish(&a, r.table(), entry, String::new())
+        }),
+        ExperimentCommand::AttentionMap(a) => a.in_pool(|| {
+            let (preset, mut db) = a.open()?;
+            let plan = attention_map::AttentionPlan::preset(preset);
+            let r = attention_map::run(&plan, &mut db, a.quiet)?;
+            let entry = attention_map::write_figure(&r, preset, &a.out)?;
+            let (s, n) = (r.wall_s, r.trained);
+            finish(
+                &a,
+                r.table(),
+                entry,
+                format!("wall time {s:.1} s ({n} trials trained)"),
+            )
+        }),
+        ExperimentCommand::Constructions(a) => a.in_pool(|| {
+            print_written(&a.out, &construct::figures(a.preset(), a.out_dir()?)?);
             Ok(())
-        }
-        ExperimentCommand::BoundCurves(a) => {
-            let entries = bound_curves::figures(a.preset(), a.out_dir()?)?;
-            print_written(&a.out, &entries);
+        }),
+        ExperimentCommand::BoundCurves(a) => a.in_pool(|| {
+            print_written(&a.out, &bound_curves::figures(a.preset(), a.out_dir()?)?);
             Ok(())
-        }
+        }),
     }
 }
 
-fn attention_map(a: &RunArgs) -> Result<()> {
-    let (preset, mut db) = a.open()?;
-    let plan = attention_map::AttentionPlan::preset(preset);
-    let report = attention_map::run(&plan, &mut db, a.quiet)?;
-    print!("{}", report.table());
-    let entry = attention_map::write_figure(&report, preset, &a.out)?;
+/// Prints the experiment's table, the written figure and a closing note.
+fn finish(a: &RunArgs, table: String, entry: GalleryEntry, note: String) -> Result<()> {
+    print!("{table}");
     print_written(&a.out, &[entry]);
-    let (s, n) = (report.wall_s, report.trained);
-    println!("wall time {s:.1} s ({n} trials trained)");
-    Ok(())
-}
-
-fn critical_sample_size(a: &RunArgs) -> Result<()> {
-    let (preset, mut db) = a.open()?;
-    let report = critical::run(&critical::CriticalPlan::preset(preset), &mut db, a.quiet)?;
-    print!("{}", report.table());
-    let entry = critical::write_figure(&report, preset, &a.out)?;
-    print_written(&a.out, &[entry]);
-    println!("wall time {:.1} s", report.wall_s);
-    Ok(())
-}
-
-fn sparse_parity(a: &RunArgs) -> Result<()> {
-    let (preset, mut db) = a.open()?;
-    let report = parity::run(&parity::ParityPlan::preset(preset), &mut db, a.quiet)?;
-    print!("{}", report.table());
-    let entry = parity::write_figure(&report, preset, &a.out)?;
-    print_written(&a.out, &[entry]);
+    if !note.is_empty() {
+        println!("{note}");
+    }
     Ok(())
 }

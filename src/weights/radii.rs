@@ -69,3 +69,47 @@ pub fn b_x_for_model(path: &Path, model: &ImportedModel, context_len: usize) -> 
     }
     Ok(b)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::weights::HeadNorms;
+
+    fn head(layer: usize, head: usize, x: f64) -> HeadNorms {
+        HeadNorms {
+            layer,
+            head,
+            theta_frobenius: x,
+            theta_21: 0.0,
+            theta_21_transposed: 0.0,
+            theta_spectral: 0.0,
+            w_v_spectral: 2.0 * x,
+            w_v_21: 3.0 * x,
+            w_c_spectral: 4.0 * x,
+            w_c_21: 5.0 * x,
+        }
+    }
+
+    #[test]
+    fn radii_are_the_largest_norm_over_every_head_of_every_layer() {
+        // Each norm is largest on a different head, so a per-layer or first-head reading fails.
+        let mut heads = vec![head(0, 0, 1.0), head(0, 1, 0.5), head(1, 0, 0.25)];
+        heads[1].w_v_spectral = 9.0;
+        heads[2].w_c_21 = 11.0;
+        let norms = ModelNorms {
+            heads,
+            readout: 0.75,
+        };
+        let r = radii_for_bounds(&norms, 2.5).unwrap();
+        let h = r.head;
+        assert_eq!(
+            (h.b_x, h.b_qk, h.b_v, h.b_v21, h.b_w),
+            (2.5, 1.0, 9.0, 3.0, 0.75)
+        );
+        assert_eq!((r.b_c, r.b_c21), (Some(4.0), Some(11.0)));
+        for bad in [0.0, -1.0, f64::NAN] {
+            let e = radii_for_bounds(&norms, bad).unwrap_err().to_string();
+            assert!(e.contains("b_x"), "{e}");
+        }
+    }
+}
