@@ -2,8 +2,9 @@
 //!
 //! CSV: one row per trial; the bookkeeping columns, then one column per cell-config field
 //! (nested fields flattened as `train.steps`, lists as JSON text), then one column per metric
-//! (the union over the exported trials, sorted; empty where a trial lacks it). Column names are
-//! the config's field names, so `context_len` and `num_samples` read the same everywhere.
+//! (the union over the exported trials, sorted; empty where a trial lacks it; `metrics.<name>`
+//! where a config field has the same name). Column names are the config's field names, so
+//! `context_len` and `num_samples` read the same everywhere.
 //! JSON: an array of objects with `cell_config` and `metrics` as nested objects.
 //! [`ResultsDb::export`] is what `attnbounds results export` calls: it refuses an experiment
 //! name the store does not hold, naming the ones it does.
@@ -167,15 +168,27 @@ fn write_csv(records: &[TrialRecord], out: &mut impl Write) -> Result<()> {
         .copied()
         .chain(config_cols.iter().map(String::as_str))
         .collect();
-    if let Some(clash) = metric_cols.iter().find(|m| taken.contains(m.as_str())) {
-        let allowed = "a metric name different from every bookkeeping and config column";
-        return Err(Error::invalid("metrics", clash, allowed));
+    // A metric named like a config field (capacity stores `b_x` in both) is written as
+    // `metrics.<name>`, its path in the JSON export; a clash even then (with a column or
+    // another metric) is refused.
+    let mut metric_names = Vec::with_capacity(metric_cols.len());
+    for m in &metric_cols {
+        let name = if taken.contains(m.as_str()) {
+            format!("metrics.{m}")
+        } else {
+            m.clone()
+        };
+        if taken.contains(name.as_str()) || (name != *m && metric_cols.contains(&name)) {
+            let allowed = "a metric name different from every bookkeeping and config column";
+            return Err(Error::invalid("metrics", m, allowed));
+        }
+        metric_names.push(name);
     }
     let header: Vec<&str> = FIXED
         .iter()
         .copied()
         .chain(config_cols.iter().map(String::as_str))
-        .chain(metric_cols.iter().map(String::as_str))
+        .chain(metric_names.iter().map(String::as_str))
         .collect();
     let io = |e: std::io::Error| Error::io("csv output", e);
     write_row(out, header.iter().map(|s| s.to_string())).map_err(io)?;
