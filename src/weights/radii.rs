@@ -49,7 +49,7 @@ pub fn radii_for_bounds(norms: &ModelNorms, b_x: f64) -> Result<Radii> {
 
 /// B_X (the largest row norm) of the embedded inputs in `path` (see [`b_x_from_file`]), after
 /// checking they fit `model`: rows of the model's width, and for (n, T', d) tensors T' = T or
-/// T + 1 (with [CLS]).
+/// T + 1 (with \[CLS\]).
 pub fn b_x_for_model(path: &Path, model: &ImportedModel, context_len: usize) -> Result<f64> {
     let (b, shape) = b_x_from_file(path)?;
     let d = shape.last().copied().unwrap_or(0);
