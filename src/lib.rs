@@ -8,22 +8,39 @@
 //!
 //! Layers, one direction only: `tensor`, `model`, `norms` -> `bounds` (pure maths) ->
 //! experiments -> `figure` and reports -> the CLI in `src/main.rs`.
+//!
+//! Cargo features follow the layers (see `Cargo.toml`): without default features only `error`,
+//! `tensor`, `optim`, `model`, `norms` and `bounds` are built, with no SQLite, plotting, rayon,
+//! safetensors, progress bars or clap; `store`, `train`, `weights`, `figures`, `experiments`
+//! and `cli` (the default) add the rest.
 
+// Always built: the bounds and everything they read (`--no-default-features` builds only these).
 pub mod bounds;
-pub mod capacity;
-pub mod config;
-pub mod construct;
 pub mod error;
-pub mod experiments;
-pub mod figure;
 pub mod model;
 pub mod norms;
 pub mod optim;
-pub mod report;
-pub mod results;
-pub mod tasks;
 pub mod tensor;
+
+#[cfg(feature = "experiments")]
+pub mod capacity;
+#[cfg(feature = "store")]
+pub mod config;
+#[cfg(feature = "experiments")]
+pub mod construct;
+#[cfg(feature = "experiments")]
+pub mod experiments;
+#[cfg(feature = "figures")]
+pub mod figure;
+#[cfg(feature = "experiments")]
+pub mod report;
+#[cfg(feature = "store")]
+pub mod results;
+#[cfg(feature = "store")]
+pub mod tasks;
+#[cfg(feature = "train")]
 pub mod train;
+#[cfg(feature = "weights")]
 pub mod weights;
 
 pub use error::{Error, Result};

@@ -1,4 +1,5 @@
-//! End to end: the smoke preset of `attnbounds capacity` into a temporary store and folder.
+//! End to end: the smoke preset of `attnbounds experiment capacity` into a temporary store and
+//! folder.
 
 use attnbounds::Error;
 use attnbounds::experiments::{Preset, capacity};

@@ -1,14 +1,15 @@
-//! `attnbounds capacity`: empirical capacity of the head class against the bounds (SPEC 5.5).
+//! `attnbounds experiment capacity`: empirical capacity of the head class against the bounds
+//! (docs/experiments.md section 5).
 //!
 //! Thin layer over `experiments::capacity`: runs the preset into the results store, prints a
 //! table, writes the figures. A lower estimate above a rigorous bound is printed loudly and the
 //! command fails.
 
-use super::RunArgs;
+use super::{RunArgs, print_written};
 use attnbounds::experiments::capacity;
 use attnbounds::{Error, Result};
 
-pub fn run(args: RunArgs) -> Result<()> {
+pub fn run(args: &RunArgs) -> Result<()> {
     let (preset, mut db) = args.open()?;
     let clock = std::time::Instant::now();
     let entries = match capacity::figures(preset, &mut db, &args.out, args.quiet) {
@@ -32,13 +33,7 @@ pub fn run(args: RunArgs) -> Result<()> {
          rigorous bound (capped at the range b = B_w B_V B_X); 'paper' is the paper shape with c0 = 1 \
          (a warning only if exceeded); 'BFT flat' is the spectral baseline on the flattened input."
     );
-    for e in &entries {
-        println!(
-            "wrote {}/{}.{{svg,png,csv,tex}}",
-            args.out.display(),
-            e.stem
-        );
-    }
+    print_written(&args.out, &entries);
     println!(
         "results in {} (experiment '{}'); {:.1} s",
         args.db.display(),

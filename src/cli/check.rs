@@ -6,15 +6,33 @@
 
 use attnbounds::experiments::GalleryEntry;
 use attnbounds::{Error, Result};
-use clap::Args;
+use clap::{Args, ValueEnum};
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
+/// Search budget of the proofs-check run.
+#[derive(ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Budget {
+    /// Seconds, as in the tests.
+    Quick,
+    /// The full search.
+    Full,
+}
+
+impl Budget {
+    /// The name proofs-check's own `--budget` flag takes.
+    pub fn name(self) -> &'static str {
+        match self {
+            Budget::Quick => "quick",
+            Budget::Full => "full",
+        }
+    }
+}
+
 #[derive(Args, Debug)]
 pub struct CheckArgs {
-    /// Search budget: quick (seconds, as in the tests) or full.
-    #[arg(long, default_value = "full", value_parser = ["quick", "full"])]
-    pub budget: String,
+    #[arg(long, value_enum, default_value_t = Budget::Full)]
+    pub budget: Budget,
     /// Folder for proofs_check.json and the proofs_check_tightness figure.
     #[arg(long, default_value = "results/proofs-check")]
     pub out: PathBuf,
@@ -22,10 +40,11 @@ pub struct CheckArgs {
 
 pub fn run(args: CheckArgs) -> Result<()> {
     std::fs::create_dir_all(&args.out).map_err(|e| Error::io(args.out.display(), e))?;
-    run_proofs_check(&args.budget, &args.out).map(|_| ())
+    run_proofs_check(args.budget, &args.out).map(|_| ())
 }
 
-pub fn run_proofs_check(budget: &str, out: &Path) -> Result<Vec<GalleryEntry>> {
+pub fn run_proofs_check(budget: Budget, out: &Path) -> Result<Vec<GalleryEntry>> {
+    let budget = budget.name();
     let cargo = std::env::var_os("CARGO").ok_or_else(|| {
         Error::invalid(
             "CARGO",

@@ -1,18 +1,37 @@
 //! `attnbounds construct`: build, verify and report an explicit sparse-function head.
+//! (Its figures: `attnbounds experiment constructions`.)
 
-use attnbounds::Result;
 use attnbounds::bounds::BoundId;
 use attnbounds::construct::standard::bound_params;
 use attnbounds::construct::{Code, Spec, Target, build, predicted_sample_size};
-use attnbounds::experiments::{Preset, construct_figures as experiment};
-use clap::Args;
-use std::path::PathBuf;
+use attnbounds::{Error, Result};
+use clap::{Args, ValueEnum};
+
+/// The Boolean function of the hidden bits.
+#[derive(ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
+pub enum TaskArg {
+    And,
+    Or,
+    Parity,
+    Majority,
+    /// Any function of s bits, given by `--truth-table`.
+    TruthTable,
+}
+
+/// Positional codes of the fixed embedding.
+#[derive(ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
+pub enum PositionalArg {
+    /// p_t = e_t (width T + 3).
+    #[value(name = "onehot")]
+    OneHot,
+    /// Random +-1/sqrt(dim) signs (width ceil(8 s ln(T + 1)) + 3).
+    Random,
+}
 
 #[derive(Args, Debug)]
 pub struct ConstructArgs {
-    /// and | or | parity | majority | truth-table
-    #[arg(long, default_value = "and")]
-    pub task: String,
+    #[arg(long, value_enum, default_value_t = TaskArg::And)]
+    pub task: TaskArg,
     #[arg(long, default_value_t = 3)]
     pub sparsity: usize,
     #[arg(long, default_value_t = 1000)]
@@ -20,13 +39,13 @@ pub struct ConstructArgs {
     /// Target attention mass outside the hidden set, in (0, 1).
     #[arg(long, default_value_t = 0.05)]
     pub eta0: f64,
-    /// onehot | random
-    #[arg(long, default_value = "onehot")]
-    pub positional: String,
+    #[arg(long, value_enum, default_value_t = PositionalArg::OneHot)]
+    pub positional: PositionalArg,
     /// Truth table as 2^s characters 0/1, entry sum_j 2^j b_{i_j} first-to-last.
     #[arg(long)]
     pub truth_table: Option<String>,
-    /// Check on all 2^T inputs (T <= 20) or on --inputs random inputs.
+    /// Check on all 2^T inputs (small T, see `construct::EXHAUSTIVE_MAX_CONTEXT_LEN`) or on
+    /// --inputs random inputs.
     #[arg(long)]
     pub verify: bool,
     #[arg(long, default_value_t = 100_000)]
@@ -34,25 +53,18 @@ pub struct ConstructArgs {
     /// Print norms and predicted sample sizes against T and against s.
     #[arg(long)]
     pub report: bool,
-    /// Write the construction figures (norms and predicted sample sizes vs T and vs s) into DIR
-    /// and exit; the other options are ignored.
-    #[arg(long, value_name = "DIR")]
-    pub figures: Option<PathBuf>,
-    /// Scale of the figures: smoke | default | paper.
-    #[arg(long, default_value = "default")]
-    pub preset: String,
 }
 
 fn parse_target(a: &ConstructArgs) -> Result<Target> {
-    Ok(match a.task.as_str() {
-        "and" => Target::And,
-        "or" => Target::Or,
-        "parity" => Target::Parity,
-        "majority" => Target::Majority,
-        "truth-table" => {
+    Ok(match a.task {
+        TaskArg::And => Target::And,
+        TaskArg::Or => Target::Or,
+        TaskArg::Parity => Target::Parity,
+        TaskArg::Majority => Target::Majority,
+        TaskArg::TruthTable => {
             let s = a.truth_table.as_deref().unwrap_or("");
             if s.is_empty() || !s.chars().all(|c| c == '0' || c == '1') {
-                return Err(attnbounds::Error::invalid(
+                return Err(Error::invalid(
                     "truth-table",
                     s,
                     "a string of 2^s characters 0/1",
@@ -60,25 +72,22 @@ fn parse_target(a: &ConstructArgs) -> Result<Target> {
             }
             Target::TruthTable(s.chars().map(|c| c == '1').collect())
         }
-        other => {
-            return Err(attnbounds::Error::invalid(
-                "task",
-                other,
-                "and, or, parity, majority, truth-table",
-            ));
-        }
     })
 }
 
-fn code(p: &str) -> Result<Code> {
+impl PositionalArg {
+    fn name(self) -> &'static str {
+        match self {
+            PositionalArg::OneHot => "onehot",
+            PositionalArg::Random => "random",
+        }
+    }
+}
+
+fn code(p: PositionalArg) -> Code {
     match p {
-        "onehot" => Ok(Code::OneHot),
-        "random" => Ok(Code::Random { dim: None, seed: 0 }),
-        other => Err(attnbounds::Error::invalid(
-            "positional",
-            other,
-            "onehot or random",
-        )),
+        PositionalArg::OneHot => Code::OneHot,
+        PositionalArg::Random => Code::Random { dim: None, seed: 0 },
     }
 }
 
@@ -119,16 +128,6 @@ fn line(sp: &Spec) -> Result<String> {
 }
 
 pub fn run(a: ConstructArgs) -> Result<()> {
-    if let Some(dir) = &a.figures {
-        let preset = Preset::parse(&a.preset)?;
-        std::fs::create_dir_all(dir).map_err(|e| attnbounds::Error::io(dir.display(), e))?;
-        let t0 = std::time::Instant::now();
-        for e in experiment::figures(preset, dir)? {
-            println!("{}: {}", dir.join(&e.stem).display(), e.description);
-        }
-        println!("{:.2?}", t0.elapsed());
-        return Ok(());
-    }
     let target = parse_target(&a)?;
     let sparsity = match &target {
         Target::TruthTable(t) => t.len().trailing_zeros() as usize,
@@ -139,7 +138,7 @@ pub fn run(a: ConstructArgs) -> Result<()> {
         sparsity,
         context_len: a.context_len,
         eta0: a.eta0,
-        code: code(&a.positional)?,
+        code: code(a.positional),
         support: None,
     };
     let c = build(&sp)?;
@@ -150,7 +149,7 @@ pub fn run(a: ConstructArgs) -> Result<()> {
         sparsity,
         a.context_len,
         a.eta0,
-        a.positional,
+        a.positional.name(),
         c.score_scale,
         c.eta,
         n.width,
@@ -162,11 +161,7 @@ pub fn run(a: ConstructArgs) -> Result<()> {
     );
     if a.verify {
         let t0 = std::time::Instant::now();
-        let v = if a.context_len <= 20 {
-            c.verify_exhaustive(4096)?
-        } else {
-            c.verify_random(a.inputs, 8, 1)?
-        };
+        let v = c.verify(a.inputs)?;
         println!(
             "verify: {} inputs ({}) worst margin y*f = {:.6} ({} of them summed bit by bit: max |counted - summed S| = {:.2e}); real forward on {} inputs: worst margin {:.6}, max |forward - reduced| = {:.2e}; interval certificate (all 2^T inputs): {:.6}; {:.2?}",
             v.reduced_inputs,

@@ -1,62 +1,86 @@
-//! `attnbounds experiment <name>`: run (or resume) an experiment, print its table, write figures.
+//! `attnbounds experiment <name>`: run (or resume) one experiment, print its table, write its
+//! figures. Every experiment takes the same flags ([`RunArgs`]); `gap` also takes `--config`.
 //!
-//! Thin layer: the library functions in `experiments::{attention_map, critical, parity}` do the
-//! work; this file parses flags, opens the results store and prints.
+//! Thin layer: the library functions in `experiments::*` do the work; this file parses flags,
+//! opens the results store and prints.
 
-use super::RunArgs;
+use super::{RunArgs, capacity, gap, print_written};
 use attnbounds::Result;
-use attnbounds::experiments::{attention_map, critical, parity};
+use attnbounds::experiments::{
+    GalleryEntry, attention_map, bound_curves, construct_figures, critical, parity,
+};
 use clap::Subcommand;
 
 #[derive(Subcommand, Debug)]
 pub enum ExperimentCommand {
-    /// Mean [CLS] attention over positions of the trained theory head and 1-block Transformer
-    /// on 3-sparse AND, before and after training, with the hidden set marked (SPEC 6).
-    AttentionMap(RunArgs),
+    /// Monte Carlo generalization gaps of trained models against the post-hoc bounds
+    /// (docs/experiments.md); `--config FILE` runs a sweep config instead of a preset.
+    Gap(gap::GapArgs),
+    /// Empirical Rademacher and packing lower estimates of the head class against the bounds,
+    /// vs T and m, with the flattened linear class as contrast.
+    Capacity(RunArgs),
     /// The paper's experiment: critical sample size of 3-sparse AND against context length T,
     /// with bootstrap error bars, fits (ln T, ln^2 T, T) and their comparison, and a figure.
     CriticalSampleSize(RunArgs),
-    /// Sparse parity loss curves: fresh samples every step vs one fixed sample (SPEC 5.6).
+    /// Sparse parity loss curves: fresh samples every step vs one fixed sample.
     SparseParity(RunArgs),
+    /// Mean [CLS] attention over positions of the trained theory head and 1-block Transformer
+    /// on 3-sparse AND, before and after training, with the hidden set marked.
+    AttentionMap(RunArgs),
+    /// The explicit constructions' norms and predicted sample sizes vs T and vs s
+    /// (deterministic: trains nothing, `--db` is not opened).
+    Constructions(RunArgs),
+    /// Every bound against context length T at fixed unit radii (deterministic: trains
+    /// nothing, `--db` is not opened).
+    BoundCurves(RunArgs),
 }
 
 pub fn run(cmd: ExperimentCommand) -> Result<()> {
     match cmd {
-        ExperimentCommand::AttentionMap(a) => {
+        ExperimentCommand::Gap(a) => a.run.in_pool(|| gap::run(&a)),
+        ExperimentCommand::Capacity(a) => a.in_pool(|| capacity::run(&a)),
+        ExperimentCommand::CriticalSampleSize(a) => a.in_pool(|| {
+            let (preset, mut db) = a.open()?;
+            let r = critical::run(&critical::CriticalPlan::preset(preset), &mut db, a.quiet)?;
+            let entry = critical::write_figure(&r, preset, &a.out)?;
+            finish(&a, r.table(), entry, format!("wall time {:.1} s", r.wall_s))
+        }),
+        ExperimentCommand::SparseParity(a) => a.in_pool(|| {
+            let (preset, mut db) = a.open()?;
+            let r = parity::run(&parity::ParityPlan::preset(preset), &mut db, a.quiet)?;
+            let entry = parity::write_figure(&r, preset, &a.out)?;
+            finish(&a, r.table(), entry, String::new())
+        }),
+        ExperimentCommand::AttentionMap(a) => a.in_pool(|| {
             let (preset, mut db) = a.open()?;
             let plan = attention_map::AttentionPlan::preset(preset);
-            let report = attention_map::run(&plan, &mut db, a.quiet)?;
-            print!("{}", report.table());
-            let entry = attention_map::write_figure(&report, preset, &a.out)?;
-            println!(
-                "wall time {:.1} s ({} trials trained); figure {}/{}.svg",
-                report.wall_s,
-                report.trained,
-                a.out.display(),
-                entry.stem
-            );
+            let r = attention_map::run(&plan, &mut db, a.quiet)?;
+            let entry = attention_map::write_figure(&r, preset, &a.out)?;
+            let (s, n) = (r.wall_s, r.trained);
+            finish(
+                &a,
+                r.table(),
+                entry,
+                format!("wall time {s:.1} s ({n} trials trained)"),
+            )
+        }),
+        ExperimentCommand::Constructions(a) => a.in_pool(|| {
+            print_written(&a.out, &construct_figures::figures(a.preset(), a.out_dir()?)?);
             Ok(())
-        }
-        ExperimentCommand::CriticalSampleSize(a) => {
-            let (preset, mut db) = a.open()?;
-            let report = critical::run(&critical::CriticalPlan::preset(preset), &mut db, a.quiet)?;
-            print!("{}", report.table());
-            let entry = critical::write_figure(&report, preset, &a.out)?;
-            println!(
-                "wall time {:.1} s; figure {}/{}.svg",
-                report.wall_s,
-                a.out.display(),
-                entry.stem
-            );
+        }),
+        ExperimentCommand::BoundCurves(a) => a.in_pool(|| {
+            print_written(&a.out, &bound_curves::figures(a.preset(), a.out_dir()?)?);
             Ok(())
-        }
-        ExperimentCommand::SparseParity(a) => {
-            let (preset, mut db) = a.open()?;
-            let report = parity::run(&parity::ParityPlan::preset(preset), &mut db, a.quiet)?;
-            print!("{}", report.table());
-            let entry = parity::write_figure(&report, preset, &a.out)?;
-            println!("figure {}/{}.svg", a.out.display(), entry.stem);
-            Ok(())
-        }
+        }),
     }
+}
+
+/// Prints the experiment's table, the written figure and a closing note.
+fn finish(a: &RunArgs, table: String, entry: GalleryEntry, note: String) -> Result<()> {
+    print!("{table}");
+    print_written(&a.out, &[entry]);
+    if !note.is_empty() {
+        println!("{note}");
+    }
+    Ok(())
 }

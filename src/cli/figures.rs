@@ -1,13 +1,14 @@
 //! `attnbounds figures`: the README's main command. Regenerates every figure into `figures/`.
 
 use super::RunArgs;
+use super::check::Budget;
 use attnbounds::experiments::Preset;
 use attnbounds::report::{StageReport, render_all, write_gallery};
 use attnbounds::{Error, Result};
 use std::path::Path;
 use std::time::Instant;
 
-pub fn run(args: RunArgs) -> Result<()> {
+pub fn run(args: &RunArgs) -> Result<()> {
     let (preset, mut db) = args.open()?;
     let mut stages = render_all(preset, &mut db, &args.out, args.quiet);
     stages.push(proofs_check_stage(preset, &args.out));
@@ -47,9 +48,9 @@ fn proofs_check_stage(preset: Preset, out: &Path) -> (StageReport, Option<Error>
     // The full search budget takes ~16 s, which alone would break the warm-rerun target of the
     // default preset (< 30 s); the quick budget (~1 s) draws the same claims, less searched.
     let budget = if preset == Preset::Paper {
-        "full"
+        Budget::Full
     } else {
-        "quick"
+        Budget::Quick
     };
     let result = super::check::run_proofs_check(budget, out);
     let seconds = t0.elapsed().as_secs_f64();

@@ -1,63 +1,35 @@
-//! `attnbounds gap`: Monte Carlo generalization gaps of trained models against the post-hoc
-//! bounds (SPEC 5.4). Runs the missing trials of a preset or config into the results store,
-//! prints the per-cell summary table, and optionally renders the figures.
+//! `attnbounds experiment gap`: Monte Carlo generalization gaps of trained models against the
+//! post-hoc bounds (docs/experiments.md section 4). Runs the missing trials of a preset or config
+//! into the results store, prints the per-cell summary table, and renders the figures.
 
+use super::{RunArgs, print_written};
 use attnbounds::config::SweepConfig;
-use attnbounds::experiments::{Preset, gap};
-use attnbounds::results::{DEFAULT_PATH, ResultsDb};
+use attnbounds::experiments::gap;
+use attnbounds::results::ResultsDb;
 use attnbounds::{Error, Result};
 use clap::Args;
 use std::path::PathBuf;
 
-/// Arguments of `attnbounds gap`.
+/// Arguments of `attnbounds experiment gap`: the shared flags, or a sweep config file.
 #[derive(Args, Debug)]
 pub struct GapArgs {
-    /// Preset scale: smoke (seconds), default (about a minute on 2 cores), paper (hours).
-    #[arg(long, default_value = "default", conflicts_with = "config")]
-    pub preset: String,
-    /// A sweep config TOML file instead of a preset (see presets/gap/*.toml).
-    #[arg(long)]
+    #[command(flatten)]
+    pub run: RunArgs,
+    /// A sweep config TOML file instead of a preset (see presets/gap/*.toml); the figures are
+    /// drawn for presets only.
+    #[arg(long, conflicts_with = "preset")]
     pub config: Option<PathBuf>,
-    /// Results store; trials already stored there are not run again.
-    #[arg(long, default_value = DEFAULT_PATH)]
-    pub db: PathBuf,
-    /// Render the figures into this folder (presets only).
-    #[arg(long)]
-    pub figures: Option<PathBuf>,
-    /// Rayon threads (trials run in parallel; each trial is single-threaded) [default: all cores].
-    #[arg(long)]
-    pub threads: Option<usize>,
-    /// No progress bar.
-    #[arg(long)]
-    pub quiet: bool,
 }
 
-pub fn run(args: GapArgs) -> Result<()> {
-    let pool = {
-        let mut b = rayon::ThreadPoolBuilder::new();
-        if let Some(n) = args.threads {
-            attnbounds::error::check::at_least("threads", n, 1)?;
-            b = b.num_threads(n);
-        }
-        b.build()
-            .map_err(|e| Error::invalid("threads", format!("{:?}", args.threads), e.to_string()))?
+/// Runs the missing trials, prints the summary, writes the figures (presets only).
+pub fn run(args: &GapArgs) -> Result<()> {
+    let a = &args.run;
+    let config = match &args.config {
+        Some(path) => SweepConfig::load(path)?,
+        None => gap::preset_config(a.preset())?,
     };
-    pool.install(|| run_in_pool(args))
-}
-
-fn run_in_pool(args: GapArgs) -> Result<()> {
-    let (config, preset) = match &args.config {
-        Some(path) => (SweepConfig::load(path)?, None),
-        None => {
-            let p = Preset::parse(&args.preset)?;
-            (gap::preset_config(p)?, Some(p))
-        }
-    };
-    if let Some(parent) = args.db.parent().filter(|p| !p.as_os_str().is_empty()) {
-        std::fs::create_dir_all(parent).map_err(|e| Error::io(parent.display(), e))?;
-    }
-    let mut db = ResultsDb::open(&args.db)?;
-    let run = gap::run(&config, &mut db, args.quiet)?;
+    let mut db = ResultsDb::open(&a.db)?;
+    let run = gap::run(&config, &mut db, a.quiet)?;
     let s = &run.sweep;
     println!(
         "gap experiment `{}`: {} trials, {} already stored, {} run now, {} failed, {:.1} s",
@@ -86,25 +58,20 @@ fn run_in_pool(args: GapArgs) -> Result<()> {
     if violations > 0 {
         eprintln!("WARNING: the explicit post-hoc bound was exceeded in {violations} trial(s)");
     }
-    if let Some(dir) = &args.figures {
-        let preset = preset.ok_or_else(|| {
-            Error::invalid(
-                "figures",
-                dir.display(),
-                "used with --preset (not --config)",
-            )
-        })?;
-        std::fs::create_dir_all(dir).map_err(|e| Error::io(dir.display(), e))?;
-        for e in gap::figures(preset, &mut db, dir, true)? {
-            println!("wrote {}/{}.{{svg,png,csv,tex}}", dir.display(), e.stem);
-        }
-    }
     if !s.failed.is_empty() {
         return Err(Error::invalid(
             "gap trials",
             format!("{} failed", s.failed.len()),
             "every trial succeeds (see the messages above)",
         ));
+    }
+    if args.config.is_some() {
+        println!("no figures: they are drawn for presets only (not --config)");
+    } else {
+        print_written(
+            &a.out,
+            &gap::figures(a.preset(), &mut db, a.out_dir()?, true)?,
+        );
     }
     Ok(())
 }

@@ -1,4 +1,8 @@
 //! Subcommand definitions and dispatch. One file per subcommand.
+//!
+//! Every experiment sits under one verb with the same flags ([`RunArgs`]):
+//! `attnbounds experiment <name> --preset smoke|default|paper --db PATH --out DIR [--threads N]
+//! [--quiet]`; the main job `figures` takes the same flags.
 
 pub mod bound;
 pub mod capacity;
@@ -8,11 +12,12 @@ pub mod experiment;
 pub mod figures;
 pub mod gap;
 pub mod norms;
+pub mod results;
 
 use attnbounds::experiments::Preset;
 use attnbounds::results::{DEFAULT_PATH, ResultsDb};
 use attnbounds::{Error, Result};
-use clap::{Args, Parser, Subcommand};
+use clap::{Args, Parser, Subcommand, ValueEnum};
 use std::path::PathBuf;
 
 /// Capacity bounds for bounded-norm self-attention (Edelman, Goel, Kakade, Zhang, ICML 2022),
@@ -34,56 +39,107 @@ pub enum Command {
     /// Check every inequality of docs/derivations.md numerically (runs the proofs-check crate;
     /// needs `cargo run`). Fails if a claim is violated.
     Check(check::CheckArgs),
-    /// Run (or resume) an experiment and write its figure.
+    /// Run (or resume) one experiment into the results store and write its figures.
     #[command(subcommand)]
     Experiment(experiment::ExperimentCommand),
-    /// Monte Carlo generalization gaps of trained models against the post-hoc bounds
-    /// (resumable; results in the SQLite store).
-    Gap(gap::GapArgs),
-    /// Build, verify and report an explicit head for an s-sparse function (SPEC section 4).
+    /// Build, verify and report an explicit head for an s-sparse function
+    /// (docs/constructions.md).
     Construct(construct::ConstructArgs),
-    /// Empirical Rademacher and packing lower estimates of the head class against the bounds,
-    /// vs T and m, with the flattened linear class as contrast (SPEC 5.5). Writes figures.
-    Capacity(RunArgs),
     /// Norms per head and layer of a model trained elsewhere (safetensors) and the bounds they give.
     Norms(norms::NormsArgs),
+    /// Read the results store: export its trials as CSV or JSON.
+    #[command(subcommand)]
+    Results(results::ResultsCommand),
 }
 
 pub fn run(cli: Cli) -> Result<()> {
     match cli.command {
-        Command::Figures(args) => figures::run(args),
+        Command::Figures(args) => args.in_pool(|| figures::run(&args)),
         Command::Bound(args) => bound::run(*args),
         Command::Check(args) => check::run(args),
         Command::Experiment(cmd) => experiment::run(cmd),
-        Command::Gap(args) => gap::run(args),
         Command::Construct(args) => construct::run(args),
-        Command::Capacity(args) => capacity::run(args),
         Command::Norms(args) => norms::run(args),
+        Command::Results(cmd) => results::run(cmd),
     }
 }
 
-/// The arguments every experiment command shares (`figures`, `capacity`, `experiment ...`).
+/// The scale of a run, as a command-line value (mapped onto the library's [`Preset`]).
+#[derive(ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
+pub enum PresetArg {
+    /// Seconds: what the tests run.
+    Smoke,
+    /// Minutes on 2 cores: what the committed figures are.
+    Default,
+    /// Full scale (hours).
+    Paper,
+}
+
+impl From<PresetArg> for Preset {
+    fn from(p: PresetArg) -> Preset {
+        match p {
+            PresetArg::Smoke => Preset::Smoke,
+            PresetArg::Default => Preset::Default,
+            PresetArg::Paper => Preset::Paper,
+        }
+    }
+}
+
+/// The arguments every experiment command shares (`figures` and `experiment <name>`).
 #[derive(Args, Debug)]
 pub struct RunArgs {
-    /// Scale: smoke (seconds), default (minutes), paper (full scale).
-    #[arg(long, default_value = "default")]
-    pub preset: String,
+    /// Scale of the run.
+    #[arg(long, value_enum, default_value_t = PresetArg::Default)]
+    pub preset: PresetArg,
     /// Results store (SQLite): finished trials are replayed, an interrupted run resumes.
     #[arg(long, default_value = DEFAULT_PATH)]
     pub db: PathBuf,
     /// Output folder for the figures (SVG, PNG, CSV, pgfplots .tex).
     #[arg(long, default_value = "figures")]
     pub out: PathBuf,
+    /// Worker threads for trials (each trial is single-threaded) [default: all cores].
+    #[arg(long)]
+    pub threads: Option<usize>,
     /// No progress bars.
     #[arg(long)]
     pub quiet: bool,
 }
 
 impl RunArgs {
+    /// The library preset.
+    pub fn preset(&self) -> Preset {
+        self.preset.into()
+    }
+
+    /// The output folder, created if missing.
+    pub fn out_dir(&self) -> Result<&std::path::Path> {
+        std::fs::create_dir_all(&self.out).map_err(|e| Error::io(self.out.display(), e))?;
+        Ok(&self.out)
+    }
+
     /// The parsed preset and the opened store, with the output folder created.
     pub fn open(&self) -> Result<(Preset, ResultsDb)> {
-        let preset = Preset::parse(&self.preset)?;
-        std::fs::create_dir_all(&self.out).map_err(|e| Error::io(self.out.display(), e))?;
-        Ok((preset, ResultsDb::open(&self.db)?))
+        self.out_dir()?;
+        Ok((self.preset(), ResultsDb::open(&self.db)?))
+    }
+
+    /// Runs `f` on a rayon pool of `--threads` workers (all cores when absent).
+    pub fn in_pool<T: Send>(&self, f: impl FnOnce() -> Result<T> + Send) -> Result<T> {
+        let mut b = rayon::ThreadPoolBuilder::new();
+        if let Some(n) = self.threads {
+            attnbounds::error::check::at_least("threads", n, 1)?;
+            b = b.num_threads(n);
+        }
+        let pool = b
+            .build()
+            .map_err(|e| Error::invalid("threads", format!("{:?}", self.threads), e.to_string()))?;
+        pool.install(f)
+    }
+}
+
+/// One line per written figure: its four files.
+pub fn print_written(out: &std::path::Path, entries: &[attnbounds::experiments::GalleryEntry]) {
+    for e in entries {
+        println!("wrote {}/{}.{{svg,png,csv,tex}}", out.display(), e.stem);
     }
 }

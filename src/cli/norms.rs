@@ -1,9 +1,12 @@
 //! `attnbounds norms`: norms per head and layer of a model trained elsewhere (safetensors), and
-//! the bounds they give. Library calls: `weights::read_file`, `weights::model_norms`,
-//! `bounds::all_bounds`; this file only parses and prints.
+//! the bounds they give. Library calls: `weights::read_file_mapped`, `weights::model_norms`,
+//! `weights::radii_for_bounds` (max over heads), `bounds::all_bounds`; this file only parses and
+//! prints.
 
-use attnbounds::bounds::{BoundParams, HeadRadii, Radii, Setting, all_bounds};
-use attnbounds::weights::{b_x_from_file, layout_from_arg, model_norms, read_file_mapped};
+use attnbounds::bounds::{BoundParams, all_bounds};
+use attnbounds::weights::{
+    b_x_for_model, bound_setting, layout_from_arg, model_norms, radii_for_bounds, read_file_mapped,
+};
 use attnbounds::{Error, Result};
 use clap::Args;
 use std::path::PathBuf;
@@ -49,25 +52,7 @@ pub fn run(a: NormsArgs) -> Result<()> {
     let norms = model_norms(&model)?;
     let b_x = match (a.b_x, &a.data) {
         (Some(b), None) => b,
-        (None, Some(p)) => {
-            let (b, shape) = b_x_from_file(p)?;
-            let d = shape[shape.len() - 1];
-            let t_ok = shape.len() != 3 || [a.context_len, a.context_len + 1].contains(&shape[1]);
-            if d != model.width() || !t_ok {
-                return Err(Error::shape(
-                    format!("inputs in {}", p.display()),
-                    format!(
-                        "(n, T or T+1 = {} or {}, d = {}) or (rows, d = {}) (d = the model's width)",
-                        a.context_len,
-                        a.context_len + 1,
-                        model.width(),
-                        model.width()
-                    ),
-                    format!("{shape:?}"),
-                ));
-            }
-            b
-        }
+        (None, Some(p)) => b_x_for_model(p, &model, a.context_len)?,
         _ => {
             return Err(Error::invalid(
                 "b_x",
@@ -76,34 +61,8 @@ pub fn run(a: NormsArgs) -> Result<()> {
             ));
         }
     };
-    let max = |f: &dyn Fn(&attnbounds::weights::HeadNorms) -> f64| {
-        norms.heads.iter().map(f).fold(0.0f64, f64::max)
-    };
-    let setting = Setting {
-        num_samples: a.num_samples,
-        context_len: a.context_len,
-        width: model.width(),
-        value_dim: model
-            .blocks
-            .iter()
-            .flat_map(|b| &b.heads)
-            .map(|h| h.w_v.cols)
-            .max()
-            .unwrap_or(0),
-        heads: model.heads(),
-        layers: model.blocks.len(),
-    };
-    let radii = Radii::uniform(
-        HeadRadii {
-            b_x,
-            b_qk: max(&|h| h.theta_frobenius),
-            b_v: max(&|h| h.w_v_spectral),
-            b_v21: max(&|h| h.w_v_21),
-            b_w: norms.readout,
-        },
-        max(&|h| h.w_c_spectral),
-        max(&|h| h.w_c_21),
-    );
+    let setting = bound_setting(&model, a.num_samples, a.context_len);
+    let radii = radii_for_bounds(&norms, b_x)?;
     let params = BoundParams {
         delta: a.delta,
         gamma: a.gamma,

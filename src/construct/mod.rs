@@ -13,7 +13,10 @@
 pub mod standard;
 mod verify;
 
-pub use verify::{Verification, predicted_sample_size, radii};
+pub use verify::{
+    EXHAUSTIVE_FORWARD_INPUTS, EXHAUSTIVE_MAX_CONTEXT_LEN, RANDOM_FORWARD_INPUTS, RANDOM_SEED,
+    Verification, predicted_sample_size, radii,
+};
 
 use crate::error::{Error, Result, check};
 use crate::model::{Activation, ClsHead, Embedding, Positional};

@@ -29,10 +29,32 @@ pub struct Verification {
     pub certified_margin: f64,
 }
 
+/// Largest context length [`Construction::verify`] checks on all 2^T inputs.
+pub const EXHAUSTIVE_MAX_CONTEXT_LEN: usize = 20;
+/// Inputs [`Construction::verify`] also runs through the real forward pass: at most this many of
+/// the 2^T when exhaustive, ...
+pub const EXHAUSTIVE_FORWARD_INPUTS: usize = 4096;
+/// ... and this many of the random inputs otherwise (each forward pass costs O(T d)).
+pub const RANDOM_FORWARD_INPUTS: usize = 8;
+/// Seed of [`Construction::verify`]'s random inputs, fixed so a report is reproducible.
+pub const RANDOM_SEED: u64 = 1;
+
 /// `(a_g, n_g)` per distinct outside attention weight, and each position's group.
 type OutsideGroups = (Vec<(f64, usize)>, Vec<usize>);
 
 impl Construction {
+    /// The standard check: every input through the reduced path when
+    /// T <= [`EXHAUSTIVE_MAX_CONTEXT_LEN`] (and up to [`EXHAUSTIVE_FORWARD_INPUTS`] through the
+    /// real forward), else `random_inputs` random inputs ([`RANDOM_FORWARD_INPUTS`] of them
+    /// through the forward, seed [`RANDOM_SEED`]).
+    pub fn verify(&self, random_inputs: u64) -> Result<Verification> {
+        if self.spec.context_len <= EXHAUSTIVE_MAX_CONTEXT_LEN {
+            self.verify_exhaustive(EXHAUSTIVE_FORWARD_INPUTS)
+        } else {
+            self.verify_random(random_inputs, RANDOM_FORWARD_INPUTS, RANDOM_SEED)
+        }
+    }
+
     fn sum_bits(&self, bits: &[u8]) -> f64 {
         bits.iter()
             .zip(&self.attention)
@@ -72,7 +94,7 @@ impl Construction {
     /// up to `forward_cap` of them (all if T <= 10).
     pub fn verify_exhaustive(&self, forward_cap: usize) -> Result<Verification> {
         let t = self.spec.context_len;
-        if t > 20 {
+        if t > EXHAUSTIVE_MAX_CONTEXT_LEN {
             return Err(crate::Error::invalid(
                 "context_len",
                 t,

@@ -169,7 +169,10 @@ pub fn figures(preset: Preset, out_dir: &Path) -> Result<Vec<GalleryEntry>> {
     };
     fig2.write(out_dir, "samples_needed_vs_context_len")?;
 
-    let cmd = format!("attnbounds figures --preset {}", preset.name());
+    let cmd = format!(
+        "attnbounds experiment bound-curves --preset {}",
+        preset.name()
+    );
     Ok(vec![
         GalleryEntry {
             stem: "bounds_vs_context_len".into(),

@@ -498,7 +498,7 @@ pub fn figures(
         v.dedup();
         v
     };
-    let command = format!("attnbounds capacity --preset {}", preset.name());
+    let command = format!("attnbounds experiment capacity --preset {}", preset.name());
     let mut out = Vec::new();
     let figs = [
         (

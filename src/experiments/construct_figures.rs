@@ -142,7 +142,7 @@ pub fn figures(preset: Preset, out_dir: &Path) -> Result<Vec<GalleryEntry>> {
     let col = |f: fn(&ContextPoint) -> f64| -> Vec<f64> { pts.iter().map(f).collect() };
     let s = SPARSITY;
     let cmd = format!(
-        "attnbounds construct --figures DIR --preset {}",
+        "attnbounds experiment constructions --preset {}",
         preset.name()
     );
     let mut entries = Vec::new();
@@ -376,7 +376,7 @@ mod tests {
             for ext in ["svg", "png", "csv", "tex"] {
                 assert!(dir.path().join(format!("{}.{ext}", e.stem)).is_file());
             }
-            assert!(e.command.contains("--figures"));
+            assert!(e.command.contains("experiment constructions"));
         }
         // Smoke grid: log_grid(8, 1000, 1) = 8, 40, 200, 1000 (3 steps of 10^(log10(125)/3)).
         let theta = csv_series(dir.path(), &entries[0].stem, "||Theta||_F");

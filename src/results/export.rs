@@ -2,9 +2,12 @@
 //!
 //! CSV: one row per trial; the bookkeeping columns, then one column per cell-config field
 //! (nested fields flattened as `train.steps`, lists as JSON text), then one column per metric
-//! (the union over the exported trials, sorted; empty where a trial lacks it). Column names are
-//! the config's field names, so `context_len` and `num_samples` read the same everywhere.
+//! (the union over the exported trials, sorted; empty where a trial lacks it; `metrics.<name>`
+//! where a config field has the same name). Column names are the config's field names, so
+//! `context_len` and `num_samples` read the same everywhere.
 //! JSON: an array of objects with `cell_config` and `metrics` as nested objects.
+//! [`ResultsDb::export`] is what `attnbounds results export` calls: it refuses an experiment
+//! name the store does not hold, naming the ones it does.
 
 use super::{ResultsDb, TrialRecord};
 use crate::error::{Error, Result};
@@ -26,7 +29,52 @@ const FIXED: [&str; 10] = [
     "duration_s",
 ];
 
+/// Output format of [`ResultsDb::export`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ExportFormat {
+    Csv,
+    Json,
+}
+
 impl ResultsDb {
+    /// The distinct experiment names in the store, sorted.
+    pub fn experiments(&self) -> Result<Vec<String>> {
+        let mut stmt = self
+            .conn
+            .prepare("SELECT DISTINCT experiment FROM trials ORDER BY experiment")
+            .map_err(|e| self.err(e))?;
+        let rows = stmt
+            .query_map([], |r| r.get::<_, String>(0))
+            .map_err(|e| self.err(e))?;
+        rows.collect::<std::result::Result<_, _>>()
+            .map_err(|e| self.err(e))
+    }
+
+    /// Writes the trials of `experiment` (all when `None`) in `format`. An experiment the store
+    /// does not hold is an error naming the stored ones (not an empty export).
+    pub fn export(
+        &self,
+        experiment: Option<&str>,
+        format: ExportFormat,
+        out: &mut impl Write,
+    ) -> Result<()> {
+        if let Some(name) = experiment {
+            let stored = self.experiments()?;
+            if !stored.iter().any(|s| s == name) {
+                let allowed = if stored.is_empty() {
+                    format!("an experiment stored in {} (it holds none)", self.path())
+                } else {
+                    format!("one of the experiments stored: {}", stored.join(", "))
+                };
+                return Err(Error::invalid("experiment", name, allowed));
+            }
+        }
+        match format {
+            ExportFormat::Csv => self.export_csv(experiment, out),
+            ExportFormat::Json => self.export_json(experiment, out),
+        }
+    }
+
     /// Writes the trials of `experiment` (all when `None`) as CSV.
     pub fn export_csv(&self, experiment: Option<&str>, out: &mut impl Write) -> Result<()> {
         write_csv(&self.trials(experiment)?, out)
@@ -120,15 +168,27 @@ fn write_csv(records: &[TrialRecord], out: &mut impl Write) -> Result<()> {
         .copied()
         .chain(config_cols.iter().map(String::as_str))
         .collect();
-    if let Some(clash) = metric_cols.iter().find(|m| taken.contains(m.as_str())) {
-        let allowed = "a metric name different from every bookkeeping and config column";
-        return Err(Error::invalid("metrics", clash, allowed));
+    // A metric named like a config field (capacity stores `b_x` in both) is written as
+    // `metrics.<name>`, its path in the JSON export; a clash even then (with a column or
+    // another metric) is refused.
+    let mut metric_names = Vec::with_capacity(metric_cols.len());
+    for m in &metric_cols {
+        let name = if taken.contains(m.as_str()) {
+            format!("metrics.{m}")
+        } else {
+            m.clone()
+        };
+        if taken.contains(name.as_str()) || (name != *m && metric_cols.contains(&name)) {
+            let allowed = "a metric name different from every bookkeeping and config column";
+            return Err(Error::invalid("metrics", m, allowed));
+        }
+        metric_names.push(name);
     }
     let header: Vec<&str> = FIXED
         .iter()
         .copied()
         .chain(config_cols.iter().map(String::as_str))
-        .chain(metric_cols.iter().map(String::as_str))
+        .chain(metric_names.iter().map(String::as_str))
         .collect();
     let io = |e: std::io::Error| Error::io("csv output", e);
     write_row(out, header.iter().map(|s| s.to_string())).map_err(io)?;

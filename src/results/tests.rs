@@ -104,13 +104,45 @@ fn json_export_parses_back() {
 }
 
 #[test]
-fn metric_named_like_a_config_field_is_refused_on_csv_export() {
+fn metric_named_like_a_config_field_is_exported_under_its_json_path() {
     let mut db = ResultsDb::open_in_memory().unwrap();
     let mut r = record("abc", 0, 0.25);
     r.metrics.insert("context_len".to_string(), 1.0);
     db.insert(&r).unwrap();
-    let e = db.export_csv(None, &mut Vec::new()).unwrap_err();
-    assert!(e.to_string().contains("context_len"), "{e}");
+    let mut out = Vec::new();
+    db.export_csv(None, &mut out).unwrap();
+    let text = String::from_utf8(out).unwrap();
+    let lines: Vec<&str> = text.lines().collect();
+    // Config column `context_len` = 100, metric column `metrics.context_len` = 1 (sorted first).
+    assert!(
+        lines[0].ends_with(
+            ",context_len,train.steps,truth_table,metrics.context_len,population_error,train_error"
+        ),
+        "{}",
+        lines[0]
+    );
+    assert!(
+        lines[1].ends_with(",100,5,\"[true,false]\",1,0.25,0"),
+        "{}",
+        lines[1]
+    );
+    // Only a clash that survives the prefix is refused: with a config column, or another metric.
+    for (config, other) in [
+        (r#"{"x":1,"metrics":{"x":1}}"#, None),
+        ("{}", Some("metrics.x")),
+    ] {
+        let mut r = record("def", 0, 0.5);
+        r.cell_config = config.to_string();
+        r.metrics = Metrics::from([("x".to_string(), 2.0)]);
+        if let Some(o) = other {
+            r.cell_config = r#"{"x":1}"#.to_string();
+            r.metrics.insert(o.to_string(), 3.0);
+        }
+        let mut db = ResultsDb::open_in_memory().unwrap();
+        db.insert(&r).unwrap();
+        let e = db.export_csv(None, &mut Vec::new()).unwrap_err();
+        assert!(e.to_string().contains("invalid metrics = x"), "{e}");
+    }
 }
 
 #[test]

@@ -27,6 +27,7 @@ mod export;
 mod import;
 mod mapping;
 mod norms;
+mod radii;
 
 #[cfg(test)]
 mod tests;
@@ -37,6 +38,7 @@ pub use import::{
 };
 pub use mapping::{Mapping, layout_from_arg};
 pub use norms::{HeadNorms, ModelNorms, model_norms};
+pub use radii::{b_x_for_model, bound_setting, radii_for_bounds};
 
 use crate::error::{Error, Result};
 

@@ -321,11 +321,7 @@ pub fn figures(
             "a trial that trains and measures without error",
         ));
     }
-    let command = format!(
-        "attnbounds gap --preset {} --figures {}",
-        preset.name(),
-        out_dir.display()
-    );
+    let command = format!("attnbounds experiment gap --preset {}", preset.name());
     plots::render(&config, &run.cells, out_dir, &command, quiet)
 }
 
