@@ -20,6 +20,7 @@ pub mod model;
 pub mod norms;
 pub mod optim;
 pub mod report;
+pub mod stats;
 pub mod results;
 pub mod tasks;
 pub mod tensor;

@@ -15,7 +15,7 @@ use crate::construct::{
     Code, Construction, ConstructionNorms, Spec, Target, build, predicted_sample_size, radii,
 };
 use crate::error::Result;
-use crate::experiments::bound_curves::log_grid;
+use crate::stats::log_grid;
 use crate::experiments::{GalleryEntry, Preset};
 use crate::figure::{Figure, FigureSize, Series};
 use rand::{RngExt, SeedableRng};

@@ -8,7 +8,6 @@ pub mod bound_curves;
 pub mod capacity;
 pub mod construct;
 pub mod critical;
-pub mod fit;
 pub mod gap;
 pub mod parity;
 pub mod sweep;

@@ -15,7 +15,7 @@
 pub mod population;
 
 pub use population::{
-    PopulationError, PopulationOptions, clopper_pearson, per_example, population_error,
+    PopulationError, PopulationOptions, per_example, population_error,
     try_population_error,
 };
 

@@ -7,8 +7,8 @@
 
 use super::{Dataset, Task, input_weight};
 use crate::error::{Error, Result, check};
+use crate::stats::clopper_pearson;
 use rand::Rng;
-use statrs::distribution::{Beta, ContinuousCDF};
 
 /// How to evaluate a population error.
 #[derive(Debug, Clone, PartialEq)]
@@ -187,35 +187,4 @@ fn mistakes(data: &Dataset, scores: &[f64]) -> Result<Vec<usize>> {
     Ok((0..scores.len())
         .filter(|&i| f64::from(labels[i]) * scores[i] <= 0.0)
         .collect())
-}
-
-/// Exact two-sided Clopper-Pearson interval for a binomial proportion with `k` successes in
-/// `n` trials, coverage >= 1 - delta:
-/// lower = Beta(k, n-k+1) quantile at delta/2 (0 if k = 0),
-/// upper = Beta(k+1, n-k) quantile at 1 - delta/2 (1 if k = n).
-/// Source: Clopper & Pearson (1934), Biometrika 26(4).
-pub fn clopper_pearson(k: u64, n: u64, delta: f64) -> Result<(f64, f64)> {
-    check::open_unit("delta", delta)?;
-    if n == 0 {
-        return Err(Error::invalid("n", n, "an integer >= 1"));
-    }
-    if k > n {
-        return Err(Error::invalid("k", k, format!("an integer in 0..=n = {n}")));
-    }
-    let (kf, nf) = (k as f64, n as f64);
-    let beta = |a: f64, b: f64| {
-        Beta::new(a, b)
-            .map_err(|e| Error::invalid("beta shape", format!("({a}, {b})"), e.to_string()))
-    };
-    let lower = if k == 0 {
-        0.0
-    } else {
-        beta(kf, nf - kf + 1.0)?.inverse_cdf(delta / 2.0)
-    };
-    let upper = if k == n {
-        1.0
-    } else {
-        beta(kf + 1.0, nf - kf)?.inverse_cdf(1.0 - delta / 2.0)
-    };
-    Ok((lower, upper))
 }
