@@ -20,47 +20,10 @@ use crate::tensor::Mat;
 use nalgebra::{DMatrix, DVector};
 use rand::{RngExt, SeedableRng};
 
-/// The Boolean function of the hidden bits b_{i_0}, ..., b_{i_{s-1}} (i_0 < ... < i_{s-1}).
-#[derive(Clone, Debug, PartialEq)]
-pub enum Target {
-    And,
-    Or,
-    Parity,
-    /// True iff 2 * count > s.
-    Majority,
-    /// Length 2^s; entry sum_j 2^j b_{i_j} (the convention of `tasks::TaskKind::TruthTable`).
-    TruthTable(Vec<bool>),
-}
-
-impl Target {
-    fn symmetric(&self, count: usize, s: usize) -> Option<bool> {
-        match self {
-            Target::And => Some(count == s),
-            Target::Or => Some(count > 0),
-            Target::Parity => Some(count % 2 == 1),
-            Target::Majority => Some(2 * count > s),
-            Target::TruthTable(_) => None,
-        }
-    }
-    /// The target on hidden bits given as a pattern index sum_j 2^j b_{i_j}.
-    pub fn value(&self, pattern: usize, s: usize) -> bool {
-        match self {
-            Target::TruthTable(t) => t[pattern],
-            other => other
-                .symmetric(pattern.count_ones() as usize, s)
-                .unwrap_or(false),
-        }
-    }
-    pub fn name(&self) -> &'static str {
-        match self {
-            Target::And => "and",
-            Target::Or => "or",
-            Target::Parity => "parity",
-            Target::Majority => "majority",
-            Target::TruthTable(_) => "truth-table",
-        }
-    }
-}
+/// The Boolean function of the hidden bits b_{i_0}, ..., b_{i_{s-1}} (i_0 < ... < i_{s-1}): the
+/// crate's one task enum, [`crate::tasks::TaskKind`] (symmetric targets through
+/// `TaskKind::symmetric`, truth tables indexed by sum_j 2^j b_{i_j}).
+pub use crate::tasks::TaskKind as Target;
 
 /// Positional codes: one-hot (d = T + 3) or random +-1/sqrt(dim) signs, the codes of
 /// `Embedding::fixed_bits(T, Positional::RandomSigns { dim, seed })` (d = dim + 3).

@@ -219,3 +219,54 @@ fn try_population_error_passes_results_and_errors_through() {
         "{err}"
     );
 }
+
+#[test]
+fn or_labels_are_balanced_exactly() {
+    // P(OR = false) = (1 - bit_prob)^s = (2^(-1/s))^s = 1/2 (closed form); checked by exact
+    // enumeration of all 2^T inputs, so the population rate of +1 labels is 1/2 up to rounding.
+    for s in 1..=4 {
+        let task = Task::new(TaskKind::Or, 8, s, &mut rng(s as u64)).unwrap();
+        let mut positive = 0.0;
+        enumerate_inputs(&task, 64, |chunk, w| {
+            positive += (chunk.labels().iter().zip(w))
+                .filter(|(y, _)| **y == 1)
+                .map(|(_, w)| w)
+                .sum::<f64>();
+            Ok(())
+        })
+        .unwrap();
+        assert!((positive - 0.5).abs() < 1e-12, "s = {s}: {positive}");
+    }
+}
+
+#[test]
+fn task_names_round_trip_and_pair_with_the_table() {
+    for (name, spelled) in TaskName::ALL.iter().zip(TaskName::NAMES) {
+        assert_eq!(name.name(), *spelled);
+        assert_eq!(TaskName::try_from(spelled.to_string()).unwrap(), *name);
+        assert_eq!(
+            serde_json::to_string(name).unwrap(),
+            format!("\"{spelled}\"")
+        );
+    }
+    let e = TaskName::try_from("xor".to_string()).unwrap_err();
+    assert!(
+        e.to_string().contains("xor") && e.to_string().contains("truth_table"),
+        "{e}"
+    );
+    let table = [true, false];
+    assert_eq!(
+        TaskKind::from_name(TaskName::TruthTable, Some(&table)).unwrap(),
+        TaskKind::TruthTable(table.to_vec())
+    );
+    assert_eq!(
+        TaskKind::from_name(TaskName::Or, None).unwrap().name(),
+        "or"
+    );
+    assert!(TaskKind::from_name(TaskName::TruthTable, None).is_err());
+    assert!(TaskKind::from_name(TaskName::And, Some(&table)).is_err());
+    // The symmetric functions from the count of true bits, and the truth table by pattern.
+    assert!(TaskKind::Majority.value(0b101, 3));
+    assert!(!TaskKind::Or.value(0, 3));
+    assert!(TaskKind::TruthTable(vec![false, true, true, false]).value(2, 2));
+}
