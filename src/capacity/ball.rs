@@ -10,6 +10,7 @@
 use crate::bounds::HeadRadii;
 use crate::error::{Error, Result, check};
 use crate::model::{Activation, ClsHead};
+use crate::norms::model::l2;
 use crate::tensor::Mat;
 use rand::{Rng, RngExt};
 
@@ -31,10 +32,6 @@ pub struct HeadBall {
 pub fn theta_frobenius(head: &ClsHead<f64>) -> Result<f64> {
     let t = crate::norms::theta(&head.w_q.to_dmatrix(), &head.w_k.to_dmatrix())?;
     crate::norms::frobenius(&t)
-}
-
-fn l2(xs: &[f64]) -> f64 {
-    xs.iter().map(|x| x * x).sum::<f64>().sqrt()
 }
 
 fn scale_into(xs: &mut [f64], norm: f64, radius: f64) {

@@ -2,7 +2,7 @@
 //! the bounds they give. Library calls: `weights::read_file`, `weights::model_norms`,
 //! `bounds::all_bounds`; this file only parses and prints.
 
-use attnbounds::bounds::{BoundParams, HeadRadii, Radii, Setting, all_bounds};
+use attnbounds::bounds::{BoundParams, Radii, Setting, all_bounds};
 use attnbounds::weights::{b_x_from_file, layout_from_arg, model_norms, read_file_mapped};
 use attnbounds::{Error, Result};
 use clap::Args;
@@ -76,9 +76,6 @@ pub fn run(a: NormsArgs) -> Result<()> {
             ));
         }
     };
-    let max = |f: &dyn Fn(&attnbounds::weights::HeadNorms) -> f64| {
-        norms.heads.iter().map(f).fold(0.0f64, f64::max)
-    };
     let setting = Setting {
         num_samples: a.num_samples,
         context_len: a.context_len,
@@ -94,15 +91,9 @@ pub fn run(a: NormsArgs) -> Result<()> {
         layers: model.blocks.len(),
     };
     let radii = Radii {
-        head: HeadRadii {
-            b_x,
-            b_qk: max(&|h| h.theta_frobenius),
-            b_v: max(&|h| h.w_v_spectral),
-            b_v21: max(&|h| h.w_v_21),
-            b_w: norms.readout,
-        },
-        b_c: Some(max(&|h| h.w_c_spectral)),
-        b_c21: Some(max(&|h| h.w_c_21)),
+        head: norms.head_radii(Some(b_x))?,
+        b_c: Some(norms.max_over_heads(|h| h.w_c_spectral.unwrap_or(0.0))),
+        b_c21: Some(norms.max_over_heads(|h| h.w_c_21.unwrap_or(0.0))),
     };
     let params = BoundParams {
         delta: a.delta,
@@ -147,25 +138,25 @@ pub fn run(a: NormsArgs) -> Result<()> {
         "W_C_2",
         "W_C_21"
     );
-    for h in &norms.heads {
+    let heads = (norms.layers.iter().enumerate())
+        .flat_map(|(l, layer)| layer.heads.iter().enumerate().map(move |(i, h)| (l, i, h)));
+    for (layer, head, h) in heads {
+        let c = |x: Option<f64>| x.unwrap_or(f64::NAN);
         println!(
             "{:>5} {:>4} {:>11.4e} {:>11.4e} {:>11.4e} {:>11.4e} {:>11.4e} {:>11.4e} {:>11.4e} {:>11.4e}",
-            h.layer,
-            h.head,
-            h.theta_frobenius,
+            layer,
+            head,
+            h.theta_fro,
             h.theta_21,
             h.theta_21_transposed,
             h.theta_spectral,
             h.w_v_spectral,
             h.w_v_21,
-            h.w_c_spectral,
-            h.w_c_21
+            c(h.w_c_spectral),
+            c(h.w_c_21)
         );
     }
-    println!(
-        "read-out ||w||_2 = {:.4e}; B_X = {:.4e}",
-        norms.readout, b_x
-    );
+    println!("read-out ||w||_2 = {:.4e}; B_X = {:.4e}", norms.w_l2, b_x);
     println!(
         "bounds (radii = max over heads; m = {}, T = {}, delta = {}, gamma = {}):",
         a.num_samples, a.context_len, a.delta, a.gamma

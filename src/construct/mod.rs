@@ -351,17 +351,6 @@ pub struct ConstructionNorms {
     pub value_dim: usize,
 }
 
-/// Keep the rows where any column is nonzero: every norm used here is unchanged by dropping
-/// zero rows, and it keeps d = T + 3 one-hot heads at T = 10^5 cheap.
-fn nonzero_rows(m: &Mat<f64>) -> DMatrix<f64> {
-    let rows: Vec<usize> = (0..m.rows)
-        .filter(|&r| m.row(r).iter().any(|&v| v != 0.0))
-        .collect();
-    DMatrix::from_fn(rows.len().max(1), m.cols, |i, j| {
-        rows.get(i).map_or(0.0, |&r| m.data[r * m.cols + j])
-    })
-}
-
 impl Construction {
     /// The model's embedding (allocates T x d: for one-hot codes only for moderate T).
     pub fn embedding(&self) -> Result<Embedding<f64>> {
@@ -375,12 +364,17 @@ impl Construction {
         Embedding::fixed_bits(self.spec.context_len, pos)
     }
 
-    /// Norms via `crate::norms` on the weights (Theta = w_k w_q^T on its nonzero rows/columns).
+    /// Norms from the one measurement (`norms::model::head_norms`) on the weights with their
+    /// zero rows dropped (no norm changes; it keeps d = T + 3 one-hot heads at T = 10^5 cheap).
     pub fn norms(&self) -> Result<ConstructionNorms> {
-        let wk = nonzero_rows(&self.head.w_k);
-        let wq = nonzero_rows(&self.head.w_q);
-        let theta = &wk * wq.transpose();
-        let wv = nonzero_rows(&self.head.w_v);
+        use crate::norms::model::{drop_zero_rows, head_norms, l2};
+        let h = &self.head;
+        let (wq, wk, wv) = (
+            drop_zero_rows(&h.w_q)?,
+            drop_zero_rows(&h.w_k)?,
+            drop_zero_rows(&h.w_v)?,
+        );
+        let n = head_norms(&wq, &wk, &wv, None)?;
         let code_sq = match &self.codes {
             None => 1.0,
             Some(p) => (0..p.rows)
@@ -390,11 +384,11 @@ impl Construction {
         Ok(ConstructionNorms {
             // ||[onehot(b); p_t; 0]||^2 = 1 + ||p_t||^2; [CLS] has norm 1.
             b_x: (1.0 + code_sq).sqrt().max(1.0),
-            theta_frobenius: crate::norms::frobenius(&theta)?,
-            theta_21: crate::norms::norm_21(&theta)?,
-            w_v_spectral: crate::norms::spectral_svd(&wv)?,
-            w_v_21: crate::norms::norm_21(&wv)?,
-            w_2: crate::norms::vector_norm(&DVector::from_vec(self.head.w.clone()), 2.0)?,
+            theta_frobenius: n.theta_fro,
+            theta_21: n.theta_21,
+            w_v_spectral: n.w_v_spectral,
+            w_v_21: n.w_v_21,
+            w_2: l2(&h.w),
             width: self.head.width(),
             value_dim: self.head.value_dim(),
         })
