@@ -44,6 +44,23 @@ impl AscentOptions {
         check::at_least("value_dim", self.value_dim, 1)?;
         Ok(())
     }
+
+    /// A random start in `ball` with this architecture (rank, value_dim, activation) for the
+    /// width of `sample`, drawn by [`HeadBall::sample`].
+    pub fn random_head<R: Rng + ?Sized>(
+        &self,
+        ball: &HeadBall,
+        sample: &BitSample,
+        rng: &mut R,
+    ) -> Result<ClsHead<f64>> {
+        ball.sample(
+            sample.width(),
+            self.rank,
+            self.value_dim,
+            self.activation,
+            rng,
+        )
+    }
 }
 
 /// Mean over sign draws with a two-sided 95% Student t interval.
@@ -122,13 +139,7 @@ pub fn head_sup<R: Rng + ?Sized>(
     let mut best: Option<(f64, ClsHead<f64>)> = None;
     let project = |h: &mut ClsHead<f64>| ball.project(h);
     for _ in 0..opts.restarts {
-        let mut head = ball.sample(
-            sample.width(),
-            opts.rank,
-            opts.value_dim,
-            opts.activation,
-            rng,
-        )?;
+        let mut head = opts.random_head(ball, sample, rng)?;
         let mut obj = Correlation { sample, signs };
         // Phase 1: Adam explores. Adam's per-coordinate scaling moves the fixed points of a
         // projected iteration off the Euclidean optimum (they satisfy a preconditioned KKT

@@ -70,7 +70,7 @@ fn check_fd<P: Parameters<f64> + Clone>(
     }
 }
 
-fn small_transformer(
+pub(crate) fn small_transformer(
     seed: u64,
     layers: usize,
     mlp_width: usize,

@@ -233,9 +233,7 @@ impl ModelNorms {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::model::{Activation, TransformerConfig};
-    use rand::SeedableRng;
-    use rand_chacha::ChaCha8Rng;
+    use crate::model::Activation;
 
     fn mat(rows: usize, cols: usize, data: &[f64]) -> Mat<f64> {
         Mat::new("m", rows, cols, data.to_vec()).unwrap()
@@ -307,19 +305,8 @@ mod tests {
 
     #[test]
     fn every_layer_and_head_is_measured_and_combined() {
-        let cfg = TransformerConfig {
-            context_len: 5,
-            vocab: 2,
-            width: 6,
-            heads: 2,
-            head_dim: 3,
-            mlp_width: 4,
-            layers: 3,
-            attn_activation: Activation::Identity,
-            mlp_activation: Activation::Relu,
-            init_scale: 1.5,
-        };
-        let model = Transformer::<f64>::random(&cfg, &mut ChaCha8Rng::seed_from_u64(4)).unwrap();
+        // 3 layers of 2 heads (width 6, head dim 3) with an MLP of width 4.
+        let model = crate::model::tests::small_transformer(4, 3, 4, Activation::Identity);
         let n = ModelNorms::of_transformer(&model).unwrap();
         assert_eq!(n.layers.len(), 3);
         assert_eq!(n.b_x, Some(embedding_b_x(&model.embedding)));

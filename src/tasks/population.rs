@@ -87,9 +87,19 @@ where
     Ok(())
 }
 
+/// Population 0-1 error P(y f(x) <= 0) of the batch predictor `predict` on `task`.
+/// `rng` is used only when T exceeds `exact_max_context_len` (fresh sample).
+pub fn population_error(
+    task: &Task,
+    mut predict: impl FnMut(&Dataset) -> Vec<f64>,
+    opts: &PopulationOptions,
+    rng: &mut (impl Rng + ?Sized),
+) -> Result<PopulationError> {
+    try_population_error(task, |d| Ok(predict(d)), opts, rng)
+}
+
 /// [`population_error`] for a predictor that can fail: the first error it returns is passed
-/// through (the remaining chunks are skipped in effect, their predictions never used), so a
-/// failing model is never scored through placeholder predictions.
+/// through and no further chunk is predicted, so a failing model is never scored.
 pub fn try_population_error<P, R>(
     task: &Task,
     mut predict: P,
@@ -98,38 +108,6 @@ pub fn try_population_error<P, R>(
 ) -> Result<PopulationError>
 where
     P: FnMut(&Dataset) -> Result<Vec<f64>>,
-    R: Rng + ?Sized,
-{
-    let mut failure = None;
-    let result = population_error(
-        task,
-        |d| match failure.is_none().then(|| predict(d)) {
-            Some(Ok(p)) => p,
-            Some(Err(e)) => {
-                failure = Some(e);
-                vec![f64::NAN; d.len()]
-            }
-            None => vec![f64::NAN; d.len()],
-        },
-        opts,
-        rng,
-    );
-    match failure {
-        Some(e) => Err(e),
-        None => result,
-    }
-}
-
-/// Population 0-1 error P(y f(x) <= 0) of the batch predictor `predict` on `task`.
-/// `rng` is used only when T exceeds `exact_max_context_len` (fresh sample).
-pub fn population_error<P, R>(
-    task: &Task,
-    mut predict: P,
-    opts: &PopulationOptions,
-    rng: &mut R,
-) -> Result<PopulationError>
-where
-    P: FnMut(&Dataset) -> Vec<f64>,
     R: Rng + ?Sized,
 {
     check::open_unit("delta", opts.delta)?;
@@ -145,7 +123,7 @@ where
     if task.context_len() <= opts.exact_max_context_len {
         let mut error = 0.0;
         enumerate_inputs(task, opts.chunk_rows, |chunk, weights| {
-            let wrong = mistakes(chunk, &predict(chunk))?;
+            let wrong = mistakes(chunk, &predict(chunk)?)?;
             error += wrong.iter().map(|&i| weights[i]).sum::<f64>();
             Ok(())
         })?;
@@ -163,7 +141,7 @@ where
     while done < opts.num_samples {
         let rows = (opts.num_samples - done).min(opts.chunk_rows);
         let chunk = task.sample(rows, rng)?;
-        wrong += mistakes(&chunk, &predict(&chunk))?.len() as u64;
+        wrong += mistakes(&chunk, &predict(&chunk)?)?.len() as u64;
         done += rows;
     }
     let n = opts.num_samples as u64;
