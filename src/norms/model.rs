@@ -53,7 +53,7 @@ pub fn l2<S: Real>(v: &[S]) -> f64 {
     v.iter().map(|x| x.as_f64().powi(2)).sum::<f64>().sqrt()
 }
 
-/// Norms of one attention head. The `w_c` ones are `None` for the [CLS] head class (it has no
+/// Norms of one attention head. The `w_c` ones are `None` for the `[CLS]` head class (it has no
 /// `W_C`).
 #[derive(Debug, Clone, Copy, PartialEq, Serialize)]
 pub struct HeadNorms {
@@ -111,6 +111,15 @@ pub fn drop_zero_rows(m: &Mat<f64>) -> Result<Mat<f64>> {
     Mat::new("rows", rows.len().max(1), m.cols, data)
 }
 
+/// The combining operator: the largest value of one head norm `f` over `heads` (0 for none;
+/// norms are non-negative).
+pub fn max_over<'a>(
+    heads: impl IntoIterator<Item = &'a HeadNorms>,
+    f: impl Fn(&HeadNorms) -> f64,
+) -> f64 {
+    heads.into_iter().map(f).fold(0.0, f64::max)
+}
+
 /// Norms of one layer: its heads and, if it has one, its MLP.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct LayerNorms {
@@ -161,7 +170,7 @@ pub fn blocks_norms<S: Real>(blocks: &[Block<S>]) -> Result<Vec<LayerNorms>> {
 }
 
 impl ModelNorms {
-    /// The [CLS] head class: one layer with one head and no `W_C`, on the embedding `emb`.
+    /// The `[CLS]` head class: one layer with one head and no `W_C`, on the embedding `emb`.
     pub fn of_cls_head<S: Real>(head: &ClsHead<S>, emb: Option<&Embedding<S>>) -> Result<Self> {
         Ok(ModelNorms {
             b_x: emb.map(embedding_b_x),
@@ -189,7 +198,7 @@ impl ModelNorms {
 
     /// Largest value of one head norm over every head of every layer (0 without heads).
     pub fn max_over_heads(&self, f: impl Fn(&HeadNorms) -> f64) -> f64 {
-        self.heads().map(f).fold(0.0, f64::max)
+        max_over(self.heads(), f)
     }
 
     /// The single-head radii the bounds take: each norm maxed over heads and layers, `b_x` from
@@ -212,18 +221,18 @@ impl ModelNorms {
     }
 
     /// Per-layer radii: in each layer, each norm maxed over the layer's heads. A head without
-    /// `W_C` (the [CLS] class) contributes 0 to `b_c` and `b_c21`.
+    /// `W_C` (the `[CLS]` class) contributes 0 to `b_c` and `b_c21`.
     pub fn layer_radii(&self) -> Vec<LayerRadii> {
         self.layers
             .iter()
             .map(|l| {
-                let max = |f: &dyn Fn(&HeadNorms) -> f64| l.heads.iter().map(f).fold(0.0, f64::max);
+                let max = |f: fn(&HeadNorms) -> f64| max_over(&l.heads, f);
                 LayerRadii {
-                    b_qk: max(&|h| h.theta_fro),
-                    b_v: max(&|h| h.w_v_spectral),
-                    b_v21: max(&|h| h.w_v_21),
-                    b_c: max(&|h| h.w_c_spectral.unwrap_or(0.0)),
-                    b_c21: max(&|h| h.w_c_21.unwrap_or(0.0)),
+                    b_qk: max(|h| h.theta_fro),
+                    b_v: max(|h| h.w_v_spectral),
+                    b_v21: max(|h| h.w_v_21),
+                    b_c: max(|h| h.w_c_spectral.unwrap_or(0.0)),
+                    b_c21: max(|h| h.w_c_21.unwrap_or(0.0)),
                 }
             })
             .collect()

@@ -49,7 +49,7 @@ pub use crate::norms::model::{HeadNorms, embedding_b_x};
 #[derive(Debug, Clone, PartialEq)]
 pub struct Norms {
     /// `B_X`: max l2 norm of any possible row of `X~` (every token at every position, and
-    /// [CLS]); an upper bound on the max over the sample.
+    /// `[CLS]`); an upper bound on the max over the sample.
     pub b_x: f64,
     pub heads: Vec<HeadNorms>,
     /// `||W_1||_2`, `||W_2||_2` of the MLP, if any.
@@ -72,7 +72,7 @@ impl Norms {
 
     /// Largest value of one head norm over the heads (the per-layer radius the bounds take).
     pub fn max_over_heads(&self, f: impl Fn(&HeadNorms) -> f64) -> f64 {
-        self.heads.iter().map(f).fold(0.0, f64::max)
+        crate::norms::model::max_over(&self.heads, f)
     }
 }
 
