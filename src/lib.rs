@@ -36,6 +36,8 @@ pub mod figure;
 pub mod report;
 #[cfg(feature = "store")]
 pub mod results;
+#[cfg(feature = "stats")]
+pub mod stats;
 #[cfg(feature = "store")]
 pub mod tasks;
 #[cfg(feature = "train")]

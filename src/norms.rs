@@ -315,14 +315,16 @@ pub fn linear_weight_from_torch_row_major(
 }
 
 /// Theta := `W_K W_Q^T` (d x d) for `W_Q`, `W_K` in R^{d x d_qk}, so the score of row x_t against
-/// the query z is `u_t = x_t^T Theta z = <W_K^T x_t, W_Q^T z>`.
+/// the query z is `u_t = x_t^T Theta z = <W_K^T x_t, W_Q^T z>`. Only the column counts must
+/// agree: with zero rows dropped from either factor (which changes no norm of Theta), Theta is
+/// the d_k x d_q block of its nonzero rows and columns.
 pub fn theta(w_q: &DMatrix<f64>, w_k: &DMatrix<f64>) -> Result<DMatrix<f64>> {
     check_matrix("w_q", w_q)?;
     check_matrix("w_k", w_k)?;
-    if w_q.shape() != w_k.shape() {
+    if w_q.ncols() != w_k.ncols() {
         return Err(Error::shape(
             "w_k",
-            format!("{} x {} (the shape of w_q)", w_q.nrows(), w_q.ncols()),
+            format!("{} columns (those of w_q)", w_q.ncols()),
             format!("{} x {}", w_k.nrows(), w_k.ncols()),
         ));
     }
@@ -377,6 +379,8 @@ pub fn theta_norms(w_q: &DMatrix<f64>, w_k: &DMatrix<f64>) -> Result<ThetaNorms>
         frobenius: scaled(frobenius(&t)?, "||Theta||_F")?,
     })
 }
+
+pub mod model;
 
 #[cfg(test)]
 mod tests;

@@ -68,6 +68,29 @@ pub trait Real:
     );
 }
 
+/// `Real::gemm_raw` for a type by forwarding to the `matrixmultiply` kernel `$kernel`.
+macro_rules! gemm_raw_via {
+    ($t:ty, $kernel:ident) => {
+        unsafe fn gemm_raw(
+            m: usize,
+            k: usize,
+            n: usize,
+            alpha: $t,
+            a: (*const $t, isize, isize),
+            b: (*const $t, isize, isize),
+            beta: $t,
+            c: (*mut $t, isize, isize),
+        ) {
+            // SAFETY: forwarded contract, checked by `gemm`.
+            unsafe {
+                matrixmultiply::$kernel(
+                    m, k, n, alpha, a.0, a.1, a.2, b.0, b.1, b.2, beta, c.0, c.1, c.2,
+                )
+            }
+        }
+    };
+}
+
 impl Real for f32 {
     fn from_f64(x: f64) -> Self {
         x as f32
@@ -90,23 +113,7 @@ impl Real for f32 {
     fn as_f64(self) -> f64 {
         self as f64
     }
-    unsafe fn gemm_raw(
-        m: usize,
-        k: usize,
-        n: usize,
-        alpha: f32,
-        a: (*const f32, isize, isize),
-        b: (*const f32, isize, isize),
-        beta: f32,
-        c: (*mut f32, isize, isize),
-    ) {
-        // SAFETY: forwarded contract, checked by `gemm`.
-        unsafe {
-            matrixmultiply::sgemm(
-                m, k, n, alpha, a.0, a.1, a.2, b.0, b.1, b.2, beta, c.0, c.1, c.2,
-            )
-        }
-    }
+    gemm_raw_via!(f32, sgemm);
 }
 
 impl Real for f64 {
@@ -116,23 +123,7 @@ impl Real for f64 {
     fn as_f64(self) -> f64 {
         self
     }
-    unsafe fn gemm_raw(
-        m: usize,
-        k: usize,
-        n: usize,
-        alpha: f64,
-        a: (*const f64, isize, isize),
-        b: (*const f64, isize, isize),
-        beta: f64,
-        c: (*mut f64, isize, isize),
-    ) {
-        // SAFETY: forwarded contract, checked by `gemm`.
-        unsafe {
-            matrixmultiply::dgemm(
-                m, k, n, alpha, a.0, a.1, a.2, b.0, b.1, b.2, beta, c.0, c.1, c.2,
-            )
-        }
-    }
+    gemm_raw_via!(f64, dgemm);
 }
 
 /// exp(x) for x <= 0 in f32, branch-free so loops over it vectorise.

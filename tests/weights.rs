@@ -75,9 +75,11 @@ fn cli_norms_on_exported_files() {
     // The CLI prints the library's norms of the same file.
     let lib = model_norms(&read_file(&one, Layout::TorchMha, None).unwrap()).unwrap();
     // serde_json's default float parser may be off by one ulp, hence 1e-14 relative.
-    let cli = v["norms"]["heads"][0]["theta_frobenius"].as_f64().unwrap();
+    let cli = v["norms"]["layers"][0]["heads"][0]["theta_fro"]
+        .as_f64()
+        .unwrap();
     assert!(
-        (cli - lib.heads[0].theta_frobenius).abs() <= 1e-14 * cli,
+        (cli - lib.layers[0].heads[0].theta_fro).abs() <= 1e-14 * cli,
         "{cli}"
     );
     let names: Vec<&str> = v["bounds"]

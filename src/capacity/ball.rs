@@ -1,8 +1,8 @@
 //! The norm ball of the [CLS] head class, and the projection onto it.
 //!
-//! The class is `{ClsHead : ||Theta||_F <= b_qk, ||W_V||_F <= b_v, ||w||_2 <= b_w}` with
-//! `Theta = W_K W_Q^T`. `||W_V||_F <= b_v` implies `||W_V||_2 <= b_v` and
-//! `||W_V||_{2,1} <= sqrt(k) b_v`, so the ball sits inside the class the bounds are stated for
+//! The class is `{ClsHead : ||Theta||_F <= b_qk, ||W_V||_F <= b_v_fro, ||w||_2 <= b_w}` with
+//! `Theta = W_K W_Q^T`. `||W_V||_F <= b_v_fro` implies `||W_V||_2 <= b_v_fro` and
+//! `||W_V||_{2,1} <= sqrt(k) b_v_fro`, so the ball sits inside the class the bounds are stated for
 //! at the radii of [`HeadBall::radii`]: an estimate for this ball is a lower estimate for
 //! the bounds' class too. This is the one place the projection is defined; training code that
 //! wants bounded-norm steps can reuse [`HeadBall::project`] as an `optim::Projection`.
@@ -10,6 +10,7 @@
 use crate::bounds::HeadRadii;
 use crate::error::{Error, Result, check};
 use crate::model::{Activation, ClsHead};
+use crate::norms::model::l2;
 use crate::tensor::Mat;
 use rand::{Rng, RngExt};
 
@@ -19,8 +20,10 @@ use rand::{Rng, RngExt};
 pub struct HeadBall {
     /// Bound on `||Theta||_F = ||W_K W_Q^T||_F`.
     pub b_qk: f64,
-    /// Bound on `||W_V||_F` (hence on `||W_V||_2`).
-    pub b_v: f64,
+    /// Bound on the Frobenius norm `||W_V||_F` (hence on the spectral norm `||W_V||_2`, which is
+    /// what `bounds::HeadRadii::b_v` bounds). Serialized as `b_v` so stored cell hashes stay.
+    #[serde(rename = "b_v")]
+    pub b_v_fro: f64,
     /// Bound on `||w||_2`.
     pub b_w: f64,
 }
@@ -31,10 +34,6 @@ pub fn theta_frobenius(head: &ClsHead<f64>) -> Result<f64> {
     crate::norms::frobenius(&t)
 }
 
-fn l2(xs: &[f64]) -> f64 {
-    xs.iter().map(|x| x * x).sum::<f64>().sqrt()
-}
-
 fn scale_into(xs: &mut [f64], norm: f64, radius: f64) {
     if norm > radius {
         let c = if norm > 0.0 { radius / norm } else { 0.0 };
@@ -43,11 +42,11 @@ fn scale_into(xs: &mut [f64], norm: f64, radius: f64) {
 }
 
 impl HeadBall {
-    pub fn new(b_qk: f64, b_v: f64, b_w: f64) -> Result<Self> {
+    pub fn new(b_qk: f64, b_v_fro: f64, b_w: f64) -> Result<Self> {
         check::non_negative("b_qk", b_qk)?;
-        check::positive("b_v", b_v)?;
+        check::positive("b_v_fro", b_v_fro)?;
         check::positive("b_w", b_w)?;
-        Ok(HeadBall { b_qk, b_v, b_w })
+        Ok(HeadBall { b_qk, b_v_fro, b_w })
     }
 
     /// Maps a head into the ball. `W_V` and `w` are scaled onto their Frobenius / l2 balls (the
@@ -67,7 +66,7 @@ impl HeadBall {
             }
         }
         let nv = crate::norms::frobenius(&head.w_v.to_dmatrix())?;
-        scale_into(&mut head.w_v.data, nv, self.b_v);
+        scale_into(&mut head.w_v.data, nv, self.b_v_fro);
         let nw = l2(&head.w);
         scale_into(&mut head.w, nw, self.b_w);
         Ok(())
@@ -77,19 +76,19 @@ impl HeadBall {
     pub fn contains(&self, head: &ClsHead<f64>) -> Result<bool> {
         let tol = 1.0 + 1e-9;
         Ok(theta_frobenius(head)? <= self.b_qk * tol + 1e-300
-            && crate::norms::frobenius(&head.w_v.to_dmatrix())? <= self.b_v * tol
+            && crate::norms::frobenius(&head.w_v.to_dmatrix())? <= self.b_v_fro * tol
             && l2(&head.w) <= self.b_w * tol)
     }
 
     /// Radii for `bounds` of a class that contains this ball, for inputs with max row norm
-    /// `b_x` and `value_dim` k: `b_v` (spectral <= Frobenius), `b_v21 = sqrt(k) b_v`
+    /// `b_x` and `value_dim` k: `b_v = b_v_fro` (spectral <= Frobenius), `b_v21 = sqrt(k) b_v_fro`
     /// (`||A||_{2,1} <= sqrt(k) ||A||_F`, Cauchy-Schwarz over the k columns).
     pub fn radii(&self, b_x: f64, value_dim: usize) -> Result<HeadRadii> {
         let r = HeadRadii {
             b_x,
             b_qk: self.b_qk,
-            b_v: self.b_v,
-            b_v21: (value_dim as f64).sqrt() * self.b_v,
+            b_v: self.b_v_fro,
+            b_v21: (value_dim as f64).sqrt() * self.b_v_fro,
             b_w: self.b_w,
         };
         r.validate().map_err(|e| match e {
@@ -130,7 +129,7 @@ impl HeadBall {
         let mut frac = || rng.random::<f64>().powf(0.25);
         let shrunk = HeadBall {
             b_qk: self.b_qk * frac(),
-            b_v: self.b_v * frac(),
+            b_v_fro: self.b_v_fro * frac(),
             b_w: self.b_w * frac(),
         };
         // Scale up to the shrunk radii first (project only shrinks), then project.

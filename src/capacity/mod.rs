@@ -18,7 +18,7 @@ pub use check::{Warning, check_rigorous, check_shape};
 pub use packing::{greedy_packing, head_members, max_distance};
 pub use rademacher::{
     AscentOptions, RademacherEstimate, correlation, draw_signs, head_rademacher, head_sup,
-    linear_flat_rademacher, linear_flat_sup, t_interval,
+    linear_flat_rademacher, linear_flat_sup,
 };
 pub use sample::BitSample;
 

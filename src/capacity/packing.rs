@@ -47,13 +47,7 @@ pub fn head_members<R: Rng + ?Sized>(
 ) -> Result<Vec<Vec<f64>>> {
     let mut out = Vec::with_capacity(random + adversarial);
     for _ in 0..random {
-        let h = ball.sample(
-            sample.width(),
-            opts.rank,
-            opts.value_dim,
-            opts.activation,
-            rng,
-        )?;
+        let h = opts.random_head(ball, sample, rng)?;
         out.push(h.forward_tokens(&sample.emb, &sample.batch)?.predictions);
     }
     let one = AscentOptions {

@@ -15,7 +15,6 @@ use crate::model::{Activation, ClsHead};
 use crate::optim::{Adam, Objective, Sgd, minimize};
 use rand::{Rng, RngExt};
 use serde::{Deserialize, Serialize};
-use statrs::distribution::{ContinuousCDF, StudentsT};
 
 /// How hard to search for the supremum, and which head architecture spans the class.
 #[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
@@ -45,6 +44,23 @@ impl AscentOptions {
         check::at_least("value_dim", self.value_dim, 1)?;
         Ok(())
     }
+
+    /// A random start in `ball` with this architecture (rank, value_dim, activation) for the
+    /// width of `sample`, drawn by [`HeadBall::sample`].
+    pub fn random_head<R: Rng + ?Sized>(
+        &self,
+        ball: &HeadBall,
+        sample: &BitSample,
+        rng: &mut R,
+    ) -> Result<ClsHead<f64>> {
+        ball.sample(
+            sample.width(),
+            self.rank,
+            self.value_dim,
+            self.activation,
+            rng,
+        )
+    }
 }
 
 /// Mean over sign draws with a two-sided 95% Student t interval.
@@ -60,27 +76,14 @@ pub struct RademacherEstimate {
     pub per_draw: Vec<f64>,
 }
 
-/// Mean and two-sided `level` Student t interval of `xs` (n >= 2).
-pub fn t_interval(xs: &[f64], level: f64) -> Result<(f64, f64, f64)> {
-    check::at_least("draws", xs.len(), 2)?;
-    check::open_unit("level", level)?;
-    crate::tensor::check_finite("per-draw values", xs)?;
-    let n = xs.len() as f64;
-    let mean = xs.iter().sum::<f64>() / n;
-    let var = xs.iter().map(|x| (x - mean).powi(2)).sum::<f64>() / (n - 1.0);
-    let t = StudentsT::new(0.0, 1.0, n - 1.0)
-        .map_err(|e| Error::invalid("draws", xs.len(), format!("at least 2 ({e})")))?
-        .inverse_cdf(0.5 + level / 2.0);
-    let half = t * (var / n).sqrt();
-    Ok((mean, mean - half, mean + half))
-}
-
+/// Mean over the draws with its 95% Student t interval (`stats::student_t`; n >= 2 draws).
 fn estimate(per_draw: Vec<f64>, restarts: usize) -> Result<RademacherEstimate> {
-    let (mean, lower, upper) = t_interval(&per_draw, 0.95)?;
+    check::at_least("draws", per_draw.len(), 2)?;
+    let t = crate::stats::student_t(&per_draw, 0.05)?;
     Ok(RademacherEstimate {
-        mean,
-        lower,
-        upper,
+        mean: t.mean,
+        lower: t.lower,
+        upper: t.upper,
         draws: per_draw.len(),
         restarts,
         per_draw,
@@ -136,13 +139,7 @@ pub fn head_sup<R: Rng + ?Sized>(
     let mut best: Option<(f64, ClsHead<f64>)> = None;
     let project = |h: &mut ClsHead<f64>| ball.project(h);
     for _ in 0..opts.restarts {
-        let mut head = ball.sample(
-            sample.width(),
-            opts.rank,
-            opts.value_dim,
-            opts.activation,
-            rng,
-        )?;
+        let mut head = opts.random_head(ball, sample, rng)?;
         let mut obj = Correlation { sample, signs };
         // Phase 1: Adam explores. Adam's per-coordinate scaling moves the fixed points of a
         // projected iteration off the Euclidean optimum (they satisfy a preconditioned KKT

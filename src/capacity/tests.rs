@@ -78,16 +78,6 @@ fn flattened_linear_sup_matches_the_reference() {
 }
 
 #[test]
-fn t_interval_by_hand() {
-    // [1, 2, 3]: mean 2, s = 1, t_{0.975, 2} = 4.302652729911275 (standard table value).
-    let (m, lo, hi) = t_interval(&[1.0, 2.0, 3.0], 0.95).unwrap();
-    let half = 4.302652729911275 / 3f64.sqrt();
-    assert_eq!(m, 2.0);
-    assert!((lo - (2.0 - half)).abs() < 1e-9 && (hi - (2.0 + half)).abs() < 1e-9);
-    assert!(t_interval(&[1.0], 0.95).is_err());
-}
-
-#[test]
 fn estimates_stay_below_the_rigorous_bound() {
     let mut rng = ChaCha8Rng::seed_from_u64(11);
     let (t, m) = (8, 16);

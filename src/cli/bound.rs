@@ -182,7 +182,7 @@ enum SweepVar {
 }
 
 /// Parse `context-len=10..100000` into the variable and a log grid with `points` per decade
-/// (rounded to integers, deduplicated, both ends included).
+/// (`stats::log_grid`: both ends included, rounded to integers, deduplicated).
 fn parse_sweep(spec: &str, points: usize) -> Result<(SweepVar, Vec<usize>)> {
     let bad = |why: &str| Error::invalid("sweep", spec, why.to_string());
     let (name, range) = spec
@@ -214,13 +214,7 @@ fn parse_sweep(spec: &str, points: usize) -> Result<(SweepVar, Vec<usize>)> {
     if points == 0 {
         return Err(Error::invalid("points", points, "an integer >= 1"));
     }
-    let (a, b) = ((lo as f64).log10(), (hi as f64).log10());
-    let n = ((b - a) * points as f64).floor() as usize;
-    let mut grid: Vec<usize> = (0..=n)
-        .map(|i| 10f64.powf(a + i as f64 / points as f64).round() as usize)
-        .collect();
-    grid.push(hi);
-    grid.dedup();
+    let grid = attnbounds::stats::log_grid(lo, hi, points);
     Ok((var, grid))
 }
 

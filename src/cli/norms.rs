@@ -106,25 +106,25 @@ pub fn run(a: NormsArgs) -> Result<()> {
         "W_C_2",
         "W_C_21"
     );
-    for h in &norms.heads {
+    let heads = (norms.layers.iter().enumerate())
+        .flat_map(|(l, layer)| layer.heads.iter().enumerate().map(move |(i, h)| (l, i, h)));
+    for (layer, head, h) in heads {
+        let c = |x: Option<f64>| x.unwrap_or(f64::NAN);
         println!(
             "{:>5} {:>4} {:>11.4e} {:>11.4e} {:>11.4e} {:>11.4e} {:>11.4e} {:>11.4e} {:>11.4e} {:>11.4e}",
-            h.layer,
-            h.head,
-            h.theta_frobenius,
+            layer,
+            head,
+            h.theta_fro,
             h.theta_21,
             h.theta_21_transposed,
             h.theta_spectral,
             h.w_v_spectral,
             h.w_v_21,
-            h.w_c_spectral,
-            h.w_c_21
+            c(h.w_c_spectral),
+            c(h.w_c_21)
         );
     }
-    println!(
-        "read-out ||w||_2 = {:.4e}; B_X = {:.4e}",
-        norms.readout, b_x
-    );
+    println!("read-out ||w||_2 = {:.4e}; B_X = {:.4e}", norms.w_l2, b_x);
     println!(
         "bounds (radii = max over heads; m = {}, T = {}, delta = {}, gamma = {}):",
         a.num_samples, a.context_len, a.delta, a.gamma

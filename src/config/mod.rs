@@ -19,15 +19,9 @@ use serde::{Deserialize, Serialize, Serializer};
 use sha2::{Digest, Sha256};
 use std::path::Path;
 
-/// The Boolean task of a sweep (see [`crate::tasks`]).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
-#[serde(try_from = "String")]
-pub enum TaskName {
-    And,
-    Parity,
-    Majority,
-    TruthTable,
-}
+/// The Boolean task of a sweep: its name is [`crate::tasks::TaskName`] (the spelling is defined
+/// there, once), the data of a truth table sits in the separate `truth_table` field.
+pub use crate::tasks::TaskName;
 
 /// The model trained in a sweep: the theory's single head read at `[CLS]`, or a 1-block
 /// Transformer (SPEC 5.2).
@@ -62,8 +56,6 @@ macro_rules! string_enum {
         }
     };
 }
-string_enum!(TaskName, "task", TaskName::And => "and", TaskName::Parity => "parity",
-    TaskName::Majority => "majority", TaskName::TruthTable => "truth_table");
 string_enum!(ModelKind, "model", ModelKind::ClsHead => "cls_head", ModelKind::Transformer => "transformer");
 
 /// First-order optimiser of a training run (see [`crate::optim`]).
@@ -249,27 +241,7 @@ pub struct CellConfig {
 impl CellConfig {
     /// The task kind, validated against `sparsity` and `context_len`.
     pub fn task_kind(&self) -> Result<TaskKind> {
-        let kind = match (self.task, &self.truth_table) {
-            (TaskName::And, None) => TaskKind::And,
-            (TaskName::Parity, None) => TaskKind::Parity,
-            (TaskName::Majority, None) => TaskKind::Majority,
-            (TaskName::TruthTable, Some(t)) => TaskKind::TruthTable(t.clone()),
-            (TaskName::TruthTable, None) => {
-                return Err(Error::invalid(
-                    "truth_table",
-                    "missing",
-                    "a list of 2^sparsity booleans",
-                ));
-            }
-            (other, Some(_)) => {
-                let allowed = "absent unless task = truth_table";
-                return Err(Error::invalid(
-                    "truth_table",
-                    format!("given with task = {}", other.name()),
-                    allowed,
-                ));
-            }
-        };
+        let kind = TaskKind::from_name(self.task, self.truth_table.as_deref())?;
         // The task constructor owns the rules (s <= T, odd s for majority, table length).
         Task::with_support(kind.clone(), self.context_len, (0..self.sparsity).collect())?;
         Ok(kind)

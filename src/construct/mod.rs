@@ -24,47 +24,10 @@ use crate::tensor::Mat;
 use nalgebra::{DMatrix, DVector};
 use rand::{RngExt, SeedableRng};
 
-/// The Boolean function of the hidden bits b_{i_0}, ..., b_{i_{s-1}} (i_0 < ... < i_{s-1}).
-#[derive(Clone, Debug, PartialEq)]
-pub enum Target {
-    And,
-    Or,
-    Parity,
-    /// True iff 2 * count > s.
-    Majority,
-    /// Length 2^s; entry sum_j 2^j b_{i_j} (the convention of `tasks::TaskKind::TruthTable`).
-    TruthTable(Vec<bool>),
-}
-
-impl Target {
-    fn symmetric(&self, count: usize, s: usize) -> Option<bool> {
-        match self {
-            Target::And => Some(count == s),
-            Target::Or => Some(count > 0),
-            Target::Parity => Some(count % 2 == 1),
-            Target::Majority => Some(2 * count > s),
-            Target::TruthTable(_) => None,
-        }
-    }
-    /// The target on hidden bits given as a pattern index sum_j 2^j b_{i_j}.
-    pub fn value(&self, pattern: usize, s: usize) -> bool {
-        match self {
-            Target::TruthTable(t) => t[pattern],
-            other => other
-                .symmetric(pattern.count_ones() as usize, s)
-                .unwrap_or(false),
-        }
-    }
-    pub fn name(&self) -> &'static str {
-        match self {
-            Target::And => "and",
-            Target::Or => "or",
-            Target::Parity => "parity",
-            Target::Majority => "majority",
-            Target::TruthTable(_) => "truth-table",
-        }
-    }
-}
+/// The Boolean function of the hidden bits b_{i_0}, ..., b_{i_{s-1}} (i_0 < ... < i_{s-1}): the
+/// crate's one task enum, [`crate::tasks::TaskKind`] (symmetric targets through
+/// `TaskKind::symmetric`, truth tables indexed by sum_j 2^j b_{i_j}).
+pub use crate::tasks::TaskKind as Target;
 
 /// Positional codes: one-hot (d = T + 3) or random +-1/sqrt(dim) signs, the codes of
 /// `Embedding::fixed_bits(T, Positional::RandomSigns { dim, seed })` (d = dim + 3).
@@ -392,17 +355,6 @@ pub struct ConstructionNorms {
     pub value_dim: usize,
 }
 
-/// Keep the rows where any column is nonzero: every norm used here is unchanged by dropping
-/// zero rows, and it keeps d = T + 3 one-hot heads at T = 10^5 cheap.
-fn nonzero_rows(m: &Mat<f64>) -> DMatrix<f64> {
-    let rows: Vec<usize> = (0..m.rows)
-        .filter(|&r| m.row(r).iter().any(|&v| v != 0.0))
-        .collect();
-    DMatrix::from_fn(rows.len().max(1), m.cols, |i, j| {
-        rows.get(i).map_or(0.0, |&r| m.data[r * m.cols + j])
-    })
-}
-
 impl Construction {
     /// The model's embedding (allocates T x d: for one-hot codes only for moderate T).
     pub fn embedding(&self) -> Result<Embedding<f64>> {
@@ -416,12 +368,17 @@ impl Construction {
         Embedding::fixed_bits(self.spec.context_len, pos)
     }
 
-    /// Norms via `crate::norms` on the weights (Theta = w_k w_q^T on its nonzero rows/columns).
+    /// Norms from the one measurement (`norms::model::head_norms`) on the weights with their
+    /// zero rows dropped (no norm changes; it keeps d = T + 3 one-hot heads at T = 10^5 cheap).
     pub fn norms(&self) -> Result<ConstructionNorms> {
-        let wk = nonzero_rows(&self.head.w_k);
-        let wq = nonzero_rows(&self.head.w_q);
-        let theta = &wk * wq.transpose();
-        let wv = nonzero_rows(&self.head.w_v);
+        use crate::norms::model::{drop_zero_rows, head_norms, l2};
+        let h = &self.head;
+        let (wq, wk, wv) = (
+            drop_zero_rows(&h.w_q)?,
+            drop_zero_rows(&h.w_k)?,
+            drop_zero_rows(&h.w_v)?,
+        );
+        let n = head_norms(&wq, &wk, &wv, None)?;
         let code_sq = match &self.codes {
             None => 1.0,
             Some(p) => (0..p.rows)
@@ -431,11 +388,11 @@ impl Construction {
         Ok(ConstructionNorms {
             // ||[onehot(b); p_t; 0]||^2 = 1 + ||p_t||^2; [CLS] has norm 1.
             b_x: (1.0 + code_sq).sqrt().max(1.0),
-            theta_frobenius: crate::norms::frobenius(&theta)?,
-            theta_21: crate::norms::norm_21(&theta)?,
-            w_v_spectral: crate::norms::spectral_svd(&wv)?,
-            w_v_21: crate::norms::norm_21(&wv)?,
-            w_2: crate::norms::vector_norm(&DVector::from_vec(self.head.w.clone()), 2.0)?,
+            theta_frobenius: n.theta_fro,
+            theta_21: n.theta_21,
+            w_v_spectral: n.w_v_spectral,
+            w_v_21: n.w_v_21,
+            w_2: l2(&h.w),
             width: self.head.width(),
             value_dim: self.head.value_dim(),
         })

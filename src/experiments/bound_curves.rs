@@ -11,6 +11,7 @@ use crate::bounds::{
 use crate::error::Result;
 use crate::experiments::{GalleryEntry, Preset};
 use crate::figure::{Figure, FigureSize, Series};
+use crate::stats::log_grid;
 use std::path::Path;
 
 /// The fixed parameter set of the figures: one [CLS] head, unit radii.
@@ -48,17 +49,6 @@ impl Default for CurveSetting {
             target_gap: 0.1,
         }
     }
-}
-
-/// `n` points per decade from `lo` to `hi` (inclusive), rounded to distinct integers.
-pub fn log_grid(lo: usize, hi: usize, per_decade: usize) -> Vec<usize> {
-    let (a, b) = ((lo.max(1) as f64).log10(), (hi.max(lo) as f64).log10());
-    let steps = (((b - a) * per_decade as f64).ceil() as usize).max(1);
-    let mut v: Vec<usize> = (0..=steps)
-        .map(|i| 10f64.powf(a + (b - a) * i as f64 / steps as f64).round() as usize)
-        .collect();
-    v.dedup();
-    v
 }
 
 /// Largest sample size the sample-size figure tries.
@@ -185,19 +175,4 @@ pub fn figures(preset: Preset, out_dir: &Path) -> Result<Vec<GalleryEntry>> {
             command: cmd,
         },
     ])
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn log_grid_covers_the_ends_and_is_increasing() {
-        let g = log_grid(10, 100_000, 2);
-        assert_eq!(g.first(), Some(&10));
-        assert_eq!(g.last(), Some(&100_000));
-        assert!(g.windows(2).all(|w| w[0] < w[1]));
-        // 4 decades at 2 per decade: 9 points (closed form: 4 * 2 + 1).
-        assert_eq!(g.len(), 9);
-    }
 }

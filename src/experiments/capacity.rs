@@ -180,7 +180,7 @@ pub fn trial(cell: &CapacityCell, seed: u64) -> Result<Metrics> {
     put("draws", est.draws as f64)?;
     put("restarts", est.restarts as f64)?;
     // Same budget style: ||w||_2 <= b_w b_v, the product of the head's read-out radii.
-    let budget = cell.ball.b_w * cell.ball.b_v;
+    let budget = cell.ball.b_w * cell.ball.b_v_fro;
     let lin = capacity::linear_flat_rademacher(&sample, budget, cell.ascent.draws, &mut rng)?;
     put("linear_flat_exact_mean", lin.mean)?;
     put("linear_flat_exact_ci_lower", lin.lower)?;
@@ -266,7 +266,7 @@ impl Row {
             self.cell.context_len,
             self.cell.num_samples,
             self.cell.ball.b_qk,
-            self.cell.ball.b_v,
+            self.cell.ball.b_v_fro,
             self.cell.ball.b_w,
             self.cell.b_x
         )

@@ -17,7 +17,7 @@ use crate::construct::standard::{
 };
 use crate::construct::{ConstructionNorms, Target, predicted_sample_size};
 use crate::error::Result;
-use crate::experiments::bound_curves::log_grid;
+use crate::stats::log_grid;
 use crate::experiments::{GalleryEntry, Preset};
 use crate::figure::{Figure, FigureSize, Series};
 use rand::{RngExt, SeedableRng};

@@ -8,7 +8,6 @@ pub mod bound_curves;
 pub mod capacity;
 pub mod construct_figures;
 pub mod critical;
-pub mod fit;
 pub mod gap;
 pub mod parity;
 pub mod sweep;

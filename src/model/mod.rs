@@ -21,7 +21,7 @@ mod table;
 mod transformer;
 
 #[cfg(test)]
-mod tests;
+pub(crate) mod tests;
 
 pub use activation::Activation;
 pub use block::{project_rows, project_rows_backward};

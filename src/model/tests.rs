@@ -70,7 +70,7 @@ fn check_fd<P: Parameters<f64> + Clone>(
     }
 }
 
-fn small_transformer(
+pub(crate) fn small_transformer(
     seed: u64,
     layers: usize,
     mlp_width: usize,
@@ -321,38 +321,7 @@ fn cls_path_rejects_deep_models_and_bad_batches() {
 fn f32_training_path_agrees_with_f64() {
     // Same weights cast to f32: predictions agree to single precision.
     let model = small_transformer(11, 1, 4, Activation::Gelu);
-    let m32 = Transformer::<f32>::new(
-        Embedding::new(
-            model.embedding.tok.cast(),
-            model.embedding.pos.cast(),
-            model.embedding.cls.iter().map(|&x| x as f32).collect(),
-        )
-        .unwrap(),
-        model
-            .blocks
-            .iter()
-            .map(|b| Block {
-                heads: b
-                    .heads
-                    .iter()
-                    .map(|h| HeadParams {
-                        w_q: h.w_q.cast(),
-                        w_k: h.w_k.cast(),
-                        w_v: h.w_v.cast(),
-                        w_c: h.w_c.cast(),
-                    })
-                    .collect(),
-                mlp: b.mlp.as_ref().map(|m| Mlp {
-                    w1: m.w1.cast(),
-                    w2: m.w2.cast(),
-                }),
-            })
-            .collect(),
-        model.w.iter().map(|&x| x as f32).collect(),
-        model.attn_activation,
-        model.mlp_activation,
-    )
-    .unwrap();
+    let m32: Transformer<f32> = model.cast();
     let batch = TokenBatch::new(5, vec![1, 0, 1, 1, 0, 0, 0, 1, 0, 1]).unwrap();
     let a = model.forward_cls(&batch).unwrap().predictions;
     let b = m32.forward_cls(&batch).unwrap().predictions;

@@ -35,6 +35,26 @@ pub struct Block<S> {
     pub mlp: Option<Mlp<S>>,
 }
 
+impl<S: Real> Block<S> {
+    /// The same block with `f` applied to every weight matrix (heads, then MLP).
+    pub fn map_weights<T: Real>(&self, f: impl Fn(&Mat<S>) -> Mat<T>) -> Block<T> {
+        Block {
+            heads: (self.heads.iter())
+                .map(|h| HeadParams {
+                    w_q: f(&h.w_q),
+                    w_k: f(&h.w_k),
+                    w_v: f(&h.w_v),
+                    w_c: f(&h.w_c),
+                })
+                .collect(),
+            mlp: self.mlp.as_ref().map(|m| Mlp {
+                w1: f(&m.w1),
+                w2: f(&m.w2),
+            }),
+        }
+    }
+}
+
 /// Embedding, L blocks and the read-out w (d).
 #[derive(Clone, Debug, PartialEq)]
 pub struct Transformer<S> {
@@ -77,6 +97,27 @@ fn check_mat<S: Real>(field: &str, m: &Mat<S>, rows: usize, cols: usize) -> Resu
 }
 
 impl<S: Real> Transformer<S> {
+    /// The same model in another scalar type (f64 -> f32 rounds each weight).
+    pub fn cast<T: Real>(&self) -> Transformer<T> {
+        let v = |xs: &[S]| xs.iter().map(|x| T::from_f64(x.as_f64())).collect();
+        let e = &self.embedding;
+        Transformer {
+            embedding: Embedding {
+                tok: e.tok.cast(),
+                pos: e.pos.cast(),
+                cls: v(&e.cls),
+            },
+            blocks: self
+                .blocks
+                .iter()
+                .map(|b| b.map_weights(Mat::cast))
+                .collect(),
+            w: v(&self.w),
+            attn_activation: self.attn_activation,
+            mlp_activation: self.mlp_activation,
+        }
+    }
+
     /// Validates every shape against the embedding width d and every entry for finiteness.
     pub fn new(
         embedding: Embedding<S>,
@@ -309,28 +350,10 @@ impl<S: Real> Parameters<S> for Transformer<S> {
         v
     }
     fn zeros_like(&self) -> Self {
-        let z = |m: &Mat<S>| Mat::zeros(m.rows, m.cols);
         Transformer {
             embedding: self.embedding.zeros_like(),
-            blocks: self
-                .blocks
-                .iter()
-                .map(|b| Block {
-                    heads: b
-                        .heads
-                        .iter()
-                        .map(|h| HeadParams {
-                            w_q: z(&h.w_q),
-                            w_k: z(&h.w_k),
-                            w_v: z(&h.w_v),
-                            w_c: z(&h.w_c),
-                        })
-                        .collect(),
-                    mlp: b.mlp.as_ref().map(|m| Mlp {
-                        w1: z(&m.w1),
-                        w2: z(&m.w2),
-                    }),
-                })
+            blocks: (self.blocks.iter())
+                .map(|b| b.map_weights(|m| Mat::zeros(m.rows, m.cols)))
                 .collect(),
             w: vec![S::zero(); self.w.len()],
             attn_activation: self.attn_activation,

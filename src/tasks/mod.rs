@@ -4,6 +4,7 @@
 //! drawn per trial from a seeded generator, together with the input distribution (i.i.d. bits
 //! with P(bit = 1) = `bit_prob`). SPEC section 5.1:
 //! - s-sparse AND with `bit_prob` = 2^(-1/s), so P(label = +1) = (2^(-1/s))^s = 1/2;
+//! - s-sparse OR with `bit_prob` = 1 - 2^(-1/s), so P(label = -1) = (2^(-1/s))^s = 1/2;
 //! - sparse parity (uniform bits), true when an odd number of the s bits are 1;
 //! - sparse majority (uniform bits, s odd), true when more than s/2 of the s bits are 1;
 //! - any s-bit truth table (uniform bits).
@@ -15,18 +16,21 @@
 pub mod population;
 
 pub use population::{
-    PopulationError, PopulationOptions, clopper_pearson, per_example, population_error,
-    try_population_error,
+    PopulationError, PopulationOptions, per_example, population_error, try_population_error,
 };
 
 use crate::error::{Error, Result, check};
 use rand::{Rng, RngExt};
 
-/// Which Boolean function of the s hidden bits is the label.
+/// Which Boolean function of the s hidden bits is the label: the one task enum of the crate
+/// (training, configs, constructions). Configs spell it as its [`TaskName`] plus, for a truth
+/// table, a separate `truth_table` list ([`TaskKind::from_name`]).
 #[derive(Debug, Clone, PartialEq)]
 pub enum TaskKind {
     /// AND of the s bits; bits ~ Bernoulli(2^(-1/s)) so labels are balanced.
     And,
+    /// OR of the s bits; bits ~ Bernoulli(1 - 2^(-1/s)) so labels are balanced.
+    Or,
     /// XOR of the s bits; uniform bits.
     Parity,
     /// Majority of the s bits (s odd); uniform bits.
@@ -36,14 +40,117 @@ pub enum TaskKind {
     TruthTable(Vec<bool>),
 }
 
+/// The name of a [`TaskKind`] without its data, as configs and CSV columns spell it
+/// (`"and"`, `"or"`, `"parity"`, `"majority"`, `"truth_table"`; serde uses these strings).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Deserialize)]
+#[serde(try_from = "String")]
+pub enum TaskName {
+    And,
+    Or,
+    Parity,
+    Majority,
+    TruthTable,
+}
+
+impl TaskName {
+    pub const ALL: [TaskName; 5] = [
+        TaskName::And,
+        TaskName::Or,
+        TaskName::Parity,
+        TaskName::Majority,
+        TaskName::TruthTable,
+    ];
+    /// The spellings of [`TaskName::ALL`], in order.
+    pub const NAMES: &'static [&'static str] = &["and", "or", "parity", "majority", "truth_table"];
+
+    pub fn name(self) -> &'static str {
+        Self::NAMES[self as usize]
+    }
+}
+
+impl TryFrom<String> for TaskName {
+    type Error = Error;
+    fn try_from(s: String) -> Result<Self> {
+        match Self::NAMES.iter().position(|n| *n == s) {
+            Some(i) => Ok(Self::ALL[i]),
+            None => Err(Error::invalid(
+                "task",
+                &s,
+                format!("one of {}", Self::NAMES.join(", ")),
+            )),
+        }
+    }
+}
+
+impl serde::Serialize for TaskName {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> std::result::Result<S::Ok, S::Error> {
+        s.serialize_str(self.name())
+    }
+}
+
 impl TaskKind {
+    /// The name without the data.
+    pub fn task_name(&self) -> TaskName {
+        match self {
+            TaskKind::And => TaskName::And,
+            TaskKind::Or => TaskName::Or,
+            TaskKind::Parity => TaskName::Parity,
+            TaskKind::Majority => TaskName::Majority,
+            TaskKind::TruthTable(_) => TaskName::TruthTable,
+        }
+    }
+
     /// Short name used in configs and CSV columns.
     pub fn name(&self) -> &'static str {
+        self.task_name().name()
+    }
+
+    /// The kind from a config's spelling: a name and a `truth_table` that must be present
+    /// exactly when the name is `truth_table` (its length is checked by [`Task::with_support`]).
+    pub fn from_name(name: TaskName, truth_table: Option<&[bool]>) -> Result<TaskKind> {
+        Ok(match (name, truth_table) {
+            (TaskName::And, None) => TaskKind::And,
+            (TaskName::Or, None) => TaskKind::Or,
+            (TaskName::Parity, None) => TaskKind::Parity,
+            (TaskName::Majority, None) => TaskKind::Majority,
+            (TaskName::TruthTable, Some(t)) => TaskKind::TruthTable(t.to_vec()),
+            (TaskName::TruthTable, None) => {
+                return Err(Error::invalid(
+                    "truth_table",
+                    "missing",
+                    "a list of 2^sparsity booleans",
+                ));
+            }
+            (other, Some(_)) => {
+                let allowed = "absent unless task = truth_table";
+                return Err(Error::invalid(
+                    "truth_table",
+                    format!("given with task = {}", other.name()),
+                    allowed,
+                ));
+            }
+        })
+    }
+
+    /// The value of a symmetric function from the number `count` of true bits among `s`
+    /// (`None` for a truth table, which is not symmetric in general).
+    pub fn symmetric(&self, count: usize, s: usize) -> Option<bool> {
         match self {
-            TaskKind::And => "and",
-            TaskKind::Parity => "parity",
-            TaskKind::Majority => "majority",
-            TaskKind::TruthTable(_) => "truth_table",
+            TaskKind::And => Some(count == s),
+            TaskKind::Or => Some(count > 0),
+            TaskKind::Parity => Some(count % 2 == 1),
+            TaskKind::Majority => Some(2 * count > s),
+            TaskKind::TruthTable(_) => None,
+        }
+    }
+
+    /// The value on hidden bits given as a pattern index `sum_j 2^j b_{i_j}` (s < 64).
+    pub fn value(&self, pattern: usize, s: usize) -> bool {
+        match self {
+            TaskKind::TruthTable(t) => t[pattern],
+            other => other
+                .symmetric(pattern.count_ones() as usize, s)
+                .unwrap_or(false),
         }
     }
 }
@@ -126,6 +233,7 @@ impl Task {
         let s = support.len() as f64;
         let bit_prob = match kind {
             TaskKind::And => (-1.0 / s).exp2(),
+            TaskKind::Or => 1.0 - (-1.0 / s).exp2(),
             _ => 0.5,
         };
         Ok(Task {
@@ -160,11 +268,10 @@ impl Task {
     /// Panics if `bits` is shorter than T: a caller's bug, not user input (datasets are checked).
     pub fn value(&self, bits: &[u8]) -> bool {
         let ones = self.support.iter().filter(|&&i| bits[i] != 0).count();
-        let s = self.support.len();
         match &self.kind {
-            TaskKind::And => ones == s,
-            TaskKind::Parity => ones % 2 == 1,
-            TaskKind::Majority => 2 * ones > s,
+            symmetric @ (TaskKind::And | TaskKind::Or | TaskKind::Parity | TaskKind::Majority) => {
+                symmetric.symmetric(ones, self.support.len()) == Some(true)
+            }
             TaskKind::TruthTable(table) => {
                 let idx = self
                     .support

@@ -7,8 +7,8 @@
 
 use super::{Dataset, Task, input_weight};
 use crate::error::{Error, Result, check};
+use crate::stats::clopper_pearson;
 use rand::Rng;
-use statrs::distribution::{Beta, ContinuousCDF};
 
 /// How to evaluate a population error.
 #[derive(Debug, Clone, PartialEq)]
@@ -87,9 +87,19 @@ where
     Ok(())
 }
 
+/// Population 0-1 error P(y f(x) <= 0) of the batch predictor `predict` on `task`.
+/// `rng` is used only when T exceeds `exact_max_context_len` (fresh sample).
+pub fn population_error(
+    task: &Task,
+    mut predict: impl FnMut(&Dataset) -> Vec<f64>,
+    opts: &PopulationOptions,
+    rng: &mut (impl Rng + ?Sized),
+) -> Result<PopulationError> {
+    try_population_error(task, |d| Ok(predict(d)), opts, rng)
+}
+
 /// [`population_error`] for a predictor that can fail: the first error it returns is passed
-/// through (the remaining chunks are skipped in effect, their predictions never used), so a
-/// failing model is never scored through placeholder predictions.
+/// through and no further chunk is predicted, so a failing model is never scored.
 pub fn try_population_error<P, R>(
     task: &Task,
     mut predict: P,
@@ -98,38 +108,6 @@ pub fn try_population_error<P, R>(
 ) -> Result<PopulationError>
 where
     P: FnMut(&Dataset) -> Result<Vec<f64>>,
-    R: Rng + ?Sized,
-{
-    let mut failure = None;
-    let result = population_error(
-        task,
-        |d| match failure.is_none().then(|| predict(d)) {
-            Some(Ok(p)) => p,
-            Some(Err(e)) => {
-                failure = Some(e);
-                vec![f64::NAN; d.len()]
-            }
-            None => vec![f64::NAN; d.len()],
-        },
-        opts,
-        rng,
-    );
-    match failure {
-        Some(e) => Err(e),
-        None => result,
-    }
-}
-
-/// Population 0-1 error P(y f(x) <= 0) of the batch predictor `predict` on `task`.
-/// `rng` is used only when T exceeds `exact_max_context_len` (fresh sample).
-pub fn population_error<P, R>(
-    task: &Task,
-    mut predict: P,
-    opts: &PopulationOptions,
-    rng: &mut R,
-) -> Result<PopulationError>
-where
-    P: FnMut(&Dataset) -> Vec<f64>,
     R: Rng + ?Sized,
 {
     check::open_unit("delta", opts.delta)?;
@@ -145,7 +123,7 @@ where
     if task.context_len() <= opts.exact_max_context_len {
         let mut error = 0.0;
         enumerate_inputs(task, opts.chunk_rows, |chunk, weights| {
-            let wrong = mistakes(chunk, &predict(chunk))?;
+            let wrong = mistakes(chunk, &predict(chunk)?)?;
             error += wrong.iter().map(|&i| weights[i]).sum::<f64>();
             Ok(())
         })?;
@@ -163,7 +141,7 @@ where
     while done < opts.num_samples {
         let rows = (opts.num_samples - done).min(opts.chunk_rows);
         let chunk = task.sample(rows, rng)?;
-        wrong += mistakes(&chunk, &predict(&chunk))?.len() as u64;
+        wrong += mistakes(&chunk, &predict(&chunk)?)?.len() as u64;
         done += rows;
     }
     let n = opts.num_samples as u64;
@@ -187,35 +165,4 @@ fn mistakes(data: &Dataset, scores: &[f64]) -> Result<Vec<usize>> {
     Ok((0..scores.len())
         .filter(|&i| f64::from(labels[i]) * scores[i] <= 0.0)
         .collect())
-}
-
-/// Exact two-sided Clopper-Pearson interval for a binomial proportion with `k` successes in
-/// `n` trials, coverage >= 1 - delta:
-/// lower = Beta(k, n-k+1) quantile at delta/2 (0 if k = 0),
-/// upper = Beta(k+1, n-k) quantile at 1 - delta/2 (1 if k = n).
-/// Source: Clopper & Pearson (1934), Biometrika 26(4).
-pub fn clopper_pearson(k: u64, n: u64, delta: f64) -> Result<(f64, f64)> {
-    check::open_unit("delta", delta)?;
-    if n == 0 {
-        return Err(Error::invalid("n", n, "an integer >= 1"));
-    }
-    if k > n {
-        return Err(Error::invalid("k", k, format!("an integer in 0..=n = {n}")));
-    }
-    let (kf, nf) = (k as f64, n as f64);
-    let beta = |a: f64, b: f64| {
-        Beta::new(a, b)
-            .map_err(|e| Error::invalid("beta shape", format!("({a}, {b})"), e.to_string()))
-    };
-    let lower = if k == 0 {
-        0.0
-    } else {
-        beta(kf, nf - kf + 1.0)?.inverse_cdf(delta / 2.0)
-    };
-    let upper = if k == n {
-        1.0
-    } else {
-        beta(kf + 1.0, nf - kf)?.inverse_cdf(1.0 - delta / 2.0)
-    };
-    Ok((lower, upper))
 }

@@ -1,5 +1,6 @@
 use super::population::enumerate_inputs;
 use super::*;
+use crate::stats::clopper_pearson;
 use rand::SeedableRng;
 use rand_chacha::ChaCha8Rng;
 
@@ -93,31 +94,6 @@ fn constant_predictor_on_balanced_tasks_has_error_one_half() {
     // A zero score counts as an error on every input (y f(x) <= 0).
     let e = population_error(&and, |d: &Dataset| vec![0.0; d.len()], &opts, &mut rng(0)).unwrap();
     assert!((e.estimate - 1.0).abs() < 1e-12);
-}
-
-#[test]
-fn clopper_pearson_matches_closed_forms_and_tables() {
-    // k = 0: upper = 1 - (delta/2)^(1/n); k = n: lower = (delta/2)^(1/n) (closed forms).
-    let (lo, hi) = clopper_pearson(0, 10, 0.05).unwrap();
-    assert_eq!(lo, 0.0);
-    assert!((hi - (1.0 - 0.025f64.powf(0.1))).abs() < 1e-10, "{hi}");
-    let (lo, hi) = clopper_pearson(10, 10, 0.05).unwrap();
-    assert!((lo - 0.025f64.powf(0.1)).abs() < 1e-10 && hi == 1.0);
-    // R: binom.test(5, 10)$conf.int = 0.1870860 0.8129140;
-    //    binom.test(1, 10)$conf.int = 0.002528579 0.445016117.
-    let (lo, hi) = clopper_pearson(5, 10, 0.05).unwrap();
-    assert!(
-        (lo - 0.1870860).abs() < 1e-6 && (hi - 0.8129140).abs() < 1e-6,
-        "{lo} {hi}"
-    );
-    let (lo, hi) = clopper_pearson(1, 10, 0.05).unwrap();
-    assert!(
-        (lo - 0.002528579).abs() < 1e-8 && (hi - 0.445016117).abs() < 1e-6,
-        "{lo} {hi}"
-    );
-    assert!(clopper_pearson(11, 10, 0.05).is_err());
-    assert!(clopper_pearson(0, 0, 0.05).is_err());
-    assert!(clopper_pearson(1, 10, 1.0).is_err());
 }
 
 #[test]
@@ -242,4 +218,55 @@ fn try_population_error_passes_results_and_errors_through() {
         matches!(err, Error::InvalidValue { ref field, .. } if field == "model"),
         "{err}"
     );
+}
+
+#[test]
+fn or_labels_are_balanced_exactly() {
+    // P(OR = false) = (1 - bit_prob)^s = (2^(-1/s))^s = 1/2 (closed form); checked by exact
+    // enumeration of all 2^T inputs, so the population rate of +1 labels is 1/2 up to rounding.
+    for s in 1..=4 {
+        let task = Task::new(TaskKind::Or, 8, s, &mut rng(s as u64)).unwrap();
+        let mut positive = 0.0;
+        enumerate_inputs(&task, 64, |chunk, w| {
+            positive += (chunk.labels().iter().zip(w))
+                .filter(|(y, _)| **y == 1)
+                .map(|(_, w)| w)
+                .sum::<f64>();
+            Ok(())
+        })
+        .unwrap();
+        assert!((positive - 0.5).abs() < 1e-12, "s = {s}: {positive}");
+    }
+}
+
+#[test]
+fn task_names_round_trip_and_pair_with_the_table() {
+    for (name, spelled) in TaskName::ALL.iter().zip(TaskName::NAMES) {
+        assert_eq!(name.name(), *spelled);
+        assert_eq!(TaskName::try_from(spelled.to_string()).unwrap(), *name);
+        assert_eq!(
+            serde_json::to_string(name).unwrap(),
+            format!("\"{spelled}\"")
+        );
+    }
+    let e = TaskName::try_from("xor".to_string()).unwrap_err();
+    assert!(
+        e.to_string().contains("xor") && e.to_string().contains("truth_table"),
+        "{e}"
+    );
+    let table = [true, false];
+    assert_eq!(
+        TaskKind::from_name(TaskName::TruthTable, Some(&table)).unwrap(),
+        TaskKind::TruthTable(table.to_vec())
+    );
+    assert_eq!(
+        TaskKind::from_name(TaskName::Or, None).unwrap().name(),
+        "or"
+    );
+    assert!(TaskKind::from_name(TaskName::TruthTable, None).is_err());
+    assert!(TaskKind::from_name(TaskName::And, Some(&table)).is_err());
+    // The symmetric functions from the count of true bits, and the truth table by pattern.
+    assert!(TaskKind::Majority.value(0b101, 3));
+    assert!(!TaskKind::Or.value(0, 3));
+    assert!(TaskKind::TruthTable(vec![false, true, true, false]).value(2, 2));
 }

@@ -1,10 +1,10 @@
 //! Everything measured on a trained model: margins on the training sample and every norm the
 //! bounds need (SPEC 2 conventions: `||A||_{2,1}` sums column l2 norms, `W in R^{d_in x d_out}`).
 
-use super::projection::{l2, norm_21, spectral};
 use crate::error::Result;
-use crate::model::{ClsHead, Embedding, HeadParams, Transformer};
-use crate::tensor::{Mat, Real};
+use crate::model::{ClsHead, Embedding, Transformer};
+use crate::norms::model::ModelNorms;
+use crate::tensor::Real;
 
 /// Margins `y_i f(x_i)` on the training sample.
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -41,29 +41,15 @@ pub fn margins(predictions: &[f64], labels: &[i8], gamma: f64) -> Margins {
     }
 }
 
-/// Norms of one head. `w_c` ones are `None` for the [CLS] head class (it has no `W_C`).
-#[derive(Debug, Clone, Copy, PartialEq)]
-pub struct HeadNorms {
-    /// `||Theta||_F`, `Theta = W_K W_Q^T` (d x d).
-    pub theta_fro: f64,
-    /// `||Theta||_{2,1}` (column convention).
-    pub theta_21: f64,
-    /// `||Theta||_2`.
-    pub theta_spectral: f64,
-    /// `||W_V||_2`, `W_V in R^{d x k}`.
-    pub w_v_spectral: f64,
-    /// `||W_V||_{2,1}`.
-    pub w_v_21: f64,
-    /// `||W_C||_2`, `W_C in R^{k x d}`.
-    pub w_c_spectral: Option<f64>,
-    pub w_c_21: Option<f64>,
-}
+pub use crate::norms::model::{HeadNorms, embedding_b_x};
 
-/// Every norm of a trained model. For the Transformer `heads` lists block 0's heads.
+/// Every norm of a trained model as the trainer's metrics read them: a flat view of
+/// [`ModelNorms`] (the one measurement, in `norms::model`). `heads` lists every head of every
+/// layer, layer by layer; `mlp_spectral` is the largest MLP norm pair over the layers.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Norms {
     /// `B_X`: max l2 norm of any possible row of `X~` (every token at every position, and
-    /// [CLS]); an upper bound on the max over the sample.
+    /// `[CLS]`); an upper bound on the max over the sample.
     pub b_x: f64,
     pub heads: Vec<HeadNorms>,
     /// `||W_1||_2`, `||W_2||_2` of the MLP, if any.
@@ -73,67 +59,33 @@ pub struct Norms {
 }
 
 impl Norms {
-    /// Largest value of one head norm over the heads (the per-layer radius the bounds take).
-    pub fn max_over_heads(&self, f: impl Fn(&HeadNorms) -> f64) -> f64 {
-        self.heads.iter().map(f).fold(0.0, f64::max)
-    }
-}
-
-/// `max ||tok[b] + pos[t]||_2` over b, t, and `||cls||_2`.
-pub fn embedding_b_x<S: Real>(emb: &Embedding<S>) -> f64 {
-    let mut best = l2(&emb.cls);
-    for b in 0..emb.tok.rows {
-        for t in 0..emb.pos.rows {
-            let row: Vec<f64> = (emb.tok.row(b).iter().zip(emb.pos.row(t)))
-                .map(|(x, p)| x.as_f64() + p.as_f64())
-                .collect();
-            best = best.max(l2(&row));
+    /// The flat view of a measurement that has a `B_X` (a model with an embedding).
+    pub fn from_model(m: &ModelNorms, b_x: f64) -> Norms {
+        let mlp = m.layers.iter().filter_map(|l| l.mlp_spectral);
+        Norms {
+            b_x,
+            heads: m.heads().copied().collect(),
+            mlp_spectral: mlp.reduce(|(a, b), (c, d)| (a.max(c), b.max(d))),
+            w_l2: m.w_l2,
         }
     }
-    best
+
+    /// Largest value of one head norm over the heads (the per-layer radius the bounds take).
+    pub fn max_over_heads(&self, f: impl Fn(&HeadNorms) -> f64) -> f64 {
+        crate::norms::model::max_over(&self.heads, f)
+    }
 }
 
-fn head_norms<S: Real>(
-    w_q: &Mat<S>,
-    w_k: &Mat<S>,
-    w_v: &Mat<S>,
-    w_c: Option<&Mat<S>>,
-) -> Result<HeadNorms> {
-    let t = crate::norms::theta_norms(&w_q.to_dmatrix(), &w_k.to_dmatrix())?;
-    Ok(HeadNorms {
-        theta_fro: t.frobenius,
-        theta_21: t.two_one,
-        theta_spectral: t.spectral,
-        w_v_spectral: spectral(w_v),
-        w_v_21: norm_21(w_v),
-        w_c_spectral: w_c.map(spectral),
-        w_c_21: w_c.map(norm_21),
-    })
-}
-
+/// [`ModelNorms::of_cls_head`], flattened.
 pub fn cls_head_norms<S: Real>(head: &ClsHead<S>, emb: &Embedding<S>) -> Result<Norms> {
-    Ok(Norms {
-        b_x: embedding_b_x(emb),
-        heads: vec![head_norms(&head.w_q, &head.w_k, &head.w_v, None)?],
-        mlp_spectral: None,
-        w_l2: l2(&head.w),
-    })
+    let m = ModelNorms::of_cls_head(head, Some(emb))?;
+    Ok(Norms::from_model(&m, embedding_b_x(emb)))
 }
 
+/// [`ModelNorms::of_transformer`] (every block, not only the first), flattened.
 pub fn transformer_norms<S: Real>(model: &Transformer<S>) -> Result<Norms> {
-    let block = &model.blocks[0];
-    let heads = (block.heads.iter())
-        .map(|h: &HeadParams<S>| head_norms(&h.w_q, &h.w_k, &h.w_v, Some(&h.w_c)))
-        .collect::<Result<Vec<_>>>()?;
-    Ok(Norms {
-        b_x: embedding_b_x(&model.embedding),
-        heads,
-        mlp_spectral: block
-            .mlp
-            .as_ref()
-            .map(|m| (spectral(&m.w1), spectral(&m.w2))),
-        w_l2: l2(&model.w),
-    })
+    let m = ModelNorms::of_transformer(model)?;
+    Ok(Norms::from_model(&m, embedding_b_x(&model.embedding)))
 }
 
 #[cfg(test)]

@@ -19,45 +19,16 @@ use crate::config::NormBall;
 use crate::error::Result;
 use crate::model::{ClsHead, Transformer};
 use crate::tensor::{Mat, Real};
-use nalgebra::{DMatrix, SymmetricEigen};
 
 const SAFETY: f64 = 1.0 - 1e-5;
 
-/// `X^T X` in f64 (cols x cols), for the Gram identities below.
-fn gram<S: Real>(a: &Mat<S>) -> DMatrix<f64> {
-    let d = a.to_dmatrix();
-    d.tr_mul(&d)
-}
+use crate::norms::model::gram;
+pub use crate::norms::model::{l2, norm_21, spectral};
 
 /// `||W_K W_Q^T||_F` without forming the d x d matrix:
 /// `||W_K W_Q^T||_F^2 = tr(W_Q W_K^T W_K W_Q^T) = <W_K^T W_K, W_Q^T W_Q>_F` (r x r).
 pub fn theta_frobenius<S: Real>(w_q: &Mat<S>, w_k: &Mat<S>) -> f64 {
     gram(w_k).dot(&gram(w_q)).max(0.0).sqrt()
-}
-
-/// `||W||_2 = sqrt(lambda_max(W^T W))`.
-pub fn spectral<S: Real>(w: &Mat<S>) -> f64 {
-    let g = gram(w);
-    if g.is_empty() {
-        return 0.0;
-    }
-    SymmetricEigen::new(g).eigenvalues.max().max(0.0).sqrt()
-}
-
-/// `||W||_{2,1}`: sum of the column l2 norms (SPEC 2 convention).
-pub fn norm_21<S: Real>(w: &Mat<S>) -> f64 {
-    (0..w.cols)
-        .map(|j| {
-            (0..w.rows)
-                .map(|i| w.get(i, j).as_f64().powi(2))
-                .sum::<f64>()
-                .sqrt()
-        })
-        .sum()
-}
-
-pub fn l2<S: Real>(v: &[S]) -> f64 {
-    v.iter().map(|x| x.as_f64().powi(2)).sum::<f64>().sqrt()
 }
 
 fn scale<S: Real>(xs: &mut [S], c: f64) {

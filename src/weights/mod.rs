@@ -37,7 +37,8 @@ pub use import::{
     ImportedModel, b_x_from_file, import_bytes, import_mapped, read_file, read_file_mapped,
 };
 pub use mapping::{Mapping, layout_from_arg};
-pub use norms::{HeadNorms, ModelNorms, model_norms};
+pub use crate::norms::model::{HeadNorms, LayerNorms, ModelNorms};
+pub use norms::model_norms;
 pub use radii::{b_x_for_model, bound_setting, radii_for_bounds};
 
 use crate::error::{Error, Result};

@@ -5,7 +5,7 @@
 //! This is the combining step for imported models; it chooses radii and never computes a bound.
 
 use super::{ImportedModel, ModelNorms, b_x_from_file};
-use crate::bounds::{HeadRadii, Radii, Setting};
+use crate::bounds::{Radii, Setting};
 use crate::error::{Error, Result, check};
 use std::path::Path;
 
@@ -28,22 +28,16 @@ pub fn bound_setting(model: &ImportedModel, num_samples: usize, context_len: usi
     }
 }
 
-/// Radii for the bounds: each the maximum over every head of every layer of the measured norm
-/// (B_QK = ||Theta||_F, B_V = ||W_V||_2, ||W_V||_{2,1}, ||W_C||_2, ||W_C||_{2,1}), the read-out's
-/// ||w||_2 as B_w, and the given `b_x` (> 0).
+/// Radii for the bounds, from the one combining step of `norms::model`: the single-head radii
+/// (`ModelNorms::head_radii`, each norm maxed over every head of every layer, B_w the read-out's
+/// `||w||_2`, the given `b_x > 0`) and per-layer radii for the deep rows
+/// (`ModelNorms::layer_radii`: in each layer the max over its heads, including `||W_C||_2` and
+/// `||W_C||_{2,1}`).
 pub fn radii_for_bounds(norms: &ModelNorms, b_x: f64) -> Result<Radii> {
     check::positive("b_x", b_x)?;
-    let max = |f: fn(&super::HeadNorms) -> f64| norms.heads.iter().map(f).fold(0.0f64, f64::max);
-    Ok(Radii::uniform(
-        HeadRadii {
-            b_x,
-            b_qk: max(|h| h.theta_frobenius),
-            b_v: max(|h| h.w_v_spectral),
-            b_v21: max(|h| h.w_v_21),
-            b_w: norms.readout,
-        },
-        max(|h| h.w_c_spectral),
-        max(|h| h.w_c_21),
+    Ok(Radii::per_layer(
+        norms.head_radii(Some(b_x))?,
+        norms.layer_radii()?,
     ))
 }
 
@@ -73,33 +67,39 @@ pub fn b_x_for_model(path: &Path, model: &ImportedModel, context_len: usize) -> 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::bounds::DeepRadii;
-    use crate::weights::HeadNorms;
+    use crate::bounds::{DeepRadii, LayerRadii};
+    use crate::weights::{HeadNorms, LayerNorms};
 
-    fn head(layer: usize, head: usize, x: f64) -> HeadNorms {
+    fn head(x: f64) -> HeadNorms {
         HeadNorms {
-            layer,
-            head,
-            theta_frobenius: x,
+            theta_fro: x,
             theta_21: 0.0,
             theta_21_transposed: 0.0,
             theta_spectral: 0.0,
             w_v_spectral: 2.0 * x,
             w_v_21: 3.0 * x,
-            w_c_spectral: 4.0 * x,
-            w_c_21: 5.0 * x,
+            w_c_spectral: Some(4.0 * x),
+            w_c_21: Some(5.0 * x),
+        }
+    }
+
+    fn layer(heads: Vec<HeadNorms>) -> LayerNorms {
+        LayerNorms {
+            heads,
+            mlp_spectral: None,
         }
     }
 
     #[test]
-    fn radii_are_the_largest_norm_over_every_head_of_every_layer() {
-        // Each norm is largest on a different head, so a per-layer or first-head reading fails.
-        let mut heads = vec![head(0, 0, 1.0), head(0, 1, 0.5), head(1, 0, 0.25)];
-        heads[1].w_v_spectral = 9.0;
-        heads[2].w_c_21 = 11.0;
+    fn head_radii_are_global_maxima_and_deep_radii_per_layer_maxima() {
+        // Each norm is largest on a different head, so a first-head reading fails.
+        let (h00, mut h01, mut h10) = (head(1.0), head(0.5), head(0.25));
+        h01.w_v_spectral = 9.0;
+        h10.w_c_21 = Some(11.0);
         let norms = ModelNorms {
-            heads,
-            readout: 0.75,
+            b_x: None,
+            layers: vec![layer(vec![h00, h01]), layer(vec![h10])],
+            w_l2: 0.75,
         };
         let r = radii_for_bounds(&norms, 2.5).unwrap();
         let h = r.head;
@@ -107,16 +107,40 @@ mod tests {
             (h.b_x, h.b_qk, h.b_v, h.b_v21, h.b_w),
             (2.5, 1.0, 9.0, 3.0, 0.75)
         );
-        assert_eq!(
-            r.deep,
-            Some(DeepRadii::Uniform {
+        // Layer 0: max over heads (1.0, 0.5) with W_V spectral 9 from head 1; layer 1 alone.
+        let want = vec![
+            LayerRadii {
+                b_qk: 1.0,
+                b_v: 9.0,
+                b_v21: 3.0,
                 b_c: 4.0,
-                b_c21: 11.0
-            })
-        );
+                b_c21: 5.0,
+            },
+            LayerRadii {
+                b_qk: 0.25,
+                b_v: 0.5,
+                b_v21: 0.75,
+                b_c: 1.0,
+                b_c21: 11.0,
+            },
+        ];
+        assert_eq!(r.deep, Some(DeepRadii::PerLayer(want)));
         for bad in [0.0, -1.0, f64::NAN] {
             let e = radii_for_bounds(&norms, bad).unwrap_err().to_string();
             assert!(e.contains("b_x"), "{e}");
         }
+    }
+
+    #[test]
+    fn a_head_without_w_c_is_refused_by_name() {
+        let mut h = head(1.0);
+        h.w_c_spectral = None;
+        let norms = ModelNorms {
+            b_x: None,
+            layers: vec![layer(vec![head(1.0)]), layer(vec![head(1.0), h])],
+            w_l2: 1.0,
+        };
+        let e = radii_for_bounds(&norms, 1.0).unwrap_err().to_string();
+        assert!(e.contains("layer 1 head 1 w_c"), "{e}");
     }
 }

@@ -8,7 +8,7 @@
 //! [`crate::experiments::run_sweep`], so results are stored and resumable; the search is a
 //! deterministic function of stored outcomes, so a rerun replays the same probes without training.
 //! Error bars: bootstrap over trials ([`bootstrap_interval`]). Fits and their comparison live in
-//! [`crate::experiments::fit`]; overlays and the figure in [`report`].
+//! [`crate::stats::growth`]; overlays and the figure in [`report`].
 //!
 //! Never selects anything on the test sample: training stops on the training sample alone.
 
@@ -19,8 +19,7 @@ use crate::config::{CellConfig, ModelKind, TaskName, TrainConfig};
 use crate::error::{Error, Result, check};
 use crate::experiments::{Cell, Preset, SweepOptions, run_sweep};
 use crate::results::ResultsDb;
-use rand::{RngExt, SeedableRng};
-use rand_chacha::ChaCha8Rng;
+use rand::RngExt;
 use std::time::Instant;
 
 pub use report::{CriticalReport, SeriesReport, TRow, figures, run, write_figure};
@@ -262,11 +261,7 @@ pub fn bootstrap_interval(
     alpha: f64,
     seed: u64,
 ) -> Result<(f64, f64)> {
-    check::open_unit("alpha", alpha)?;
-    check::at_least("reps", reps, 1)?;
-    let mut rng = ChaCha8Rng::seed_from_u64(seed);
-    let mut crit = Vec::with_capacity(reps);
-    for _ in 0..reps {
+    crate::stats::percentile_interval(reps, alpha, seed, |rng| {
         let rates: Vec<(usize, f64)> = probes
             .iter()
             .map(|p| {
@@ -277,11 +272,8 @@ pub fn bootstrap_interval(
                 (p.num_samples, k as f64 / n.max(1) as f64)
             })
             .collect();
-        crit.push(critical_of(&rates).map_or(f64::INFINITY, |m| m as f64));
-    }
-    crit.sort_by(f64::total_cmp);
-    let q = |p: f64| crit[((p * reps as f64).floor() as usize).min(reps - 1)];
-    Ok((q(alpha / 2.0), q(1.0 - alpha / 2.0)))
+        critical_of(&rates).map_or(f64::INFINITY, |m| m as f64)
+    })
 }
 
 /// What the search found for one (series, T).

@@ -13,7 +13,7 @@ use super::{CriticalPlan, SearchResult, search_one};
 use crate::bounds::{BoundParams, HeadRadii, Setting, explicit_gap};
 use crate::config::ModelKind;
 use crate::error::Result;
-use crate::experiments::fit::{Comparison, compare};
+use crate::stats::growth::{Comparison, compare};
 use crate::experiments::{GalleryEntry, Preset};
 use crate::figure::{Figure, FigureSize, Series};
 use crate::results::ResultsDb;
@@ -302,12 +302,9 @@ impl CriticalReport {
     pub fn figure(&self) -> Result<Figure> {
         let mut series = Vec::new();
         let mut anchor: Option<(f64, f64)> = None;
-        let grid: Vec<f64> = {
+        let grid = {
             let ts = &self.plan.context_lens;
-            let (a, b) = (ts[0] as f64, ts[ts.len() - 1] as f64);
-            (0..=40)
-                .map(|i| a * (b / a).powf(i as f64 / 40.0))
-                .collect()
+            crate::stats::log_grid_f64(ts[0] as f64, ts[ts.len() - 1] as f64, 40)?
         };
         for (si, s) in self.series.iter().enumerate() {
             // Censored context lengths stay visible: drawn at m_max, never as a measured value.

@@ -2,8 +2,8 @@
 //! gap vs context_len, and the trained norms vs context_len against the SPEC 4 construction.
 
 use super::CellSummary;
-use crate::config::{SweepConfig, TaskName};
-use crate::construct::{ConstructionNorms, Target};
+use crate::config::SweepConfig;
+use crate::construct::ConstructionNorms;
 use crate::error::Result;
 use crate::experiments::GalleryEntry;
 use crate::figure::{Figure, FigureSize, Series};
@@ -236,12 +236,8 @@ pub(super) fn render(
 /// The SPEC 4 head for the sweep's task at sparsity `config.sparsity` and context length `t`
 /// (`None` for a truth-table task without a table, or when `build` rejects the parameters).
 fn construction_norms(config: &SweepConfig, t: usize) -> Option<ConstructionNorms> {
-    let target = match config.task {
-        TaskName::And => Target::And,
-        TaskName::Parity => Target::Parity,
-        TaskName::Majority => Target::Majority,
-        TaskName::TruthTable => Target::TruthTable(config.truth_table.clone()?),
-    };
+    let target =
+        crate::tasks::TaskKind::from_name(config.task, config.truth_table.as_deref()).ok()?;
     crate::construct::standard::construction(target, config.sparsity, t)
         .and_then(|c| c.norms())
         .ok()

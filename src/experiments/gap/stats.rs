@@ -5,10 +5,8 @@
 //! |g1| > 1 with at least 5 trials, and for such cells the bootstrap interval is the one to
 //! read (the t interval assumes a roughly symmetric sampling distribution of the mean).
 
-use crate::error::{Error, Result};
-use rand::{RngExt, SeedableRng};
-use rand_chacha::ChaCha8Rng;
-use statrs::distribution::{ContinuousCDF, StudentsT};
+use crate::error::Result;
+use crate::stats::{mean_interval, student_t};
 
 /// Bootstrap resamples per interval.
 pub const BOOTSTRAP_RESAMPLES: usize = 2000;
@@ -41,48 +39,27 @@ impl Summary {
 
 /// Summary of finite values `xs` (non-empty) at level `1 - alpha`, alpha in (0, 1).
 pub fn summarize(xs: &[f64], alpha: f64) -> Result<Summary> {
-    crate::error::check::open_unit("alpha", alpha)?;
-    crate::error::check::all_finite("trial values", xs)?;
-    if xs.is_empty() {
-        return Err(Error::invalid("trial values", "[]", "at least one trial"));
-    }
-    let n = xs.len();
+    let t = student_t(xs, alpha)?;
+    let (n, mean) = (t.n, t.mean);
     let nf = n as f64;
-    let mean = xs.iter().sum::<f64>() / nf;
     let (m2, m3) = xs.iter().fold((0.0, 0.0), |(a, b), &x| {
         let d = x - mean;
         (a + d * d, b + d * d * d)
     });
-    let sd = if n > 1 { (m2 / (nf - 1.0)).sqrt() } else { 0.0 };
     let skewness = if m2 > 0.0 {
         (m3 / nf) / (m2 / nf).powf(1.5)
     } else {
         0.0
     };
-    let (t_lower, t_upper) = if n > 1 {
-        let t = StudentsT::new(0.0, 1.0, nf - 1.0)
-            .map_err(|e| Error::invalid("degrees of freedom", nf - 1.0, e.to_string()))?;
-        let half = t.inverse_cdf(1.0 - alpha / 2.0) * sd / nf.sqrt();
-        (mean - half, mean + half)
-    } else {
-        (mean, mean)
-    };
-    let mut rng = ChaCha8Rng::seed_from_u64(BOOTSTRAP_SEED);
-    let mut means: Vec<f64> = (0..BOOTSTRAP_RESAMPLES)
-        .map(|_| (0..n).map(|_| xs[rng.random_range(0..n)]).sum::<f64>() / nf)
-        .collect();
-    means.sort_by(f64::total_cmp);
-    let pct = |q: f64| {
-        means[((q * BOOTSTRAP_RESAMPLES as f64).floor() as usize).min(BOOTSTRAP_RESAMPLES - 1)]
-    };
+    let (boot_lower, boot_upper) = mean_interval(xs, BOOTSTRAP_RESAMPLES, alpha, BOOTSTRAP_SEED)?;
     Ok(Summary {
         n,
         mean,
-        sd,
-        t_lower,
-        t_upper,
-        boot_lower: pct(alpha / 2.0),
-        boot_upper: pct(1.0 - alpha / 2.0),
+        sd: t.sd,
+        t_lower: t.lower,
+        t_upper: t.upper,
+        boot_lower,
+        boot_upper,
         skewness,
     })
 }
@@ -93,9 +70,9 @@ mod tests {
 
     #[test]
     fn t_interval_by_hand() {
-        // xs = 1..=5: mean 3, sd sqrt(2.5); t_{4, 0.975} = 2.7764451051977987 (R: qt(0.975, 4)).
+        // xs = 1..=5: mean 3, sd sqrt(2.5); t.ppf(0.975, 4) = 2.7764451051977934 (SciPy 1.17.1).
         let s = summarize(&[1.0, 2.0, 3.0, 4.0, 5.0], 0.05).unwrap();
-        let half = 2.7764451051977987 * 2.5f64.sqrt() / 5f64.sqrt();
+        let half = 2.7764451051977934 * 2.5f64.sqrt() / 5f64.sqrt();
         assert!((s.t_upper - (3.0 + half)).abs() < 1e-9 && (s.t_lower - (3.0 - half)).abs() < 1e-9);
         assert_eq!(s.skewness, 0.0);
         // Bootstrap means lie within [min, max] and straddle the mean for symmetric data.
