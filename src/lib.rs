@@ -16,6 +16,7 @@ pub mod construct;
 pub mod error;
 pub mod experiments;
 pub mod figure;
+pub mod metrics;
 pub mod model;
 pub mod norms;
 pub mod optim;
