@@ -222,7 +222,8 @@ impl AtEps {
         AtEps::CoverPaperLnEps,
     ];
 
-    fn prefix(self) -> &'static str {
+    /// Every key of the family starts with this.
+    pub fn prefix(self) -> &'static str {
         match self {
             AtEps::PackingLn2Eps => "packing_ln_2eps_",
             AtEps::CoverExplicitLnEps => "cover_explicit_ln_eps_",

@@ -16,6 +16,7 @@ use crate::error::Result;
 use crate::experiments::fit::{Comparison, compare};
 use crate::experiments::{GalleryEntry, Preset};
 use crate::figure::{Figure, FigureSize, Series};
+use crate::metrics::Metric;
 use crate::results::ResultsDb;
 use std::fmt::Write as _;
 use std::path::Path;
@@ -71,7 +72,10 @@ pub fn run(plan: &CriticalPlan, db: &mut ResultsDb, quiet: bool) -> Result<Criti
             let seed = plan.seed ^ ((si as u64) << 32) ^ t as u64;
             let interval =
                 super::bootstrap_interval(&search.probes, plan.bootstrap_reps, 0.05, seed)?;
-            let trained_radii = trained_radii(db, &search)?;
+            let trained_radii = match s.model {
+                ModelKind::ClsHead => trained_radii(db, &search)?,
+                ModelKind::Transformer => None,
+            };
             if !quiet {
                 eprintln!(
                     "{}: T = {t}: critical m {} ({} probes, {:.1} s)",
@@ -129,13 +133,19 @@ fn trained_radii(db: &ResultsDb, search: &SearchResult) -> Result<Option<HeadRad
     let Some(i) = search.probes.iter().position(|p| p.num_samples == crit) else {
         return Ok(None);
     };
+    // The head's radii (bounds::HeadRadii) as train::TrainReport::metrics names them.
+    let keys = [
+        Metric::BX,
+        Metric::ThetaFro,
+        Metric::WVSpectral,
+        Metric::WV21,
+        Metric::WL2,
+    ];
     let mut cols: [Vec<f64>; 5] = Default::default();
     for trial in 0..search.probes[i].successes.len() {
         if let Some(rec) = db.get(&search.cell_hashes[i], trial)? {
-            for (c, key) in ["b_x", "b_qk", "b_v", "b_v21", "b_w"].iter().enumerate() {
-                if let Some(&v) = rec.metrics.get(*key) {
-                    cols[c].push(v);
-                }
+            for (c, key) in keys.iter().enumerate() {
+                cols[c].push(key.require(&rec.metrics)?);
             }
         }
     }
