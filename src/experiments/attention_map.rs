@@ -15,7 +15,10 @@
 
 use crate::config::{CellConfig, ModelKind, TaskName, TrainConfig};
 use crate::error::{Error, Result, check};
-use crate::experiments::{Cell, GalleryEntry, Preset, SweepOptions, run_sweep};
+use crate::experiments::{
+    Cell, Gallery, GalleryEntry, Preset, SweepOptions, experiment_command, run_sweep,
+    write_gallery_figure,
+};
 use crate::figure::{Figure, FigureSize, Series};
 use crate::metrics::{Indexed, Metric};
 use crate::model::TokenBatch;
@@ -65,19 +68,26 @@ pub struct AttentionPlan {
     pub attention_samples: usize,
 }
 
+/// Full-batch training, stop rules checked every 10 steps, 5000 fresh population samples.
+fn full_batch(num_samples: usize, steps: usize, learning_rate: f64) -> TrainConfig {
+    TrainConfig {
+        steps,
+        learning_rate,
+        batch_size: num_samples,
+        eval_every: 10,
+        population_samples: 5000,
+        ..TrainConfig::default()
+    }
+}
+
 fn head_plan(num_samples: usize, steps: usize) -> ModelPlan {
     ModelPlan {
         name: "[CLS] head (theory)",
         model: ModelKind::ClsHead,
         num_samples,
         train: TrainConfig {
-            steps,
-            learning_rate: 0.02,
-            batch_size: num_samples, // full batch
             value_dim: 4,
-            eval_every: 10,
-            population_samples: 5000,
-            ..TrainConfig::default()
+            ..full_batch(num_samples, steps, 0.02)
         },
     }
 }
@@ -88,16 +98,11 @@ fn transformer_plan(num_samples: usize, steps: usize, width: usize, heads: usize
         model: ModelKind::Transformer,
         num_samples,
         train: TrainConfig {
-            steps,
-            learning_rate: 0.01,
-            batch_size: num_samples, // full batch
             width,
             value_dim: width / heads,
             heads,
             mlp_width: 2 * width,
-            eval_every: 10,
-            population_samples: 5000,
-            ..TrainConfig::default()
+            ..full_batch(num_samples, steps, 0.01)
         },
     }
 }
@@ -455,37 +460,17 @@ impl AttentionReport {
 }
 
 /// Writes the figure as [`STEM`]`.*` and returns its gallery entry.
-pub fn write_figure(
-    report: &AttentionReport,
-    preset: Preset,
-    out_dir: &Path,
-) -> Result<GalleryEntry> {
-    std::fs::create_dir_all(out_dir).map_err(|e| Error::io(out_dir.display(), e))?;
-    let written = report.figure().write(out_dir, STEM)?;
-    for w in &written.warnings {
-        eprintln!("figure {STEM}: {w}");
-    }
-    Ok(GalleryEntry {
-        stem: STEM.into(),
-        description: "Mean [CLS] attention weight on each position for 3-sparse AND, before \
-                      (dashed) and after training, for the theory's head and a 1-block \
-                      Transformer; the hidden set S is marked, uniform attention 1/(T+1) for \
-                      reference."
-            .into(),
-        command: format!(
-            "attnbounds experiment attention-map --preset {}",
-            preset.name()
-        ),
-    })
+pub fn write_figure(report: &AttentionReport, preset: Preset, out: &Path) -> Result<GalleryEntry> {
+    let description = "Mean [CLS] attention weight on each position for 3-sparse AND, before \
+                       (dashed) and after training, for the theory's head and a 1-block \
+                       Transformer; the hidden set S is marked, uniform attention 1/(T+1) for \
+                       reference.";
+    let command = experiment_command("attention-map", preset);
+    write_gallery_figure(&report.figure(), out, STEM, description, command, false)
 }
 
 /// Runs (or replays from `db`) the preset and writes its figure; for the `figures` main job.
-pub fn figures(
-    preset: Preset,
-    db: &mut ResultsDb,
-    out_dir: &Path,
-    quiet: bool,
-) -> Result<Vec<GalleryEntry>> {
+pub fn figures(preset: Preset, db: &mut ResultsDb, out_dir: &Path, quiet: bool) -> Gallery {
     let report = run(&AttentionPlan::preset(preset), db, quiet)?;
     Ok(vec![write_figure(&report, preset, out_dir)?])
 }

@@ -13,7 +13,9 @@ use crate::capacity::{
     self, AscentOptions, BitSample, HeadBall, check_rigorous, check_shape, greedy_packing,
 };
 use crate::error::{Error, Result};
-use crate::experiments::{Cell, GalleryEntry, Preset, SweepOptions, SweepSummary, run_sweep};
+use crate::experiments::{
+    Cell, Gallery, Preset, SweepOptions, SweepSummary, run_sweep, write_gallery_figure,
+};
 use crate::figure::{Figure, FigureSize, Series};
 use crate::metrics::{AtEps, Metric, Metrics};
 use crate::model::Activation;
@@ -507,14 +509,8 @@ fn packing_figure(row: &Row) -> Result<Figure> {
 }
 
 /// Runs the preset (missing trials only) and writes the three figures into `out_dir`.
-pub fn figures(
-    preset: Preset,
-    db: &mut ResultsDb,
-    out_dir: &Path,
-    quiet: bool,
-) -> Result<Vec<GalleryEntry>> {
+pub fn figures(preset: Preset, db: &mut ResultsDb, out_dir: &Path, quiet: bool) -> Gallery {
     let report = run(preset, db, quiet)?;
-    std::fs::create_dir_all(out_dir).map_err(|e| Error::io(out_dir.display().to_string(), e))?;
     let b_qks: Vec<f64> = {
         let mut v: Vec<f64> = report.rows.iter().map(|r| r.cell.ball.b_qk).collect();
         v.sort_by(f64::total_cmp);
@@ -550,17 +546,8 @@ pub fn figures(
         packing,
         "Greedy packing numbers of sampled head-class members at separation 2 eps (a lower estimate of the covering number, capped by the number of members sampled) against 1/eps^2, beside the explicit covering bound and the paper shape.",
     ))) {
-        let written = fig.write(out_dir, stem)?;
-        if !quiet {
-            for w in &written.warnings {
-                eprintln!("figure {stem}: {w}");
-            }
-        }
-        out.push(GalleryEntry {
-            stem: stem.to_string(),
-            description: description.to_string(),
-            command: command.clone(),
-        });
+        let entry = write_gallery_figure(&fig, out_dir, stem, description, command.clone(), quiet)?;
+        out.push(entry);
     }
     Ok(out)
 }

@@ -14,7 +14,10 @@
 
 use crate::config::{CellConfig, ModelKind, StopRule, TaskName, TrainConfig};
 use crate::error::Result;
-use crate::experiments::{Cell, GalleryEntry, Preset, SweepOptions, run_sweep};
+use crate::experiments::{
+    Cell, Gallery, GalleryEntry, Preset, SweepOptions, experiment_command, run_sweep,
+    write_gallery_figure,
+};
 use crate::figure::{Figure, FigureSize, Series};
 use crate::metrics::{Indexed, Metric, Metrics};
 use crate::results::ResultsDb;
@@ -266,33 +269,17 @@ impl ParityReport {
     }
 }
 
-pub fn write_figure(report: &ParityReport, preset: Preset, out_dir: &Path) -> Result<GalleryEntry> {
+pub fn write_figure(report: &ParityReport, preset: Preset, out: &Path) -> Result<GalleryEntry> {
+    let description = "Training loss of a one-block Transformer on 3-sparse parity, fresh samples \
+                       every step (solid) vs one fixed sample (dashed): plateaus near ln 2, then \
+                       abrupt drops.";
+    let command = experiment_command("sparse-parity", preset);
     let stem = "sparse_parity_loss";
-    std::fs::create_dir_all(out_dir).map_err(|e| crate::Error::io(out_dir.display(), e))?;
-    let written = report.figure().write(out_dir, stem)?;
-    for w in &written.warnings {
-        eprintln!("figure {stem}: {w}");
-    }
-    Ok(GalleryEntry {
-        stem: stem.into(),
-        description: "Training loss of a one-block Transformer on 3-sparse parity, fresh samples \
-                      every step (solid) vs one fixed sample (dashed): plateaus near ln 2, then \
-                      abrupt drops."
-            .into(),
-        command: format!(
-            "attnbounds experiment sparse-parity --preset {}",
-            preset.name()
-        ),
-    })
+    write_gallery_figure(&report.figure(), out, stem, description, command, false)
 }
 
 /// Runs (or replays) the preset and writes its figure; for the `figures` main job.
-pub fn figures(
-    preset: Preset,
-    db: &mut ResultsDb,
-    out_dir: &Path,
-    quiet: bool,
-) -> Result<Vec<GalleryEntry>> {
+pub fn figures(preset: Preset, db: &mut ResultsDb, out_dir: &Path, quiet: bool) -> Gallery {
     let report = run(&ParityPlan::preset(preset), db, quiet)?;
     Ok(vec![write_figure(&report, preset, out_dir)?])
 }

@@ -14,7 +14,7 @@ use crate::bounds::{BoundParams, HeadRadii, Setting, explicit_gap};
 use crate::config::ModelKind;
 use crate::error::Result;
 use crate::experiments::fit::{Comparison, compare};
-use crate::experiments::{GalleryEntry, Preset};
+use crate::experiments::{Gallery, GalleryEntry, Preset, experiment_command, write_gallery_figure};
 use crate::figure::{Figure, FigureSize, Series};
 use crate::metrics::Metric;
 use crate::results::ResultsDb;
@@ -471,36 +471,17 @@ impl CriticalReport {
 }
 
 /// Writes the figure as `critical_sample_size.*` and returns its gallery entry.
-pub fn write_figure(
-    report: &CriticalReport,
-    preset: Preset,
-    out_dir: &Path,
-) -> Result<GalleryEntry> {
+pub fn write_figure(report: &CriticalReport, preset: Preset, out: &Path) -> Result<GalleryEntry> {
+    let description = "Critical sample size of 3-sparse AND against context length T (log axis), \
+                       with bootstrap error bars, ln T / ln^2 T / T fits and rescaled bound \
+                       overlays.";
+    let command = experiment_command("critical-sample-size", preset);
     let stem = "critical_sample_size";
-    std::fs::create_dir_all(out_dir).map_err(|e| crate::Error::io(out_dir.display(), e))?;
-    let written = report.figure()?.write(out_dir, stem)?;
-    for w in &written.warnings {
-        eprintln!("figure {stem}: {w}");
-    }
-    Ok(GalleryEntry {
-        stem: stem.into(),
-        description: "Critical sample size of 3-sparse AND against context length T (log axis), \
-                      with bootstrap error bars, ln T / ln^2 T / T fits and rescaled bound overlays."
-            .into(),
-        command: format!(
-            "attnbounds experiment critical-sample-size --preset {}",
-            preset.name()
-        ),
-    })
+    write_gallery_figure(&report.figure()?, out, stem, description, command, false)
 }
 
 /// Runs (or replays from `db`) the preset and writes its figure; for the `figures` main job.
-pub fn figures(
-    preset: Preset,
-    db: &mut ResultsDb,
-    out_dir: &Path,
-    quiet: bool,
-) -> Result<Vec<GalleryEntry>> {
+pub fn figures(preset: Preset, db: &mut ResultsDb, out_dir: &Path, quiet: bool) -> Gallery {
     let report = run(&CriticalPlan::preset(preset), db, quiet)?;
     Ok(vec![write_figure(&report, preset, out_dir)?])
 }

@@ -35,7 +35,7 @@ pub use stats::{Summary, summarize};
 use crate::bounds::{self, BoundParams, HeadRadii, Setting};
 use crate::config::{CellConfig, ModelKind, SweepConfig};
 use crate::error::{Error, Result};
-use crate::experiments::{GalleryEntry, Preset, SweepOptions, SweepSummary, cells_of, run_sweep};
+use crate::experiments::{Gallery, Preset, SweepOptions, SweepSummary, cells_of, run_sweep};
 use crate::metrics::{Metric, Metrics};
 use crate::results::ResultsDb;
 use crate::train::{TrainReport, TrainedModel, train_cell};
@@ -304,12 +304,7 @@ pub fn format_table(cells: &[CellSummary]) -> String {
 /// Runs `preset` (reusing stored trials) on the current rayon pool and renders its figures
 /// into `out_dir`. Fails if any trial failed (its error is named), so a figure never silently
 /// averages fewer trials than the preset asks for.
-pub fn figures(
-    preset: Preset,
-    db: &mut ResultsDb,
-    out_dir: &Path,
-    quiet: bool,
-) -> Result<Vec<GalleryEntry>> {
+pub fn figures(preset: Preset, db: &mut ResultsDb, out_dir: &Path, quiet: bool) -> Gallery {
     let config = preset_config(preset)?;
     let run = run(&config, db, quiet)?;
     if let Some(f) = run.sweep.failed.first() {
