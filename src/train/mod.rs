@@ -7,6 +7,12 @@
 //! - (b) a one-block [CLS] Transformer with learned embeddings (identity heads, ReLU MLP),
 //!   trained through the [CLS]-only path (`value_and_grad_cls`).
 //!
+//! This is the crate's one trainer: every experiment that trains calls [`train_cell`] or
+//! [`TrainedModel::train`] / [`train_loop`]. The loop takes its minibatches from a fixed sample
+//! or from fresh samples of the task ([`Batches`]) and stops by the configured
+//! [`crate::config::StopRule`]: max steps, target reached (plus no progress), or the first fit
+//! of the training sample.
+//!
 //! [`train_cell`] is one trial: from one seed it draws the hidden index set, the training
 //! sample, the initial weights and the minibatch order (one ChaCha8 stream, in that order),
 //! trains in f32 (single thread), and measures training error and loss, the population error

@@ -104,7 +104,7 @@ fn same_seed_same_results_for_both_models_and_optimisers() {
     };
     let cell = and_cell(6, 48, cfg.clone());
     let strip = |mut m: crate::results::Metrics| {
-        m.remove("train_time_s");
+        m.remove(crate::metrics::Metric::TrainTimeS.name());
         m
     };
     let a = train_cell(&cell, 9).unwrap();
