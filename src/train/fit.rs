@@ -126,6 +126,7 @@ impl Optimizer<f32> for AnyOptimizer {
 }
 
 /// Where the loop's minibatches come from.
+#[allow(clippy::large_enum_variant)] // one short-lived value per training run
 pub enum Batches<'a> {
     /// A fixed training sample: minibatches of `batch_size` drawn without replacement, epoch by
     /// epoch, in an order shuffled by `order_rng` (the whole sample, in order, when
@@ -143,6 +144,7 @@ pub enum Batches<'a> {
     },
 }
 
+#[allow(clippy::large_enum_variant)] // one per training run
 enum Source<'a> {
     Sample {
         data: &'a Dataset,
