@@ -296,6 +296,38 @@ mod tests {
         assert_eq!(subsample(&xs, 100).len(), 10);
     }
 
+    /// The shared trainer reproduces the pre-unification parity trainer bit for bit. Expected
+    /// values: the first window means (steps 0..40) of trial 0 of each regime of the default
+    /// preset in `figures/sparse_parity_loss.csv` as generated at commit 7c2e520, by the old
+    /// trainer (`critical::train::adam_step`). Those cells were hashed with `batch_size = 64` in
+    /// both regimes, the default stop rule and population size, so their trial seeds are
+    /// recomputed from that old config; the first 40 steps do not depend on the total.
+    #[test]
+    fn shared_trainer_reproduces_the_old_parity_curves() {
+        let plan = ParityPlan::preset(Preset::Default);
+        let old_train = TrainConfig {
+            population_samples: 20_000,
+            stop: StopRule::Target,
+            ..plan.train.clone()
+        };
+        for (regime, expected) in [
+            (Regime::Fresh, 0.6963394892831483),
+            (Regime::Fixed, 0.6868508308571524),
+        ] {
+            let old = CellConfig {
+                train: old_train.clone(),
+                ..plan.cell(regime)
+            };
+            let (_, hash) = crate::config::canonical_hash(&old).unwrap();
+            let seed = crate::experiments::trial_seed(plan.seed, &hash, 0);
+            let mut cell = plan.cell(regime);
+            cell.train.steps = 40;
+            let curve = Indexed::LossWindow.values(&run_trial(&cell, regime, seed).unwrap());
+            assert_eq!(curve.len(), 40);
+            assert_eq!(curve.iter().sum::<f64>() / 40.0, expected, "{regime:?}");
+        }
+    }
+
     #[test]
     fn fixed_sample_is_memorised() {
         // With 200 full-batch steps on 16 examples the training loss must fall well below ln 2
