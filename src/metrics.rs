@@ -146,7 +146,8 @@ impl Metric {
 pub enum Indexed {
     /// `loss_NNN`: mean training loss over the NNN-th window of steps (sparse parity).
     LossWindow,
-    /// `attn_init_NNN`: mean [CLS] attention on position NNN (NNN = T: [CLS]) at initialization.
+    /// `attn_init_NNN`: mean `[CLS]` attention on position NNN (NNN = T: `[CLS]` itself) at
+    /// initialization.
     AttnInit,
     /// `attn_NNN`: the same after training.
     Attn,

@@ -3,7 +3,7 @@
 //!
 //! s-sparse parity is statistically easy (O(s log T) samples suffice) but gradient methods see
 //! almost no signal until they align with the hidden set, so the loss sits near ln 2 for a long
-//! plateau and then drops abruptly. Each trial trains the one-block [CLS] Transformer with the
+//! plateau and then drops abruptly. Each trial trains the one-block `[CLS]` Transformer with the
 //! shared trainer ([`crate::train::train_loop`]: Adam on the logistic loss, exactly `steps`
 //! steps, [`StopRule::MaxSteps`]): regime `fresh` draws a new batch of `batch_size` every step
 //! ([`Batches::Fresh`]: online training, infinite data), regime `fixed` draws one sample of
