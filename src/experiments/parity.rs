@@ -89,8 +89,8 @@ impl ParityPlan {
     }
 
     /// The cell of a regime: `num_samples` is the fixed sample's size for `Fixed` (trained
-    /// full batch: `batch_size = fixed_samples`) and the number of examples seen
-    /// (`steps * batch_size`) for `Fresh`.
+    /// full batch: `batch_size = fixed_samples`) and, for `Fresh`, the number of examples seen
+    /// (`steps * batch_size`, drawn batch by batch; no sample of that size is ever drawn).
     pub fn cell(&self, regime: Regime) -> CellConfig {
         let b = self.train.batch_size;
         let train = match regime {
@@ -117,23 +117,24 @@ impl ParityPlan {
 }
 
 /// One trial: train under `regime`, return the subsampled loss curve and final errors. From
-/// one ChaCha8 stream, in order: the hidden set, the initial weights, a sample of `num_samples`
-/// examples (the training sample of `Fixed`; `Fresh` draws it too and never uses it, so its
-/// fresh batches come from the same stream position as in the curves stored before the trainer
-/// was shared), the fresh batches, and the population sample.
+/// one ChaCha8 stream, in order: the hidden set, the initial weights, the training sample
+/// (`Fixed`) or every fresh batch (`Fresh`), and the population sample.
 pub fn run_trial(cell: &CellConfig, regime: Regime, seed: u64) -> Result<Metrics> {
     cell.validate()?;
     let mut rng = ChaCha8Rng::seed_from_u64(seed);
     let task = Task::new(cell.task_kind()?, cell.context_len, cell.sparsity, &mut rng)?;
     let mut model = init_model(cell, &mut rng)?;
     let steps = cell.train.steps;
-    let fixed = task.sample(cell.num_samples, &mut rng)?;
+    let fixed;
     let batches = match regime {
-        // Full batch: the order generator is never drawn from, so a copy of the stream serves.
-        Regime::Fixed => Batches::Sample {
-            data: &fixed,
-            order_rng: rng.clone(),
-        },
+        Regime::Fixed => {
+            fixed = task.sample(cell.num_samples, &mut rng)?;
+            // Full batch: the order generator is never drawn from, so a copy of the stream serves.
+            Batches::Sample {
+                data: &fixed,
+                order_rng: rng.clone(),
+            }
+        }
         Regime::Fresh => Batches::Fresh {
             task: &task,
             rng: &mut rng,
@@ -298,10 +299,12 @@ mod tests {
 
     /// The shared trainer reproduces the pre-unification parity trainer bit for bit. Expected
     /// values: the first window means (steps 0..40) of trial 0 of each regime of the default
-    /// preset in `figures/sparse_parity_loss.csv` as generated at commit 7c2e520, by the old
+    /// preset in `figures/sparse_parity_loss.csv` as generated at commit 7c2e520 by the old
     /// trainer (`critical::train::adam_step`). Those cells were hashed with `batch_size = 64` in
-    /// both regimes, the default stop rule and population size, so their trial seeds are
-    /// recomputed from that old config; the first 40 steps do not depend on the total.
+    /// both regimes and the default stop rule and population size, so their trial seeds are
+    /// recomputed from that old config; the old trial drew, in order, the hidden set, the
+    /// weights and a sample of `num_samples` (used by `Fixed`, discarded by `Fresh`), then the
+    /// fresh batches. The first 40 steps do not depend on the total.
     #[test]
     fn shared_trainer_reproduces_the_old_parity_curves() {
         let plan = ParityPlan::preset(Preset::Default);
@@ -322,10 +325,34 @@ mod tests {
             let seed = crate::experiments::trial_seed(plan.seed, &hash, 0);
             let mut cell = plan.cell(regime);
             cell.train.steps = 40;
-            let curve = Indexed::LossWindow.values(&run_trial(&cell, regime, seed).unwrap());
-            assert_eq!(curve.len(), 40);
-            assert_eq!(curve.iter().sum::<f64>() / 40.0, expected, "{regime:?}");
+            let mut rng = ChaCha8Rng::seed_from_u64(seed);
+            let task = Task::new(cell.task_kind().unwrap(), 12, 3, &mut rng).unwrap();
+            let mut model = init_model(&cell, &mut rng).unwrap();
+            let sample = task.sample(cell.num_samples, &mut rng).unwrap();
+            let batches = match regime {
+                Regime::Fixed => Batches::Sample {
+                    data: &sample,
+                    order_rng: rng.clone(),
+                },
+                Regime::Fresh => Batches::Fresh {
+                    task: &task,
+                    rng: &mut rng,
+                },
+            };
+            let losses = model.train(batches, &cell.train).unwrap().step_losses;
+            assert_eq!(losses.len(), 40);
+            assert_eq!(losses.iter().sum::<f64>() / 40.0, expected, "{regime:?}");
         }
+        // run_trial draws the same way for Fixed, so its curve starts the same.
+        let old = CellConfig {
+            train: old_train,
+            ..plan.cell(Regime::Fixed)
+        };
+        let seed = crate::experiments::trial_seed(plan.seed, &Cell::new(old).unwrap().hash, 0);
+        let mut cell = plan.cell(Regime::Fixed);
+        cell.train.steps = 40;
+        let curve = Indexed::LossWindow.values(&run_trial(&cell, Regime::Fixed, seed).unwrap());
+        assert_eq!(curve.iter().sum::<f64>() / 40.0, 0.6868508308571524);
     }
 
     #[test]
