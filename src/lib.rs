@@ -35,6 +35,8 @@ pub mod figure;
 #[cfg(feature = "experiments")]
 pub mod report;
 #[cfg(feature = "store")]
+pub mod metrics;
+#[cfg(feature = "store")]
 pub mod results;
 #[cfg(feature = "stats")]
 pub mod stats;

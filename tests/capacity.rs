@@ -3,6 +3,7 @@
 
 use attnbounds::Error;
 use attnbounds::experiments::{Preset, capacity};
+use attnbounds::metrics::{AtEps, Metric};
 use attnbounds::results::ResultsDb;
 
 #[test]
@@ -25,10 +26,10 @@ fn smoke_preset_end_to_end() {
     let rows = capacity::rows(Preset::Smoke, &db).unwrap();
     assert_eq!(rows.len(), cells.len(), "one stored trial per cell");
     for r in &rows {
-        let lower = r.get("rademacher_lower_mean").unwrap();
+        let lower = r.get(Metric::RademacherLowerMean).unwrap();
         // The lower estimate is at most the trivial bound |f| <= range, and the rigorous bound.
-        assert!(lower > 0.0 && lower <= r.get("range").unwrap());
-        assert!(lower <= r.get("bound_explicit").unwrap());
+        assert!(lower > 0.0 && lower <= r.get(Metric::HeadRange).unwrap());
+        assert!(lower <= r.get(Metric::RademacherBoundExplicit).unwrap());
     }
     // Resuming runs nothing new.
     let again = capacity::run(Preset::Smoke, &mut db, true).unwrap();
@@ -37,8 +38,8 @@ fn smoke_preset_end_to_end() {
 
     // A deliberately too-small rigorous bound is reported as a violation naming the configuration.
     let mut bad = rows.clone();
-    let half = 0.5 * bad[0].get("rademacher_lower_mean").unwrap();
-    bad[0].metrics.insert("bound_explicit".into(), half);
+    let half = 0.5 * bad[0].get(Metric::RademacherLowerMean).unwrap();
+    Metric::RademacherBoundExplicit.put(&mut bad[0].metrics, half);
     match capacity::check_rows(&bad) {
         Err(Error::Violation { detail, .. }) => assert!(detail.contains("context_len"), "{detail}"),
         other => panic!("expected a violation, got {other:?}"),
@@ -49,7 +50,7 @@ fn smoke_preset_end_to_end() {
     let keys: Vec<String> = bad[i]
         .metrics
         .keys()
-        .filter(|k| k.starts_with("cover_explicit_ln_eps_"))
+        .filter(|k| k.starts_with(AtEps::CoverExplicitLnEps.prefix()))
         .cloned()
         .collect();
     for k in keys {

@@ -2,6 +2,7 @@
 //! rendered; and stored trials independent of the number of threads.
 
 use attnbounds::experiments::{Preset, gap};
+use attnbounds::metrics::Metric;
 use attnbounds::results::{ResultsDb, TrialRecord};
 
 fn pool(threads: usize) -> rayon::ThreadPool {
@@ -28,21 +29,27 @@ fn smoke_preset_runs_every_trial_once_and_resumes() {
         let m = &r.metrics;
         // Every trial carries the measurements and, for the [CLS] head, the post-hoc bounds.
         for k in [
-            "train_error",
-            "population_error",
-            "gap",
-            "margin_min",
-            "theta_fro",
-            "w_v_spectral",
-            "w_l2",
-            "b_x",
-            "bound_explicit",
-            "bound_paper",
+            Metric::TrainError,
+            Metric::PopulationError,
+            Metric::Gap,
+            Metric::MarginMin,
+            Metric::ThetaFro,
+            Metric::WVSpectral,
+            Metric::WL2,
+            Metric::BX,
+            Metric::BoundExplicit,
+            Metric::BoundPaper,
         ] {
-            assert!(m.contains_key(k), "missing {k} in {m:?}");
+            assert!(k.get(m).is_some(), "missing {k:?} in {m:?}");
         }
-        assert!((m["gap"] - (m["population_error"] - m["train_error"])).abs() < 1e-12);
-        assert_eq!(m["population_exact"], 1.0, "T <= 8 is enumerated exactly");
+        let get = |k: Metric| k.get(m).unwrap();
+        let gap = get(Metric::PopulationError) - get(Metric::TrainError);
+        assert!((get(Metric::Gap) - gap).abs() < 1e-12);
+        assert_eq!(
+            get(Metric::PopulationExact),
+            1.0,
+            "T <= 8 is enumerated exactly"
+        );
     }
     drop(db);
 
@@ -117,7 +124,7 @@ fn stored_trials_do_not_depend_on_the_number_of_threads() {
             .into_iter()
             .map(|mut r| {
                 // Wall-clock time is the one measurement that may differ.
-                r.metrics.remove("train_time_s");
+                r.metrics.remove(Metric::TrainTimeS.name());
                 (r.cell_hash, r.trial, r.seed, r.metrics)
             })
             .collect();

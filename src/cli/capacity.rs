@@ -7,6 +7,7 @@
 
 use super::{RunArgs, print_written};
 use attnbounds::experiments::capacity;
+use attnbounds::metrics::{AtEps, Metric};
 use attnbounds::{Error, Result};
 
 pub fn run(args: &RunArgs) -> Result<()> {
@@ -63,10 +64,9 @@ fn print_table(rows: &[capacity::Row]) -> Result<()> {
             Some(p) => {
                 // The middle of the eps grid, labelled.
                 let eps = p.eps[p.eps.len() / 2];
-                let k = format!("{eps:e}");
                 (
-                    format!("{:.2}@{eps}", r.get(&format!("packing_ln_2eps_{k}"))?),
-                    format!("{:.3e}", r.get(&format!("cover_explicit_ln_eps_{k}"))?),
+                    format!("{:.2}@{eps}", r.at_eps(AtEps::PackingLn2Eps, eps)?),
+                    format!("{:.3e}", r.at_eps(AtEps::CoverExplicitLnEps, eps)?),
                 )
             }
             None => ("-".into(), "-".into()),
@@ -77,13 +77,13 @@ fn print_table(rows: &[capacity::Row]) -> Result<()> {
             r.cell.context_len,
             r.cell.num_samples,
             r.cell.ball.b_qk,
-            r.get("rademacher_lower_mean")?,
-            r.get("rademacher_lower_ci_lower")?,
-            r.get("rademacher_lower_ci_upper")?,
-            r.get("bound_explicit")?,
-            r.get("bound_paper_shape")?,
-            r.get("bound_bft_flat")?,
-            r.get("linear_flat_exact_mean")?,
+            r.get(Metric::RademacherLowerMean)?,
+            r.get(Metric::RademacherLowerCiLower)?,
+            r.get(Metric::RademacherLowerCiUpper)?,
+            r.get(Metric::RademacherBoundExplicit)?,
+            r.get(Metric::RademacherBoundPaperShape)?,
+            r.get(Metric::RademacherBoundBftFlat)?,
+            r.get(Metric::LinearFlatExactMean)?,
             pack,
             cover
         );

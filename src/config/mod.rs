@@ -76,6 +76,32 @@ pub enum LossName {
     Ramp,
 }
 
+/// When training stops before `steps` (every rule is evaluated on the training sample only).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Deserialize)]
+#[serde(try_from = "String")]
+pub enum StopRule {
+    /// Training error 0 and mean training loss `<= target_loss`, or `patience` evaluations
+    /// without progress, checked every `eval_every` steps.
+    #[default]
+    Target,
+    /// As soon as the training sample is fit (training error 0), checked before the first step
+    /// and every `eval_every` steps; `target_loss` and `patience` are not read.
+    FirstFit,
+    /// Exactly `steps` steps, no evaluation; `target_loss`, `patience` and `eval_every` are not
+    /// read. The only rule for training on fresh samples.
+    MaxSteps,
+}
+
+impl StopRule {
+    /// The default is left out of the canonical JSON, so cells hashed before this field existed
+    /// keep their hashes.
+    pub fn is_default(&self) -> bool {
+        *self == StopRule::default()
+    }
+}
+
+string_enum!(StopRule, "train.stop", StopRule::Target => "target",
+    StopRule::FirstFit => "first_fit", StopRule::MaxSteps => "max_steps");
 string_enum!(OptimizerName, "train.optimizer", OptimizerName::Adam => "adam", OptimizerName::Sgd => "sgd");
 string_enum!(LossName, "train.loss", LossName::Logistic => "logistic", LossName::Ramp => "ramp");
 
@@ -147,6 +173,9 @@ pub struct TrainConfig {
     /// Fresh sample size for the population error when `context_len > 20` (exact
     /// enumeration otherwise).
     pub population_samples: usize,
+    /// Which early-stopping rule applies (see [`StopRule`]); omitted from the hash when default.
+    #[serde(skip_serializing_if = "StopRule::is_default")]
+    pub stop: StopRule,
 }
 
 impl Default for TrainConfig {
@@ -171,6 +200,7 @@ impl Default for TrainConfig {
             patience: 0,
             eval_every: 0,
             population_samples: 20_000,
+            stop: StopRule::Target,
         }
     }
 }
@@ -199,7 +229,61 @@ impl TrainConfig {
         }
         check::non_negative("train.target_loss", self.target_loss)?;
         check::at_least("train.population_samples", self.population_samples, 1)?;
-        Ok(())
+        self.check_unread_are_default()
+    }
+
+    /// A field the configured trainer never reads must keep its default: the cell hash then
+    /// depends on exactly the fields the trial reads, and a set-but-ignored value is a mistake.
+    fn check_unread_are_default(&self) -> Result<()> {
+        let d = TrainConfig::default();
+        let mut unread: Vec<(&str, String, String, &str)> = Vec::new();
+        if self.optimizer == OptimizerName::Adam && self.momentum != d.momentum {
+            unread.push((
+                "train.momentum",
+                self.momentum.to_string(),
+                d.momentum.to_string(),
+                "optimizer = adam",
+            ));
+        }
+        if self.stop != StopRule::Target {
+            let why = if self.stop == StopRule::FirstFit {
+                "stop = first_fit"
+            } else {
+                "stop = max_steps"
+            };
+            if self.target_loss != d.target_loss {
+                unread.push((
+                    "train.target_loss",
+                    self.target_loss.to_string(),
+                    d.target_loss.to_string(),
+                    why,
+                ));
+            }
+            if self.patience != d.patience {
+                unread.push((
+                    "train.patience",
+                    self.patience.to_string(),
+                    d.patience.to_string(),
+                    why,
+                ));
+            }
+        }
+        if self.stop == StopRule::MaxSteps && self.eval_every != d.eval_every {
+            unread.push((
+                "train.eval_every",
+                self.eval_every.to_string(),
+                d.eval_every.to_string(),
+                "stop = max_steps",
+            ));
+        }
+        match unread.first() {
+            Some((field, value, default, why)) => Err(Error::invalid(
+                *field,
+                value,
+                format!("the default {default} (not read when {why})"),
+            )),
+            None => Ok(()),
+        }
     }
 }
 

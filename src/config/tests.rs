@@ -152,3 +152,20 @@ fn load_reads_a_file() {
         SweepConfig::from_toml(VALID, "x").unwrap()
     );
 }
+
+/// The stop rule is parsed from TOML, and only a non-default rule enters the canonical JSON
+/// (cells hashed before the field existed keep their hashes, checked by the test above).
+#[test]
+fn stop_rule_parses_and_only_a_non_default_rule_is_hashed() {
+    let toml = format!("{VALID}[train]\nstop = \"first_fit\"\neval_every = 1\n");
+    let config = SweepConfig::from_toml(&toml, "test.toml").unwrap();
+    assert_eq!(config.train.stop, StopRule::FirstFit);
+    let (json, _) = canonical_hash(&config.cells()[0]).unwrap();
+    assert!(
+        json.contains(r#""population_samples":20000,"stop":"first_fit"}"#),
+        "{json}"
+    );
+    let e =
+        SweepConfig::from_toml(&format!("{VALID}[train]\nstop = \"early\"\n"), "t").unwrap_err();
+    assert!(e.to_string().contains("train.stop"), "{e}");
+}

@@ -15,12 +15,16 @@
 
 use crate::config::{CellConfig, ModelKind, TaskName, TrainConfig};
 use crate::error::{Error, Result, check};
-use crate::experiments::{Cell, GalleryEntry, Preset, SweepOptions, run_sweep};
+use crate::experiments::{
+    Cell, Gallery, GalleryEntry, Preset, SweepOptions, experiment_command, run_sweep,
+    write_gallery_figure,
+};
 use crate::figure::{Figure, FigureSize, Series};
+use crate::metrics::{Indexed, Metric};
 use crate::model::TokenBatch;
 use crate::results::{Metrics, ResultsDb};
 use crate::tasks::Task;
-use crate::train::{Loss, TrainedModel, init_model, population_of, train_loop};
+use crate::train::{Batches, TrainedModel, init_model, population_of};
 use rand::{RngExt, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 use serde::Serialize;
@@ -64,19 +68,26 @@ pub struct AttentionPlan {
     pub attention_samples: usize,
 }
 
+/// Full-batch training, stop rules checked every 10 steps, 5000 fresh population samples.
+fn full_batch(num_samples: usize, steps: usize, learning_rate: f64) -> TrainConfig {
+    TrainConfig {
+        steps,
+        learning_rate,
+        batch_size: num_samples,
+        eval_every: 10,
+        population_samples: 5000,
+        ..TrainConfig::default()
+    }
+}
+
 fn head_plan(num_samples: usize, steps: usize) -> ModelPlan {
     ModelPlan {
         name: "[CLS] head (theory)",
         model: ModelKind::ClsHead,
         num_samples,
         train: TrainConfig {
-            steps,
-            learning_rate: 0.02,
-            batch_size: num_samples, // full batch
             value_dim: 4,
-            eval_every: 10,
-            population_samples: 5000,
-            ..TrainConfig::default()
+            ..full_batch(num_samples, steps, 0.02)
         },
     }
 }
@@ -87,16 +98,11 @@ fn transformer_plan(num_samples: usize, steps: usize, width: usize, heads: usize
         model: ModelKind::Transformer,
         num_samples,
         train: TrainConfig {
-            steps,
-            learning_rate: 0.01,
-            batch_size: num_samples, // full batch
             width,
             value_dim: width / heads,
             heads,
             mlp_width: 2 * width,
-            eval_every: 10,
-            population_samples: 5000,
-            ..TrainConfig::default()
+            ..full_batch(num_samples, steps, 0.01)
         },
     }
 }
@@ -211,10 +217,6 @@ pub fn mean_attention(model: &TrainedModel, batch: &TokenBatch) -> Result<Vec<f6
     Ok(acc)
 }
 
-fn key(prefix: &str, t: usize) -> String {
-    format!("{prefix}{t:03}")
-}
-
 /// One trial: S from `task_seed`; from `seed`, in order, the training sample, the initial
 /// weights, the minibatch order and the attention sample; train with [`train_loop`]; measure.
 pub fn run_trial(c: &AttentionCell, seed: u64) -> Result<Metrics> {
@@ -228,13 +230,11 @@ pub fn run_trial(c: &AttentionCell, seed: u64) -> Result<Metrics> {
     let probe = task.sample(c.attention_samples, &mut rng)?;
     let probe = TokenBatch::new(probe.context_len(), probe.bits().to_vec())?;
     let init = mean_attention(&model, &probe)?;
-    let loss = Loss::from_config(tc.loss, tc.gamma);
-    let clock = Instant::now();
-    let run = match &mut model {
-        TrainedModel::ClsHead(m) => train_loop(m, &data, tc, loss, order_rng)?,
-        TrainedModel::Transformer(m) => train_loop(m, &data, tc, loss, order_rng)?,
+    let batches = Batches::Sample {
+        data: &data,
+        order_rng,
     };
-    let train_s = clock.elapsed().as_secs_f64();
+    let run = model.train(batches, tc)?;
     let trained = mean_attention(&model, &probe)?;
     let batch = TokenBatch::new(data.context_len(), data.bits().to_vec())?;
     let preds = model.predict(&batch)?;
@@ -245,23 +245,27 @@ pub fn run_trial(c: &AttentionCell, seed: u64) -> Result<Metrics> {
 
     let mut m = Metrics::new();
     for (t, (&a, &b)) in init.iter().zip(&trained).enumerate() {
-        m.insert(key("attn_init_", t), a);
-        m.insert(key("attn_", t), b);
+        m.insert(Indexed::AttnInit.key(t), a);
+        m.insert(Indexed::Attn.key(t), b);
+    }
+    for (j, &t) in task.support().iter().enumerate() {
+        m.insert(Indexed::Hidden.key(j), t as f64);
     }
     let mass = |p: &[f64]| task.support().iter().map(|&t| p[t]).sum::<f64>();
-    m.insert("mass_s_init".into(), mass(&init));
-    m.insert("mass_s".into(), mass(&trained));
-    for (j, &t) in task.support().iter().enumerate() {
-        m.insert(format!("hidden_{j}"), t as f64);
+    for (k, v) in [
+        (Metric::MassSInit, mass(&init)),
+        (Metric::MassS, mass(&trained)),
+        (Metric::PopulationError, pop.estimate),
+        (Metric::PopulationLower, pop.lower),
+        (Metric::PopulationUpper, pop.upper),
+        (Metric::PopulationExact, f64::from(u8::from(pop.exact))),
+        (Metric::TrainError, wrong as f64 / data.len() as f64),
+        (Metric::Steps, run.steps as f64),
+        (Metric::StopReason, run.stop.code()),
+        (Metric::TrainTimeS, run.train_time_s),
+    ] {
+        k.put(&mut m, v);
     }
-    m.insert("population_error".into(), pop.estimate);
-    m.insert("population_lower".into(), pop.lower);
-    m.insert("population_upper".into(), pop.upper);
-    m.insert("population_exact".into(), f64::from(u8::from(pop.exact)));
-    m.insert("train_error".into(), wrong as f64 / data.len() as f64);
-    m.insert("steps".into(), run.steps as f64);
-    m.insert("stop_reason".into(), run.stop.code());
-    m.insert("train_s".into(), train_s);
     Ok(m)
 }
 
@@ -294,11 +298,10 @@ pub struct AttentionReport {
     pub trained: usize,
 }
 
-fn metric(rec: &crate::results::TrialRecord, name: &str) -> Result<f64> {
-    rec.metrics
-        .get(name)
-        .copied()
-        .ok_or_else(|| Error::io("results store", format!("stored trial lacks metric {name}")))
+fn indexed(rec: &crate::results::TrialRecord, family: Indexed, i: usize) -> Result<f64> {
+    let name = family.key(i);
+    (rec.metrics.get(&name).copied())
+        .ok_or_else(|| Error::invalid("stored metrics", name, "a metric stored by the trial"))
 }
 
 /// Runs (or replays from `db`) every trial of the plan and averages the profiles.
@@ -337,13 +340,13 @@ pub fn run(plan: &AttentionPlan, db: &mut ResultsDb, quiet: bool) -> Result<Atte
                 )
             })?;
             for t in 0..t1 {
-                p.init[t] += w * metric(&rec, &key("attn_init_", t))?;
-                p.trained[t] += w * metric(&rec, &key("attn_", t))?;
+                p.init[t] += w * indexed(&rec, Indexed::AttnInit, t)?;
+                p.trained[t] += w * indexed(&rec, Indexed::Attn, t)?;
             }
-            p.mass_s_init += w * metric(&rec, "mass_s_init")?;
-            p.mass_s += w * metric(&rec, "mass_s")?;
-            p.population_error += w * metric(&rec, "population_error")?;
-            p.train_error += w * metric(&rec, "train_error")?;
+            p.mass_s_init += w * Metric::MassSInit.require(&rec.metrics)?;
+            p.mass_s += w * Metric::MassS.require(&rec.metrics)?;
+            p.population_error += w * Metric::PopulationError.require(&rec.metrics)?;
+            p.train_error += w * Metric::TrainError.require(&rec.metrics)?;
         }
         if !quiet {
             eprintln!(
@@ -457,37 +460,17 @@ impl AttentionReport {
 }
 
 /// Writes the figure as [`STEM`]`.*` and returns its gallery entry.
-pub fn write_figure(
-    report: &AttentionReport,
-    preset: Preset,
-    out_dir: &Path,
-) -> Result<GalleryEntry> {
-    std::fs::create_dir_all(out_dir).map_err(|e| Error::io(out_dir.display(), e))?;
-    let written = report.figure().write(out_dir, STEM)?;
-    for w in &written.warnings {
-        eprintln!("figure {STEM}: {w}");
-    }
-    Ok(GalleryEntry {
-        stem: STEM.into(),
-        description: "Mean [CLS] attention weight on each position for 3-sparse AND, before \
-                      (dashed) and after training, for the theory's head and a 1-block \
-                      Transformer; the hidden set S is marked, uniform attention 1/(T+1) for \
-                      reference."
-            .into(),
-        command: format!(
-            "attnbounds experiment attention-map --preset {}",
-            preset.name()
-        ),
-    })
+pub fn write_figure(report: &AttentionReport, preset: Preset, out: &Path) -> Result<GalleryEntry> {
+    let description = "Mean [CLS] attention weight on each position for 3-sparse AND, before \
+                       (dashed) and after training, for the theory's head and a 1-block \
+                       Transformer; the hidden set S is marked, uniform attention 1/(T+1) for \
+                       reference.";
+    let command = experiment_command("attention-map", preset);
+    write_gallery_figure(&report.figure(), out, STEM, description, command, false)
 }
 
 /// Runs (or replays from `db`) the preset and writes its figure; for the `figures` main job.
-pub fn figures(
-    preset: Preset,
-    db: &mut ResultsDb,
-    out_dir: &Path,
-    quiet: bool,
-) -> Result<Vec<GalleryEntry>> {
+pub fn figures(preset: Preset, db: &mut ResultsDb, out_dir: &Path, quiet: bool) -> Gallery {
     let report = run(&AttentionPlan::preset(preset), db, quiet)?;
     Ok(vec![write_figure(&report, preset, out_dir)?])
 }

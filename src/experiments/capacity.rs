@@ -13,10 +13,13 @@ use crate::capacity::{
     self, AscentOptions, BitSample, HeadBall, check_rigorous, check_shape, greedy_packing,
 };
 use crate::error::{Error, Result};
-use crate::experiments::{Cell, GalleryEntry, Preset, SweepOptions, SweepSummary, run_sweep};
+use crate::experiments::{
+    Cell, Gallery, Preset, SweepOptions, SweepSummary, run_sweep, write_gallery_figure,
+};
 use crate::figure::{Figure, FigureSize, Series};
+use crate::metrics::{AtEps, Metric, Metrics};
 use crate::model::Activation;
-use crate::results::{Metrics, ResultsDb};
+use crate::results::ResultsDb;
 use rand::SeedableRng;
 use rand_chacha::ChaCha8Rng;
 use serde::{Deserialize, Serialize};
@@ -143,19 +146,14 @@ fn ascent(draws: usize, restarts: usize, steps: usize) -> AscentOptions {
     }
 }
 
-/// Bound rows used, by id, with the metric key each is stored under.
-const BOUND_ROWS: [(BoundId, &str); 5] = [
-    (BoundId::Explicit, "bound_explicit"),
-    (BoundId::PaperShape, "bound_paper_shape"),
-    (BoundId::SpectralFlat, "bound_bft_flat"),
-    (BoundId::MaureyStyle, "bound_maurey"),
-    (BoundId::ParameterCounting, "bound_param_count"),
+/// Bound rows used, by id, with the metric each is stored under.
+const BOUND_ROWS: [(BoundId, Metric); 5] = [
+    (BoundId::Explicit, Metric::RademacherBoundExplicit),
+    (BoundId::PaperShape, Metric::RademacherBoundPaperShape),
+    (BoundId::SpectralFlat, Metric::RademacherBoundBftFlat),
+    (BoundId::MaureyStyle, Metric::RademacherBoundMaurey),
+    (BoundId::ParameterCounting, Metric::RademacherBoundParamCount),
 ];
-
-/// `eps` as a metric-key suffix.
-fn eps_key(eps: f64) -> String {
-    format!("{eps:e}")
-}
 
 /// One trial: every metric of one configuration.
 pub fn trial(cell: &CapacityCell, seed: u64) -> Result<Metrics> {
@@ -169,24 +167,26 @@ pub fn trial(cell: &CapacityCell, seed: u64) -> Result<Metrics> {
     )?;
     let mut rng = ChaCha8Rng::seed_from_u64(seed);
     let mut metrics = Metrics::new();
-    let mut put = |k: &str, v: f64| -> Result<()> {
-        metrics.insert(k.to_string(), crate::error::check::finite(k, v)?);
+    let mut put_key = |k: String, v: f64| -> Result<()> {
+        let v = crate::error::check::finite(&k, v)?;
+        metrics.insert(k, v);
         Ok(())
     };
+    let mut put = |k: Metric, v: f64| put_key(k.name().to_string(), v);
     let est = capacity::head_rademacher(&sample, &cell.ball, &cell.ascent, &mut rng)?;
-    put("rademacher_lower_mean", est.mean)?;
-    put("rademacher_lower_ci_lower", est.lower)?;
-    put("rademacher_lower_ci_upper", est.upper)?;
-    put("draws", est.draws as f64)?;
-    put("restarts", est.restarts as f64)?;
+    put(Metric::RademacherLowerMean, est.mean)?;
+    put(Metric::RademacherLowerCiLower, est.lower)?;
+    put(Metric::RademacherLowerCiUpper, est.upper)?;
+    put(Metric::Draws, est.draws as f64)?;
+    put(Metric::Restarts, est.restarts as f64)?;
     // Same budget style: ||w||_2 <= b_w b_v, the product of the head's read-out radii.
     let budget = cell.ball.b_w * cell.ball.b_v_fro;
     let lin = capacity::linear_flat_rademacher(&sample, budget, cell.ascent.draws, &mut rng)?;
-    put("linear_flat_exact_mean", lin.mean)?;
-    put("linear_flat_exact_ci_lower", lin.lower)?;
-    put("linear_flat_exact_ci_upper", lin.upper)?;
-    put("b_x", sample.b_x)?;
-    put("width", sample.width() as f64)?;
+    put(Metric::LinearFlatExactMean, lin.mean)?;
+    put(Metric::LinearFlatExactCiLower, lin.lower)?;
+    put(Metric::LinearFlatExactCiUpper, lin.upper)?;
+    put(Metric::BX, sample.b_x)?;
+    put(Metric::Width, sample.width() as f64)?;
 
     let setting = Setting {
         num_samples: cell.num_samples,
@@ -205,17 +205,20 @@ pub fn trial(cell: &CapacityCell, seed: u64) -> Result<Metrics> {
         })?;
         put(key, rad)?;
     }
-    put("range", bounds::head_range(&radii, &params))?;
+    put(Metric::HeadRange, bounds::head_range(&radii, &params))?;
     // Uncapped scales 12 sqrt(C/m) of the Dudley bound for ln N = C/eps^2 (the leading term of
     // bounds::dudley_closed_form before its cap at the range): here the T-dependence is visible
     // even where the bounds themselves are capped (vacuous).
     let m = cell.num_samples as f64;
     let c_explicit = bounds::explicit_closed_form(&setting, &radii, &params, params.eps)?;
     let c_paper = bounds::paper_log_covering(&setting, &radii, &params, 1.0)?;
-    put("explicit_c", c_explicit)?;
-    put("paper_c", c_paper)?;
-    put("explicit_uncapped_scale", 12.0 * (c_explicit / m).sqrt())?;
-    put("paper_uncapped_scale", 12.0 * (c_paper / m).sqrt())?;
+    put(Metric::ExplicitC, c_explicit)?;
+    put(Metric::PaperC, c_paper)?;
+    put(
+        Metric::ExplicitUncappedScale,
+        12.0 * (c_explicit / m).sqrt(),
+    )?;
+    put(Metric::PaperUncappedScale, 12.0 * (c_paper / m).sqrt())?;
 
     if let Some(p) = &cell.packing {
         let members = capacity::head_members(
@@ -226,19 +229,16 @@ pub fn trial(cell: &CapacityCell, seed: u64) -> Result<Metrics> {
             &cell.ascent,
             &mut rng,
         )?;
-        put("packing_members", members.len() as f64)?;
+        put(Metric::PackingMembers, members.len() as f64)?;
         for &eps in &p.eps {
             let kept = greedy_packing(&members, 2.0 * eps)?;
-            put(
-                &format!("packing_ln_2eps_{}", eps_key(eps)),
-                (kept.len() as f64).ln(),
-            )?;
-            put(
-                &format!("cover_explicit_ln_eps_{}", eps_key(eps)),
+            put_key(AtEps::PackingLn2Eps.key(eps), (kept.len() as f64).ln())?;
+            put_key(
+                AtEps::CoverExplicitLnEps.key(eps),
                 bounds::explicit_log_covering(&setting, &radii, &params, eps)?.min(f64::MAX),
             )?;
-            put(
-                &format!("cover_paper_ln_eps_{}", eps_key(eps)),
+            put_key(
+                AtEps::CoverPaperLnEps.key(eps),
                 bounds::paper_log_covering(&setting, &radii, &params, eps)?.min(f64::MAX),
             )?;
         }
@@ -254,10 +254,14 @@ pub struct Row {
 }
 
 impl Row {
-    pub fn get(&self, key: &str) -> Result<f64> {
-        self.metrics
-            .get(key)
-            .copied()
+    pub fn get(&self, key: Metric) -> Result<f64> {
+        key.require(&self.metrics)
+    }
+
+    /// A metric of an eps-indexed family at `eps`.
+    pub fn at_eps(&self, family: AtEps, eps: f64) -> Result<f64> {
+        let key = family.key(eps);
+        (self.metrics.get(&key).copied())
             .ok_or_else(|| Error::invalid("metric", key, "a metric stored by the capacity trial"))
     }
     fn config(&self) -> String {
@@ -292,34 +296,33 @@ pub fn check_rows(rows: &[Row]) -> Result<Vec<capacity::Warning>> {
     let mut warnings = Vec::new();
     for r in rows {
         let cfg = r.config();
-        let lower = r.get("rademacher_lower_mean")?;
+        let lower = r.get(Metric::RademacherLowerMean)?;
         check_rigorous(
             "explicit Rademacher bound (docs/derivations.md section 3, Dudley section 6)",
             lower,
-            r.get("bound_explicit")?,
+            r.get(Metric::RademacherBoundExplicit)?,
             &cfg,
         )?;
         warnings.extend(check_shape(
             "paper shape Rademacher (c0 = 1)",
             lower,
-            r.get("bound_paper_shape")?,
+            r.get(Metric::RademacherBoundPaperShape)?,
             &cfg,
         ));
         if let Some(p) = &r.cell.packing {
             for &eps in &p.eps {
-                let k = eps_key(eps);
-                let pack = r.get(&format!("packing_ln_2eps_{k}"))?;
+                let pack = r.at_eps(AtEps::PackingLn2Eps, eps)?;
                 let cfg = format!("{cfg}, eps = {eps}");
                 check_rigorous(
                     "explicit covering bound ln N(eps) >= ln M(2 eps) (docs/derivations.md section 3)",
                     pack,
-                    r.get(&format!("cover_explicit_ln_eps_{k}"))?,
+                    r.at_eps(AtEps::CoverExplicitLnEps, eps)?,
                     &cfg,
                 )?;
                 warnings.extend(check_shape(
                     "paper shape ln N(eps) (c0 = 1)",
                     pack,
-                    r.get(&format!("cover_paper_ln_eps_{k}"))?,
+                    r.at_eps(AtEps::CoverPaperLnEps, eps)?,
                     &cfg,
                 ));
             }
@@ -368,7 +371,7 @@ fn axis_rows<'a>(rows: &'a [Row], axis: &str, b_qk: f64) -> Vec<&'a Row> {
         .collect()
 }
 
-fn series_of(rows: &[&Row], x: &dyn Fn(&Row) -> f64, key: &str) -> Result<(Vec<f64>, Vec<f64>)> {
+fn series_of(rows: &[&Row], x: &dyn Fn(&Row) -> f64, key: Metric) -> Result<(Vec<f64>, Vec<f64>)> {
     let xs = rows.iter().map(|r| x(r)).collect();
     let ys = rows.iter().map(|r| r.get(key)).collect::<Result<_>>()?;
     Ok((xs, ys))
@@ -383,9 +386,9 @@ fn rademacher_figure(rows: &[Row], axis: &str, b_qks: &[f64]) -> Result<Figure> 
     let mut series = Vec::new();
     for (c, &b_qk) in b_qks.iter().enumerate() {
         let rs = axis_rows(rows, axis, b_qk);
-        let (xs, ys) = series_of(&rs, x, "rademacher_lower_mean")?;
-        let (_, lo) = series_of(&rs, x, "rademacher_lower_ci_lower")?;
-        let (_, hi) = series_of(&rs, x, "rademacher_lower_ci_upper")?;
+        let (xs, ys) = series_of(&rs, x, Metric::RademacherLowerMean)?;
+        let (_, lo) = series_of(&rs, x, Metric::RademacherLowerCiLower)?;
+        let (_, hi) = series_of(&rs, x, Metric::RademacherLowerCiUpper)?;
         // A t interval may reach below 0; on a log axis show its positive part only.
         let lo = lo.iter().zip(&ys).map(|(l, y)| l.max(y * 1e-3)).collect();
         series.push(
@@ -394,25 +397,25 @@ fn rademacher_figure(rows: &[Row], axis: &str, b_qks: &[f64]) -> Result<Figure> 
                 .with_color(c),
         );
         if c == b_qks.len() - 1 {
-            let (xs, ys) = series_of(&rs, x, "bound_explicit")?;
+            let (xs, ys) = series_of(&rs, x, Metric::RademacherBoundExplicit)?;
             series.push(Series::line(EXPLICIT, xs, ys).with_color(4));
-            let (xs, ys) = series_of(&rs, x, "explicit_uncapped_scale")?;
+            let (xs, ys) = series_of(&rs, x, Metric::ExplicitUncappedScale)?;
             series.push(
                 Series::line(format!("{EXPLICIT} uncapped scale 12 sqrt(C/m)"), xs, ys)
                     .dashed()
                     .with_color(4),
             );
-            let (xs, ys) = series_of(&rs, x, "paper_uncapped_scale")?;
+            let (xs, ys) = series_of(&rs, x, Metric::PaperUncappedScale)?;
             series.push(
                 Series::line(format!("{PAPER} uncapped scale 12 sqrt(C/m)"), xs, ys)
                     .dashed()
                     .with_color(5),
             );
-            let (xs, ys) = series_of(&rs, x, "bound_paper_shape")?;
+            let (xs, ys) = series_of(&rs, x, Metric::RademacherBoundPaperShape)?;
             series.push(Series::line(format!("{PAPER}; B_QK = {b_qk}"), xs, ys).with_color(5));
-            let (xs, ys) = series_of(&rs, x, "bound_bft_flat")?;
+            let (xs, ys) = series_of(&rs, x, Metric::RademacherBoundBftFlat)?;
             series.push(Series::line(BFT, xs, ys).dashed().with_color(6));
-            let (xs, ys) = series_of(&rs, x, "linear_flat_exact_mean")?;
+            let (xs, ys) = series_of(&rs, x, Metric::LinearFlatExactMean)?;
             series.push(Series::line_points(LINEAR, xs, ys).with_color(3));
         }
     }
@@ -439,13 +442,10 @@ fn packing_figure(row: &Row) -> Result<Figure> {
         .as_ref()
         .ok_or_else(|| Error::invalid("packing", "none", "a cell with packing"))?;
     let x: Vec<f64> = p.eps.iter().map(|e| 1.0 / (e * e)).collect();
-    let get = |prefix: &str| -> Result<Vec<f64>> {
-        p.eps
-            .iter()
-            .map(|&e| row.get(&format!("{prefix}_{}", eps_key(e))))
-            .collect()
+    let get = |family: AtEps| -> Result<Vec<f64>> {
+        p.eps.iter().map(|&e| row.at_eps(family, e)).collect()
     };
-    let cap = row.get("packing_members")?.ln();
+    let cap = row.get(Metric::PackingMembers)?.ln();
     Ok(Figure {
         title: format!(
             "Packing lower estimate vs covering bound (T = {}; m = {}; B_QK = {})",
@@ -460,7 +460,7 @@ fn packing_figure(row: &Row) -> Result<Figure> {
             Series::line_points(
                 "greedy packing ln M(2 eps) (lower estimate)",
                 x.clone(),
-                get("packing_ln_2eps")?,
+                get(AtEps::PackingLn2Eps)?,
             )
             .with_color(0),
             Series::line(
@@ -473,10 +473,10 @@ fn packing_figure(row: &Row) -> Result<Figure> {
             Series::line(
                 "explicit covering bound (docs/derivations.md §3)",
                 x.clone(),
-                get("cover_explicit_ln_eps")?,
+                get(AtEps::CoverExplicitLnEps)?,
             )
             .with_color(4),
-            Series::line("paper shape; c0 = 1", x, get("cover_paper_ln_eps")?)
+            Series::line("paper shape; c0 = 1", x, get(AtEps::CoverPaperLnEps)?)
                 .dashed()
                 .with_color(5),
         ],
@@ -484,14 +484,8 @@ fn packing_figure(row: &Row) -> Result<Figure> {
 }
 
 /// Runs the preset (missing trials only) and writes the three figures into `out_dir`.
-pub fn figures(
-    preset: Preset,
-    db: &mut ResultsDb,
-    out_dir: &Path,
-    quiet: bool,
-) -> Result<Vec<GalleryEntry>> {
+pub fn figures(preset: Preset, db: &mut ResultsDb, out_dir: &Path, quiet: bool) -> Gallery {
     let report = run(preset, db, quiet)?;
-    std::fs::create_dir_all(out_dir).map_err(|e| Error::io(out_dir.display().to_string(), e))?;
     let b_qks: Vec<f64> = {
         let mut v: Vec<f64> = report.rows.iter().map(|r| r.cell.ball.b_qk).collect();
         v.sort_by(f64::total_cmp);
@@ -527,17 +521,8 @@ pub fn figures(
         packing,
         "Greedy packing numbers of sampled head-class members at separation 2 eps (a lower estimate of the covering number, capped by the number of members sampled) against 1/eps^2, beside the explicit covering bound and the paper shape.",
     ))) {
-        let written = fig.write(out_dir, stem)?;
-        if !quiet {
-            for w in &written.warnings {
-                eprintln!("figure {stem}: {w}");
-            }
-        }
-        out.push(GalleryEntry {
-            stem: stem.to_string(),
-            description: description.to_string(),
-            command: command.clone(),
-        });
+        let entry = write_gallery_figure(&fig, out_dir, stem, description, command.clone(), quiet)?;
+        out.push(entry);
     }
     Ok(out)
 }

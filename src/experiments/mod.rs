@@ -28,6 +28,38 @@ pub struct GalleryEntry {
     pub command: String,
 }
 
+/// The result of an experiment's `figures` stage (what the `figures` main job collects).
+pub type Gallery = crate::Result<Vec<GalleryEntry>>;
+
+/// Writes `figure` as `out_dir/stem.{svg,png,csv,tex}` (creating the folder), reports the
+/// figure's warnings on stderr unless `quiet`, and returns its gallery entry.
+pub fn write_gallery_figure(
+    figure: &crate::figure::Figure,
+    out_dir: &std::path::Path,
+    stem: &str,
+    description: &str,
+    command: String,
+    quiet: bool,
+) -> crate::Result<GalleryEntry> {
+    std::fs::create_dir_all(out_dir).map_err(|e| crate::Error::io(out_dir.display(), e))?;
+    let written = figure.write(out_dir, stem)?;
+    if !quiet {
+        for w in &written.warnings {
+            eprintln!("figure {stem}: {w}");
+        }
+    }
+    Ok(GalleryEntry {
+        stem: stem.into(),
+        description: description.into(),
+        command,
+    })
+}
+
+/// The command that regenerates an `attnbounds experiment <name>` figure at `preset`.
+pub fn experiment_command(name: &str, preset: Preset) -> String {
+    format!("attnbounds experiment {name} --preset {}", preset.name())
+}
+
 /// Which scale of an experiment to run (the presets of `config`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Preset {

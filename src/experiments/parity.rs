@@ -3,23 +3,26 @@
 //!
 //! s-sparse parity is statistically easy (O(s log T) samples suffice) but gradient methods see
 //! almost no signal until they align with the hidden set, so the loss sits near ln 2 for a long
-//! plateau and then drops abruptly. Each trial trains the one-block [CLS] Transformer with Adam on
-//! the logistic loss, batch `batch_size`: regime `fresh` draws a new batch every step (online
-//! SGD, infinite data), regime `fixed` draws one sample of `fixed_samples` examples once and
-//! reuses it every step (full-batch training on a finite sample). The per-step training loss is
+//! plateau and then drops abruptly. Each trial trains the one-block `[CLS]` Transformer with the
+//! shared trainer ([`crate::train::train_loop`]: Adam on the logistic loss, exactly `steps`
+//! steps, [`StopRule::MaxSteps`]): regime `fresh` draws a new batch of `batch_size` every step
+//! ([`Batches::Fresh`]: online training, infinite data), regime `fixed` draws one sample of
+//! `fixed_samples` examples once and reuses it every step (full batch on a finite sample). The per-step training loss is
 //! stored subsampled to [`CURVE_POINTS`] points as metrics `loss_000`.. (mean over each window),
 //! the population error at the end as `population_error`, and the first step whose windowed
 //! loss is below half of ln 2 as `drop_step` (steps + 1 if never).
 
-use crate::config::{CellConfig, ModelKind, TaskName, TrainConfig};
+use crate::config::{CellConfig, ModelKind, StopRule, TaskName, TrainConfig};
 use crate::error::Result;
-use crate::experiments::critical::train::{TrialModel, adam_step};
-use crate::experiments::{Cell, GalleryEntry, Preset, SweepOptions, run_sweep};
+use crate::experiments::{
+    Cell, Gallery, GalleryEntry, Preset, SweepOptions, experiment_command, run_sweep,
+    write_gallery_figure,
+};
 use crate::figure::{Figure, FigureSize, Series};
-use crate::model::TokenBatch;
-use crate::optim::Adam;
-use crate::results::{Metrics, ResultsDb};
-use crate::tasks::{PopulationOptions, Task, try_population_error};
+use crate::metrics::{Indexed, Metric, Metrics};
+use crate::results::ResultsDb;
+use crate::tasks::Task;
+use crate::train::{Batches, init_model, population_of};
 use rand::SeedableRng;
 use rand_chacha::ChaCha8Rng;
 use std::fmt::Write as _;
@@ -75,7 +78,8 @@ impl ParityPlan {
                 value_dim: width / 4,
                 heads: 4,
                 mlp_width: 2 * width,
-                weight_decay: 0.0,
+                population_samples: 4000,
+                stop: StopRule::MaxSteps,
                 ..TrainConfig::default()
             },
             trials,
@@ -84,10 +88,18 @@ impl ParityPlan {
         }
     }
 
-    /// The cell of a regime: `num_samples` is the fixed sample's size for `Fixed` and the number
-    /// of examples seen (`steps * batch_size`) for `Fresh`.
+    /// The cell of a regime: `num_samples` is the fixed sample's size for `Fixed` (trained
+    /// full batch: `batch_size = fixed_samples`) and, for `Fresh`, the number of examples seen
+    /// (`steps * batch_size`, drawn batch by batch; no sample of that size is ever drawn).
     pub fn cell(&self, regime: Regime) -> CellConfig {
         let b = self.train.batch_size;
+        let train = match regime {
+            Regime::Fresh => self.train.clone(),
+            Regime::Fixed => TrainConfig {
+                batch_size: self.fixed_samples,
+                ..self.train.clone()
+            },
+        };
         CellConfig {
             task: TaskName::Parity,
             truth_table: None,
@@ -98,62 +110,51 @@ impl ParityPlan {
                 Regime::Fixed => self.fixed_samples,
             },
             model: ModelKind::Transformer,
-            train: self.train.clone(),
+            train,
             seed: self.seed,
         }
     }
 }
 
-/// One trial: train under `regime`, return the subsampled loss curve and final errors.
+/// One trial: train under `regime`, return the subsampled loss curve and final errors. From
+/// one ChaCha8 stream, in order: the hidden set, the initial weights, the training sample
+/// (`Fixed`) or every fresh batch (`Fresh`), and the population sample.
 pub fn run_trial(cell: &CellConfig, regime: Regime, seed: u64) -> Result<Metrics> {
+    cell.validate()?;
     let mut rng = ChaCha8Rng::seed_from_u64(seed);
     let task = Task::new(cell.task_kind()?, cell.context_len, cell.sparsity, &mut rng)?;
-    let mut model = TrialModel::init(cell, &mut rng)?;
-    let mut adam = Adam::<f32>::new(cell.train.learning_rate)?;
-    let (steps, b) = (cell.train.steps, cell.train.batch_size);
-    let fixed = task.sample(cell.num_samples, &mut rng)?;
-    let fixed_batch = TokenBatch::new(cell.context_len, fixed.bits().to_vec())?;
-    let mut losses = Vec::with_capacity(steps);
-    for _ in 0..steps {
-        let (loss, _) = match regime {
-            Regime::Fixed => adam_step(&mut model, &mut adam, &fixed_batch, fixed.labels(), false)?,
-            Regime::Fresh => {
-                let d = task.sample(b, &mut rng)?;
-                let batch = TokenBatch::new(cell.context_len, d.bits().to_vec())?;
-                adam_step(&mut model, &mut adam, &batch, d.labels(), false)?
+    let mut model = init_model(cell, &mut rng)?;
+    let steps = cell.train.steps;
+    let fixed;
+    let batches = match regime {
+        Regime::Fixed => {
+            fixed = task.sample(cell.num_samples, &mut rng)?;
+            // Full batch: the order generator is never drawn from, so a copy of the stream serves.
+            Batches::Sample {
+                data: &fixed,
+                order_rng: rng.clone(),
             }
-        };
-        losses.push(loss);
-    }
-    let curve = subsample(&losses, CURVE_POINTS);
+        }
+        Regime::Fresh => Batches::Fresh {
+            task: &task,
+            rng: &mut rng,
+        },
+    };
+    let run = model.train(batches, &cell.train)?;
+    let curve = subsample(&run.step_losses, CURVE_POINTS);
     let half = 0.5 * std::f64::consts::LN_2;
     let window = steps.div_ceil(CURVE_POINTS.min(steps));
     let drop = curve
         .iter()
         .position(|&l| l < half)
         .map_or(steps + 1, |i| i * window);
-    let opts = PopulationOptions {
-        num_samples: 4000,
-        exact_max_context_len: 12,
-        ..PopulationOptions::default()
-    };
-    let pop = try_population_error(
-        &task,
-        |chunk| {
-            model.predict(&TokenBatch::new(
-                chunk.context_len(),
-                chunk.bits().to_vec(),
-            )?)
-        },
-        &opts,
-        &mut rng,
-    )?;
+    let pop = population_of(&model, &task, cell.train.population_samples, &mut rng)?;
     let mut m = Metrics::new();
     for (i, l) in curve.iter().enumerate() {
-        m.insert(format!("loss_{i:03}"), *l);
+        m.insert(Indexed::LossWindow.key(i), *l);
     }
-    m.insert("drop_step".into(), drop as f64);
-    m.insert("population_error".into(), pop.estimate);
+    Metric::DropStep.put(&mut m, drop as f64);
+    Metric::PopulationError.put(&mut m, pop.estimate);
     Ok(m)
 }
 
@@ -196,14 +197,12 @@ pub fn run(plan: &ParityPlan, db: &mut ResultsDb, quiet: bool) -> Result<ParityR
         let mut trials = Vec::new();
         for t in 0..plan.trials {
             if let Some(rec) = db.get(&cell.hash, t)? {
-                let curve: Vec<f64> = rec
-                    .metrics
-                    .iter()
-                    .filter(|(k, _)| k.starts_with("loss_"))
-                    .map(|(_, v)| *v)
-                    .collect();
-                let get = |k: &str| rec.metrics.get(k).copied().unwrap_or(f64::NAN);
-                trials.push((curve, get("drop_step"), get("population_error")));
+                let m = &rec.metrics;
+                trials.push((
+                    Indexed::LossWindow.values(m),
+                    Metric::DropStep.require(m)?,
+                    Metric::PopulationError.require(m)?,
+                ));
             }
         }
         runs.push((regime, trials));
@@ -271,33 +270,17 @@ impl ParityReport {
     }
 }
 
-pub fn write_figure(report: &ParityReport, preset: Preset, out_dir: &Path) -> Result<GalleryEntry> {
+pub fn write_figure(report: &ParityReport, preset: Preset, out: &Path) -> Result<GalleryEntry> {
+    let description = "Training loss of a one-block Transformer on 3-sparse parity, fresh samples \
+                       every step (solid) vs one fixed sample (dashed): plateaus near ln 2, then \
+                       abrupt drops.";
+    let command = experiment_command("sparse-parity", preset);
     let stem = "sparse_parity_loss";
-    std::fs::create_dir_all(out_dir).map_err(|e| crate::Error::io(out_dir.display(), e))?;
-    let written = report.figure().write(out_dir, stem)?;
-    for w in &written.warnings {
-        eprintln!("figure {stem}: {w}");
-    }
-    Ok(GalleryEntry {
-        stem: stem.into(),
-        description: "Training loss of a one-block Transformer on 3-sparse parity, fresh samples \
-                      every step (solid) vs one fixed sample (dashed): plateaus near ln 2, then \
-                      abrupt drops."
-            .into(),
-        command: format!(
-            "attnbounds experiment sparse-parity --preset {}",
-            preset.name()
-        ),
-    })
+    write_gallery_figure(&report.figure(), out, stem, description, command, false)
 }
 
 /// Runs (or replays) the preset and writes its figure; for the `figures` main job.
-pub fn figures(
-    preset: Preset,
-    db: &mut ResultsDb,
-    out_dir: &Path,
-    quiet: bool,
-) -> Result<Vec<GalleryEntry>> {
+pub fn figures(preset: Preset, db: &mut ResultsDb, out_dir: &Path, quiet: bool) -> Gallery {
     let report = run(&ParityPlan::preset(preset), db, quiet)?;
     Ok(vec![write_figure(&report, preset, out_dir)?])
 }
@@ -314,14 +297,72 @@ mod tests {
         assert_eq!(subsample(&xs, 100).len(), 10);
     }
 
+    /// The shared trainer reproduces the pre-unification parity trainer bit for bit. Expected
+    /// values: the first window means (steps 0..40) of trial 0 of each regime of the default
+    /// preset in `figures/sparse_parity_loss.csv` as generated at commit 7c2e520 by the old
+    /// trainer (`critical::train::adam_step`). Those cells were hashed with `batch_size = 64` in
+    /// both regimes and the default stop rule and population size, so their trial seeds are
+    /// recomputed from that old config; the old trial drew, in order, the hidden set, the
+    /// weights and a sample of `num_samples` (used by `Fixed`, discarded by `Fresh`), then the
+    /// fresh batches. The first 40 steps do not depend on the total.
+    #[test]
+    fn shared_trainer_reproduces_the_old_parity_curves() {
+        let plan = ParityPlan::preset(Preset::Default);
+        let old_train = TrainConfig {
+            population_samples: 20_000,
+            stop: StopRule::Target,
+            ..plan.train.clone()
+        };
+        for (regime, expected) in [
+            (Regime::Fresh, 0.6963394892831483),
+            (Regime::Fixed, 0.6868508308571524),
+        ] {
+            let old = CellConfig {
+                train: old_train.clone(),
+                ..plan.cell(regime)
+            };
+            let (_, hash) = crate::config::canonical_hash(&old).unwrap();
+            let seed = crate::experiments::trial_seed(plan.seed, &hash, 0);
+            let mut cell = plan.cell(regime);
+            cell.train.steps = 40;
+            let mut rng = ChaCha8Rng::seed_from_u64(seed);
+            let task = Task::new(cell.task_kind().unwrap(), 12, 3, &mut rng).unwrap();
+            let mut model = init_model(&cell, &mut rng).unwrap();
+            let sample = task.sample(cell.num_samples, &mut rng).unwrap();
+            let batches = match regime {
+                Regime::Fixed => Batches::Sample {
+                    data: &sample,
+                    order_rng: rng.clone(),
+                },
+                Regime::Fresh => Batches::Fresh {
+                    task: &task,
+                    rng: &mut rng,
+                },
+            };
+            let losses = model.train(batches, &cell.train).unwrap().step_losses;
+            assert_eq!(losses.len(), 40);
+            assert_eq!(losses.iter().sum::<f64>() / 40.0, expected, "{regime:?}");
+        }
+        // run_trial draws the same way for Fixed, so its curve starts the same.
+        let old = CellConfig {
+            train: old_train,
+            ..plan.cell(Regime::Fixed)
+        };
+        let seed = crate::experiments::trial_seed(plan.seed, &Cell::new(old).unwrap().hash, 0);
+        let mut cell = plan.cell(Regime::Fixed);
+        cell.train.steps = 40;
+        let curve = Indexed::LossWindow.values(&run_trial(&cell, Regime::Fixed, seed).unwrap());
+        assert_eq!(curve.iter().sum::<f64>() / 40.0, 0.6868508308571524);
+    }
+
     #[test]
     fn fixed_sample_is_memorised() {
         // With 200 full-batch steps on 16 examples the training loss must fall well below ln 2
         // (a 1-block Transformer can memorise 16 distinct sequences of length 8).
         let plan = ParityPlan::preset(Preset::Smoke);
         let m = run_trial(&plan.cell(Regime::Fixed), Regime::Fixed, 3).unwrap();
-        let first = m["loss_000"];
-        let last = m[&format!("loss_{:03}", CURVE_POINTS - 1)];
+        let first = m[&Indexed::LossWindow.key(0)];
+        let last = m[&Indexed::LossWindow.key(CURVE_POINTS - 1)];
         assert!((first - std::f64::consts::LN_2).abs() < 0.3, "{first}");
         assert!(last < 0.2, "{first} -> {last}");
     }

@@ -11,12 +11,12 @@ pub mod export;
 
 use crate::error::{Error, Result, check};
 use rusqlite::{Connection, params};
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::BTreeSet;
 use std::path::Path;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
-/// Named scalar results of one trial, e.g. `population_error`, `train_error`.
-pub type Metrics = BTreeMap<String, f64>;
+/// Named scalar results of one trial; keys are defined in [`crate::metrics`].
+pub use crate::metrics::Metrics;
 
 /// Version of this crate, stored with each trial.
 pub const CRATE_VERSION: &str = env!("CARGO_PKG_VERSION");
@@ -227,6 +227,7 @@ impl ResultsDb {
             record.seed = seed.parse().map_err(|e| Error::parse(&source, e))?;
             record.metrics =
                 serde_json::from_str(&metrics).map_err(|e| Error::parse(&source, e))?;
+            crate::metrics::upgrade_legacy(&record.experiment, &mut record.metrics);
             out.push(record);
         }
         Ok(out)

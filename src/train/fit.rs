@@ -3,11 +3,11 @@
 
 use super::loss::Loss;
 use super::projection::{project_head, project_transformer};
-use crate::config::{NormBall, OptimizerName, TrainConfig};
-use crate::error::Result;
+use crate::config::{NormBall, OptimizerName, StopRule, TrainConfig};
+use crate::error::{Error, Result};
 use crate::model::{ClsHead, Embedding, TokenBatch, Transformer};
 use crate::optim::{Adam, Objective, Optimizer, Parameters, Projection, Sgd, minimize};
-use crate::tasks::Dataset;
+use crate::tasks::{Dataset, Task};
 use rand::RngExt;
 use rand_chacha::ChaCha8Rng;
 use std::time::Instant;
@@ -125,58 +125,103 @@ impl Optimizer<f32> for AnyOptimizer {
     }
 }
 
-/// Mean loss (plus the L2 penalty) on a minibatch drawn without replacement, epoch by epoch;
-/// the order is shuffled from the objective's own seeded generator.
-struct SampleObjective<'a> {
-    data: &'a Dataset,
+/// Where the loop's minibatches come from.
+#[allow(clippy::large_enum_variant)] // one short-lived value per training run
+pub enum Batches<'a> {
+    /// A fixed training sample: minibatches of `batch_size` drawn without replacement, epoch by
+    /// epoch, in an order shuffled by `order_rng` (the whole sample, in order, when
+    /// `batch_size >= m`).
+    Sample {
+        data: &'a Dataset,
+        order_rng: ChaCha8Rng,
+    },
+    /// Fresh samples: every step draws `batch_size` new examples of `task` from `rng` (online
+    /// training on unlimited data). There is no training sample, so only
+    /// [`StopRule::MaxSteps`] applies.
+    Fresh {
+        task: &'a Task,
+        rng: &'a mut ChaCha8Rng,
+    },
+}
+
+#[allow(clippy::large_enum_variant)] // one per training run
+enum Source<'a> {
+    Sample {
+        data: &'a Dataset,
+        order: Vec<usize>,
+        cursor: usize,
+        rng: ChaCha8Rng,
+    },
+    Fresh {
+        task: &'a Task,
+        rng: &'a mut ChaCha8Rng,
+    },
+}
+
+/// Mean loss (plus the L2 penalty) on the next minibatch of its [`Source`]. The mean is
+/// accumulated as a sum of `L_i / n`, the arithmetic of the per-step losses stored by the
+/// sparse-parity experiment, so its curves are reproduced bit for bit.
+struct BatchObjective<'a> {
+    source: Source<'a>,
     loss: Loss,
     weight_decay: f64,
     batch_size: usize,
-    order: Vec<usize>,
-    cursor: usize,
-    rng: ChaCha8Rng,
 }
 
-impl SampleObjective<'_> {
+impl BatchObjective<'_> {
     fn next_batch(&mut self) -> Result<(TokenBatch, Vec<i8>)> {
-        let (m, t) = (self.data.len(), self.data.context_len());
+        let (data, order, cursor, rng) = match &mut self.source {
+            Source::Fresh { task, rng } => {
+                let d = task.sample(self.batch_size, &mut **rng)?;
+                return Ok((
+                    TokenBatch::new(d.context_len(), d.bits().to_vec())?,
+                    d.labels().to_vec(),
+                ));
+            }
+            Source::Sample {
+                data,
+                order,
+                cursor,
+                rng,
+            } => (*data, order, cursor, rng),
+        };
+        let (m, t) = (data.len(), data.context_len());
         if self.batch_size >= m {
             return Ok((
-                TokenBatch::new(t, self.data.bits().to_vec())?,
-                self.data.labels().to_vec(),
+                TokenBatch::new(t, data.bits().to_vec())?,
+                data.labels().to_vec(),
             ));
         }
         let mut bits = Vec::with_capacity(self.batch_size * t);
         let mut labels = Vec::with_capacity(self.batch_size);
         for _ in 0..self.batch_size {
-            if self.cursor == 0 {
+            if *cursor == 0 {
                 // Fisher-Yates shuffle at the start of every epoch.
                 for i in (1..m).rev() {
-                    self.order.swap(i, self.rng.random_range(0..=i));
+                    order.swap(i, rng.random_range(0..=i));
                 }
             }
-            let i = self.order[self.cursor];
-            self.cursor = (self.cursor + 1) % m;
-            bits.extend_from_slice(self.data.row(i));
-            labels.push(self.data.labels()[i]);
+            let i = order[*cursor];
+            *cursor = (*cursor + 1) % m;
+            bits.extend_from_slice(data.row(i));
+            labels.push(data.labels()[i]);
         }
         Ok((TokenBatch::new(t, bits)?, labels))
     }
 }
 
-impl<P: Trainable> Objective<f32, P> for SampleObjective<'_> {
+impl<P: Trainable> Objective<f32, P> for BatchObjective<'_> {
     fn value_and_grad(&mut self, params: &P, grad: &mut P) -> Result<f64> {
         let (batch, labels) = self.next_batch()?;
         let n = labels.len() as f64;
         let loss = self.loss;
-        let mut total = 0.0;
+        let mut value = 0.0;
         let mut dloss = |i: usize, f: f32| {
             let (f, y) = (f64::from(f), f64::from(labels[i]));
-            total += loss.value(f, y);
+            value += loss.value(f, y) / n;
             (loss.derivative(f, y) / n) as f32
         };
         params.predict_and_grad(&batch, &mut dloss, grad)?;
-        let mut value = total / n;
         if self.weight_decay > 0.0 {
             let wd = self.weight_decay as f32;
             for (g, p) in grad.tensors_mut().into_iter().zip(params.tensors()) {
@@ -194,19 +239,22 @@ impl<P: Trainable> Objective<f32, P> for SampleObjective<'_> {
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum StopReason {
     MaxSteps,
-    /// Training error 0 and mean training loss `<= target_loss`.
+    /// Training error 0 and mean training loss `<= target_loss` ([`StopRule::Target`]).
     TargetReached,
     /// `patience` evaluations without a relative improvement of 1e-3 in the training loss.
     NoProgress,
+    /// Training error 0 ([`StopRule::FirstFit`]).
+    SampleFit,
 }
 
 impl StopReason {
-    /// Stored as a number in the results: 0, 1, 2 in declaration order.
+    /// Stored as a number in the results: 0, 1, 2, 3 in declaration order.
     pub fn code(self) -> f64 {
         match self {
             StopReason::MaxSteps => 0.0,
             StopReason::TargetReached => 1.0,
             StopReason::NoProgress => 2.0,
+            StopReason::SampleFit => 3.0,
         }
     }
 }
@@ -245,74 +293,141 @@ pub fn fit_on<P: Trainable>(
 }
 
 /// What the loop did.
-#[derive(Debug, Clone, Copy, PartialEq)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct LoopReport {
     pub steps: usize,
     pub stop: StopReason,
     /// Wall-clock seconds inside optimiser steps (evaluations excluded).
     pub train_time_s: f64,
+    /// The objective (mean minibatch loss plus the weight penalty) of every step, before its
+    /// update.
+    pub step_losses: Vec<f64>,
 }
 
-/// Trains `model` on `data` under `cfg`: project once (so training starts inside the class),
-/// then chunks of `eval_every` steps of `minimize`, checking the stopping rules on the full
-/// training sample after each chunk. The final weights are returned as they are: no
-/// checkpoint is ever selected, so no test sample can leak into the choice.
+/// Trains `model` on `batches` under `cfg`: project once (so training starts inside the
+/// class), then chunks of `eval_every` steps of `minimize`, checking `cfg.stop` on the full
+/// training sample before the first chunk (first fit only) and after each chunk. The final
+/// weights are returned as they are: no checkpoint is ever selected, so no test sample can leak
+/// into the choice.
 pub fn train_loop<P: Trainable>(
     model: &mut P,
-    data: &Dataset,
+    batches: Batches<'_>,
     cfg: &TrainConfig,
     loss: Loss,
-    order_rng: ChaCha8Rng,
 ) -> Result<LoopReport> {
-    let m = data.len();
+    let (sample, source) = match batches {
+        Batches::Sample { data, order_rng } => (
+            Some(data),
+            Source::Sample {
+                data,
+                order: (0..data.len()).collect(),
+                cursor: 0,
+                rng: order_rng,
+            },
+        ),
+        Batches::Fresh { task, rng } => (None, Source::Fresh { task, rng }),
+    };
+    let sample = match (sample, cfg.stop) {
+        (Some(d), _) => Some(d),
+        (None, StopRule::MaxSteps) => None,
+        (None, other) => {
+            return Err(Error::invalid(
+                "train.stop",
+                other.name(),
+                "max_steps when training on fresh samples",
+            ));
+        }
+    };
     let mut optimizer = match cfg.optimizer {
         OptimizerName::Adam => AnyOptimizer::Adam(Adam::new(cfg.learning_rate)?),
         OptimizerName::Sgd => AnyOptimizer::Sgd(Sgd::new(cfg.learning_rate, cfg.momentum)?),
     };
     let ball = Ball(cfg.norm_ball);
     Projection::<P>::project(&ball, model)?;
-    let mut objective = SampleObjective {
-        data,
+    let mut objective = BatchObjective {
+        source,
         loss,
         weight_decay: cfg.weight_decay,
         batch_size: cfg.batch_size,
-        order: (0..m).collect(),
-        cursor: 0,
-        rng: order_rng,
     };
-    let eval_every = match cfg.eval_every {
-        0 => m.div_ceil(cfg.batch_size.min(m)),
-        n => n,
+    let eval_every = match (cfg.stop, cfg.eval_every, sample) {
+        (StopRule::MaxSteps, _, _) | (_, 0, None) => cfg.steps,
+        (_, 0, Some(d)) => d.len().div_ceil(cfg.batch_size.min(d.len())),
+        (_, n, _) => n,
     };
-    let (mut steps, mut best, mut stale) = (0, f64::INFINITY, 0);
-    let mut stop = StopReason::MaxSteps;
-    let mut train_time_s = 0.0;
-    while steps < cfg.steps {
+    let mut rule = StopCheck {
+        rule: cfg.stop,
+        target_loss: cfg.target_loss,
+        patience: cfg.patience,
+        best: f64::INFINITY,
+        stale: 0,
+    };
+    let (mut steps, mut train_time_s) = (0, 0.0);
+    let mut step_losses = Vec::with_capacity(cfg.steps);
+    let mut stop = match (cfg.stop, sample) {
+        (StopRule::FirstFit, Some(d)) => rule.check(model, d, loss)?,
+        _ => None,
+    };
+    while stop.is_none() && steps < cfg.steps {
         let chunk = eval_every.min(cfg.steps - steps);
         let clock = Instant::now();
-        minimize(&mut objective, model, &mut optimizer, &ball, chunk)?;
+        step_losses.extend(minimize(
+            &mut objective,
+            model,
+            &mut optimizer,
+            &ball,
+            chunk,
+        )?);
         train_time_s += clock.elapsed().as_secs_f64();
         steps += chunk;
-        let (fit, _) = fit_on(model, data, loss)?;
-        if fit.error == 0.0 && fit.loss <= cfg.target_loss {
-            stop = StopReason::TargetReached;
-            break;
-        }
-        if cfg.patience > 0 {
-            if fit.loss < best * (1.0 - 1e-3) {
-                (best, stale) = (fit.loss, 0);
-            } else {
-                stale += 1;
-                if stale >= cfg.patience {
-                    stop = StopReason::NoProgress;
-                    break;
-                }
-            }
+        if let Some(d) = sample {
+            stop = rule.check(model, d, loss)?;
         }
     }
     Ok(LoopReport {
         steps,
-        stop,
+        stop: stop.unwrap_or(StopReason::MaxSteps),
         train_time_s,
+        step_losses,
     })
+}
+
+/// The state of the configured stopping rule between evaluations.
+struct StopCheck {
+    rule: StopRule,
+    target_loss: f64,
+    patience: usize,
+    best: f64,
+    stale: usize,
+}
+
+impl StopCheck {
+    fn check<P: Trainable>(
+        &mut self,
+        model: &P,
+        data: &Dataset,
+        loss: Loss,
+    ) -> Result<Option<StopReason>> {
+        if self.rule == StopRule::MaxSteps {
+            return Ok(None);
+        }
+        let (fit, _) = fit_on(model, data, loss)?;
+        if self.rule == StopRule::FirstFit {
+            return Ok((fit.error == 0.0).then_some(StopReason::SampleFit));
+        }
+        if fit.error == 0.0 && fit.loss <= self.target_loss {
+            return Ok(Some(StopReason::TargetReached));
+        }
+        if self.patience > 0 {
+            if fit.loss < self.best * (1.0 - 1e-3) {
+                (self.best, self.stale) = (fit.loss, 0);
+            } else {
+                self.stale += 1;
+                if self.stale >= self.patience {
+                    return Ok(Some(StopReason::NoProgress));
+                }
+            }
+        }
+        Ok(None)
+    }
 }

@@ -7,6 +7,12 @@
 //! - (b) a one-block [CLS] Transformer with learned embeddings (identity heads, ReLU MLP),
 //!   trained through the [CLS]-only path (`value_and_grad_cls`).
 //!
+//! This is the crate's one trainer: every experiment that trains calls [`train_cell`] or
+//! [`TrainedModel::train`] / [`train_loop`]. The loop takes its minibatches from a fixed sample
+//! or from fresh samples of the task ([`Batches`]) and stops by the configured
+//! [`crate::config::StopRule`]: max steps, target reached (plus no progress), or the first fit
+//! of the training sample.
+//!
 //! [`train_cell`] is one trial: from one seed it draws the hidden index set, the training
 //! sample, the initial weights and the minibatch order (one ChaCha8 stream, in that order),
 //! trains in f32 (single thread), and measures training error and loss, the population error
@@ -24,14 +30,14 @@ pub mod projection;
 mod tests;
 
 pub use fit::{
-    FixedEmbeddingHead, LoopReport, SampleFit, StopReason, Trainable, fit_on, train_loop,
+    Batches, FixedEmbeddingHead, LoopReport, SampleFit, StopReason, Trainable, fit_on, train_loop,
 };
 pub use loss::Loss;
 pub use measure::{
     HeadNorms, Margins, Norms, cls_head_norms, embedding_b_x, margins, transformer_norms,
 };
 
-use crate::config::{CellConfig, ModelKind};
+use crate::config::{CellConfig, ModelKind, TrainConfig};
 use crate::error::Result;
 use crate::model::{
     Activation, ClsHead, Embedding, Positional, TokenBatch, Transformer, TransformerConfig,
@@ -55,6 +61,15 @@ impl TrainedModel {
         match self {
             TrainedModel::ClsHead(m) => m.predict(batch),
             TrainedModel::Transformer(m) => m.predict(batch),
+        }
+    }
+
+    /// Trains in place with [`train_loop`] under `cfg` (its loss, optimiser and stop rule).
+    pub fn train(&mut self, batches: Batches<'_>, cfg: &TrainConfig) -> Result<LoopReport> {
+        let loss = Loss::from_config(cfg.loss, cfg.gamma);
+        match self {
+            TrainedModel::ClsHead(m) => train_loop(m, batches, cfg, loss),
+            TrainedModel::Transformer(m) => train_loop(m, batches, cfg, loss),
         }
     }
 
@@ -99,66 +114,69 @@ impl TrainReport {
     /// Flat metrics for the results store. Head norms are the max over heads (the radius a
     /// per-layer bound takes); with several heads each is also stored as `heads[h].<name>`.
     pub fn metrics(&self) -> Metrics {
+        use crate::metrics::{Metric as K, head_key};
         let mut m = Metrics::new();
         let n = &self.norms;
-        let mut put = |k: &str, v: f64| {
-            m.insert(k.to_string(), v);
-        };
-        put("train_error", self.train_error);
-        put("train_loss", self.train_loss);
-        put("train_ramp_loss", self.margins.ramp_loss);
-        put("population_error", self.population.estimate);
-        put("population_lower", self.population.lower);
-        put("population_upper", self.population.upper);
-        put(
-            "population_exact",
-            f64::from(u8::from(self.population.exact)),
-        );
-        put("population_n", self.population.n as f64);
-        put("gap", self.gap);
-        put(
-            "gap_ramp",
-            self.population.estimate - self.margins.ramp_loss,
-        );
-        put("margin_min", self.margins.min);
-        put("margin_median", self.margins.median);
-        put("margin_mean", self.margins.mean);
-        put("margin_below_gamma", self.margins.below_gamma);
-        put("b_x", n.b_x);
-        put("theta_fro", n.max_over_heads(|h| h.theta_fro));
-        put("theta_21", n.max_over_heads(|h| h.theta_21));
-        put("theta_spectral", n.max_over_heads(|h| h.theta_spectral));
-        put("w_v_spectral", n.max_over_heads(|h| h.w_v_spectral));
-        put("w_v_21", n.max_over_heads(|h| h.w_v_21));
+        let (pop, mg) = (&self.population, &self.margins);
+        for (k, v) in [
+            (K::TrainError, self.train_error),
+            (K::TrainLoss, self.train_loss),
+            (K::TrainRampLoss, mg.ramp_loss),
+            (K::PopulationError, pop.estimate),
+            (K::PopulationLower, pop.lower),
+            (K::PopulationUpper, pop.upper),
+            (K::PopulationExact, f64::from(u8::from(pop.exact))),
+            (K::PopulationN, pop.n as f64),
+            (K::Gap, self.gap),
+            (K::GapRamp, pop.estimate - mg.ramp_loss),
+            (K::MarginMin, mg.min),
+            (K::MarginMedian, mg.median),
+            (K::MarginMean, mg.mean),
+            (K::MarginBelowGamma, mg.below_gamma),
+            (K::BX, n.b_x),
+            (K::ThetaFro, n.max_over_heads(|h| h.theta_fro)),
+            (K::Theta21, n.max_over_heads(|h| h.theta_21)),
+            (K::ThetaSpectral, n.max_over_heads(|h| h.theta_spectral)),
+            (K::WVSpectral, n.max_over_heads(|h| h.w_v_spectral)),
+            (K::WV21, n.max_over_heads(|h| h.w_v_21)),
+        ] {
+            k.put(&mut m, v);
+        }
         if n.heads.iter().all(|h| h.w_c_spectral.is_some()) && !n.heads.is_empty() {
-            put(
-                "w_c_spectral",
-                n.max_over_heads(|h| h.w_c_spectral.unwrap_or(0.0)),
-            );
-            put("w_c_21", n.max_over_heads(|h| h.w_c_21.unwrap_or(0.0)));
+            let spectral = n.max_over_heads(|h| h.w_c_spectral.unwrap_or(0.0));
+            K::WCSpectral.put(&mut m, spectral);
+            K::WC21.put(&mut m, n.max_over_heads(|h| h.w_c_21.unwrap_or(0.0)));
         }
         if n.heads.len() > 1 {
             for (i, h) in n.heads.iter().enumerate() {
-                put(&format!("heads[{i}].theta_fro"), h.theta_fro);
-                put(&format!("heads[{i}].theta_21"), h.theta_21);
-                put(&format!("heads[{i}].w_v_spectral"), h.w_v_spectral);
-                put(&format!("heads[{i}].w_v_21"), h.w_v_21);
+                let mut per_head = vec![
+                    (K::ThetaFro, h.theta_fro),
+                    (K::Theta21, h.theta_21),
+                    (K::WVSpectral, h.w_v_spectral),
+                    (K::WV21, h.w_v_21),
+                ];
                 if let (Some(s), Some(t)) = (h.w_c_spectral, h.w_c_21) {
-                    put(&format!("heads[{i}].w_c_spectral"), s);
-                    put(&format!("heads[{i}].w_c_21"), t);
+                    per_head.extend([(K::WCSpectral, s), (K::WC21, t)]);
+                }
+                for (k, v) in per_head {
+                    m.insert(head_key(i, k), v);
                 }
             }
         }
         if let Some((a, b)) = n.mlp_spectral {
-            put("mlp_w1_spectral", a);
-            put("mlp_w2_spectral", b);
+            K::MlpW1Spectral.put(&mut m, a);
+            K::MlpW2Spectral.put(&mut m, b);
         }
-        put("w_l2", n.w_l2);
-        put("steps", self.steps as f64);
-        put("epochs", self.epochs);
-        put("stop_reason", self.stop.code());
-        put("train_time_s", self.train_time_s);
-        put("num_params", self.num_params as f64);
+        for (k, v) in [
+            (K::WL2, n.w_l2),
+            (K::Steps, self.steps as f64),
+            (K::Epochs, self.epochs),
+            (K::StopReason, self.stop.code()),
+            (K::TrainTimeS, self.train_time_s),
+            (K::NumParams, self.num_params as f64),
+        ] {
+            k.put(&mut m, v);
+        }
         m
     }
 }
@@ -214,12 +232,12 @@ pub fn train_cell(cell: &CellConfig, seed: u64) -> Result<Trained> {
     let data = task.sample(cell.num_samples, &mut rng)?;
     let mut model = init_model(cell, &mut rng)?;
     let order_rng = ChaCha8Rng::seed_from_u64(rng.random::<u64>());
-    let tc = &cell.train;
-    let loss = Loss::from_config(tc.loss, tc.gamma);
-    let run = match &mut model {
-        TrainedModel::ClsHead(m) => train_loop(m, &data, tc, loss, order_rng)?,
-        TrainedModel::Transformer(m) => train_loop(m, &data, tc, loss, order_rng)?,
+    let batches = Batches::Sample {
+        data: &data,
+        order_rng,
     };
+    let run = model.train(batches, &cell.train)?;
+    let loss = Loss::from_config(cell.train.loss, cell.train.gamma);
     let report = measure(cell, &task, &data, &model, loss, run, &mut rng)?;
     Ok(Trained {
         task,
@@ -262,7 +280,9 @@ fn measure(
     })
 }
 
-/// Population error of `model` on `task` (exact for T <= 20), the first error of the model
+/// Population error of `model` on `task`: the one rule every experiment uses (exact by
+/// enumeration for T <= 20, else `fresh_samples` fresh examples with a Clopper-Pearson
+/// interval, `tasks::PopulationOptions::default()` otherwise); the first error of the model is
 /// passed through rather than hidden behind a NaN prediction.
 pub fn population_of(
     model: &TrainedModel,

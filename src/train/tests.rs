@@ -1,5 +1,5 @@
 use super::*;
-use crate::config::{LossName, NormBall, OptimizerName, TaskName, TrainConfig};
+use crate::config::{LossName, NormBall, OptimizerName, StopRule, TaskName, TrainConfig};
 use crate::error::Error;
 
 fn and_cell(context_len: usize, num_samples: usize, train: TrainConfig) -> CellConfig {
@@ -104,7 +104,7 @@ fn same_seed_same_results_for_both_models_and_optimisers() {
     };
     let cell = and_cell(6, 48, cfg.clone());
     let strip = |mut m: crate::results::Metrics| {
-        m.remove("train_time_s");
+        m.remove(crate::metrics::Metric::TrainTimeS.name());
         m
     };
     let a = train_cell(&cell, 9).unwrap();
@@ -114,6 +114,7 @@ fn same_seed_same_results_for_both_models_and_optimisers() {
     let c = train_cell(&cell, 10).unwrap();
     assert_ne!(a.model, c.model, "a different seed must change the trial");
     cfg.optimizer = OptimizerName::Adam;
+    cfg.momentum = 0.0; // not read by Adam, so it must keep its default
     cfg.loss = LossName::Ramp;
     cfg.width = 8;
     cfg.mlp_width = 8;
@@ -200,4 +201,157 @@ fn bad_configs_are_typed_errors() {
         matches!(e, Error::InvalidValue { .. }),
         "sparsity 2 > context_len 1: {e}"
     );
+}
+
+fn first_fit_config(steps: usize) -> TrainConfig {
+    TrainConfig {
+        steps,
+        eval_every: 1,
+        stop: StopRule::FirstFit,
+        ..head_config()
+    }
+}
+
+/// First fit stops at the first step after which the training error is 0: the same trial with
+/// one step fewer has not fit yet (same seed, so the same trajectory up to there).
+#[test]
+fn first_fit_stops_at_the_first_fit() {
+    let r = train_cell(&and_cell(8, 256, first_fit_config(400)), 11)
+        .unwrap()
+        .report;
+    assert_eq!(r.stop, StopReason::SampleFit, "{r:?}");
+    assert_eq!(r.train_error, 0.0);
+    assert!(r.steps > 1, "a random head does not fit 256 samples: {r:?}");
+    let earlier = train_cell(&and_cell(8, 256, first_fit_config(r.steps - 1)), 11)
+        .unwrap()
+        .report;
+    assert_eq!(earlier.stop, StopReason::MaxSteps);
+    assert!(earlier.train_error > 0.0, "{earlier:?}");
+}
+
+/// `max_steps` runs every step, and each recorded loss is the objective before its update: the
+/// first one is the mean logistic loss of the initial model on the full batch (fit_on sums in
+/// another order, hence the 1e-12).
+#[test]
+fn max_steps_records_every_step_loss_before_the_update() {
+    let cfg = TrainConfig {
+        steps: 25,
+        stop: StopRule::MaxSteps,
+        ..head_config()
+    };
+    let cell = and_cell(8, 64, cfg.clone());
+    let mut rng = ChaCha8Rng::seed_from_u64(3);
+    let task = Task::new(cell.task_kind().unwrap(), 8, 2, &mut rng).unwrap();
+    let data = task.sample(64, &mut rng).unwrap();
+    let mut model = init_model(&cell, &mut rng).unwrap();
+    let TrainedModel::ClsHead(head) = &model else {
+        panic!("a cls_head cell")
+    };
+    let (initial, _) = fit_on(head, &data, Loss::Logistic).unwrap();
+    let batches = Batches::Sample {
+        data: &data,
+        order_rng: rng.clone(),
+    };
+    let run = model.train(batches, &cfg).unwrap();
+    assert_eq!((run.steps, run.stop), (25, StopReason::MaxSteps));
+    assert_eq!(run.step_losses.len(), 25);
+    assert!((run.step_losses[0] - initial.loss).abs() < 1e-12);
+    assert!(
+        run.step_losses[24] < run.step_losses[0],
+        "{:?}",
+        run.step_losses
+    );
+}
+
+/// Fresh samples: every step draws from the generator it is given; no training sample, so
+/// any rule but max_steps is a typed error naming `train.stop`.
+#[test]
+fn fresh_batches_draw_from_the_stream_and_need_max_steps() {
+    let cfg = TrainConfig {
+        steps: 5,
+        batch_size: 8,
+        stop: StopRule::MaxSteps,
+        ..head_config()
+    };
+    let cell = and_cell(8, 8, cfg.clone());
+    let mut rng = ChaCha8Rng::seed_from_u64(4);
+    let task = Task::new(cell.task_kind().unwrap(), 8, 2, &mut rng).unwrap();
+    let mut model = init_model(&cell, &mut rng).unwrap();
+    let (mut a, mut b) = (rng.clone(), rng.clone());
+    let run = (model.clone())
+        .train(
+            Batches::Fresh {
+                task: &task,
+                rng: &mut a,
+            },
+            &cfg,
+        )
+        .unwrap();
+    assert_eq!(run.step_losses.len(), 5);
+    for _ in 0..5 {
+        task.sample(8, &mut b).unwrap();
+    }
+    assert_eq!(a, b, "five batches of 8 drawn from the given stream");
+    let target = TrainConfig {
+        stop: StopRule::Target,
+        ..cfg
+    };
+    let e = model
+        .train(
+            Batches::Fresh {
+                task: &task,
+                rng: &mut a,
+            },
+            &target,
+        )
+        .unwrap_err();
+    assert!(
+        matches!(&e, Error::InvalidValue { field, .. } if field == "train.stop"),
+        "{e}"
+    );
+}
+
+/// A field the configured trainer does not read must keep its default (so the cell hash is a
+/// function of the fields the trial reads); the error names the field.
+#[test]
+fn unread_fields_must_keep_their_defaults() {
+    let cases = [
+        (
+            TrainConfig {
+                momentum: 0.5,
+                ..head_config()
+            },
+            "train.momentum",
+        ),
+        (
+            TrainConfig {
+                patience: 3,
+                ..first_fit_config(10)
+            },
+            "train.patience",
+        ),
+        (
+            TrainConfig {
+                target_loss: 0.5,
+                stop: StopRule::MaxSteps,
+                eval_every: 0,
+                ..first_fit_config(10)
+            },
+            "train.target_loss",
+        ),
+        (
+            TrainConfig {
+                stop: StopRule::MaxSteps,
+                ..first_fit_config(10)
+            },
+            "train.eval_every",
+        ),
+    ];
+    for (cfg, field) in cases {
+        match cfg.validate() {
+            Err(Error::InvalidValue { field: f, .. }) => assert_eq!(f, field),
+            other => panic!("{field}: expected InvalidValue, got {other:?}"),
+        }
+    }
+    assert!(first_fit_config(10).validate().is_ok());
 }

@@ -17,14 +17,13 @@ fn smoke_writes_figure_profiles_are_distributions_and_rerun_replays() {
     let recs = db.trials(Some(EXPERIMENT)).unwrap();
     assert_eq!(recs.len(), plan.models.len() * plan.trials);
     for rec in &recs {
-        for prefix in ["attn_init_", "attn_"] {
-            let p: Vec<f64> = (0..=t)
-                .map(|i| rec.metrics[&format!("{prefix}{i:03}")])
-                .collect();
+        for family in [Indexed::AttnInit, Indexed::Attn] {
+            let p = family.values(&rec.metrics);
+            assert_eq!(p.len(), t + 1, "{family:?}: T positions and [CLS]");
             assert!(p.iter().all(|&a| (0.0..=1.0).contains(&a)), "{p:?}");
             // A softmax row over T positions and [CLS]: sums to 1 (f32 rows, averaged in f64).
             let sum: f64 = p.iter().sum();
-            assert!((sum - 1.0).abs() < 1e-6, "{prefix}: sum {sum}");
+            assert!((sum - 1.0).abs() < 1e-6, "{family:?}: sum {sum}");
         }
     }
     let report = run(&plan, &mut db, true).unwrap();
@@ -35,11 +34,15 @@ fn smoke_writes_figure_profiles_are_distributions_and_rerun_replays() {
     // near-uniform initial attention at T = 12). Holds with the smoke seed; measured 0.23 ->
     // 0.95..0.99, see the report.
     for rec in &recs {
-        let (before, after) = (rec.metrics["mass_s_init"], rec.metrics["mass_s"]);
+        let m = &rec.metrics;
+        let (before, after) = (
+            Metric::MassSInit.require(m).unwrap(),
+            Metric::MassS.require(m).unwrap(),
+        );
         let s: f64 = report
             .hidden
             .iter()
-            .map(|&h| rec.metrics[&format!("attn_{h:03}")])
+            .map(|&h| rec.metrics[&Indexed::Attn.key(h)])
             .sum();
         assert!((s - after).abs() < 1e-12, "mass_s is the sum over S");
         assert!(after > before, "mass on S {before} -> {after}");

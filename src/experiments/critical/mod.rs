@@ -2,7 +2,10 @@
 //!
 //! For every context length T and model series, the **critical m** is the smallest probed sample
 //! size whose success rate is at least 1/2, where a trial succeeds when its population accuracy
-//! (point estimate: exact for T <= 12, else 2000 fresh samples) is at least 99%. m is searched
+//! (point estimate by [`crate::train::population_of`]: exact for T <= 20, else
+//! [`POPULATION_SAMPLES`] fresh samples) is at least 99%. One trial is
+//! [`crate::train::train_cell`]: full-batch Adam on the logistic loss, stopped as soon as the
+//! training sample is fit ([`StopRule::FirstFit`]) or after `train.steps` steps. m is searched
 //! adaptively ([`adaptive_search`]: doubling from `m0`, then bisection until the bracket ratio is
 //! below `bracket_ratio`). Each probed (T, m) cell runs its trials through
 //! [`crate::experiments::run_sweep`], so results are stored and resumable; the search is a
@@ -13,11 +16,12 @@
 //! Never selects anything on the test sample: training stops on the training sample alone.
 
 pub mod report;
-pub mod train;
 
-use crate::config::{CellConfig, ModelKind, TaskName, TrainConfig};
+use crate::config::{CellConfig, ModelKind, StopRule, TaskName, TrainConfig};
 use crate::error::{Error, Result, check};
 use crate::experiments::{Cell, Preset, SweepOptions, run_sweep};
+use crate::metrics::{Metric, Metrics};
+use crate::model::Activation;
 use crate::results::ResultsDb;
 use rand::RngExt;
 use std::time::Instant;
@@ -30,13 +34,29 @@ pub const SUCCESS_ACCURACY: f64 = 0.99;
 pub const SUCCESS_RATE: f64 = 0.5;
 /// Experiment name stored with every trial.
 pub const EXPERIMENT: &str = "critical-sample-size";
+/// Fresh test sample size of the population error for T > 20 (`train.population_samples`).
+pub const POPULATION_SAMPLES: usize = 2000;
 
-/// One model series of the experiment.
+/// One model series of the experiment. `train.batch_size` is replaced by m in every probed
+/// cell (full batch, see [`CriticalPlan::cell`]).
 #[derive(Debug, Clone, PartialEq)]
 pub struct ModelSeries {
     pub name: &'static str,
     pub model: ModelKind,
     pub train: TrainConfig,
+}
+
+/// Full-batch Adam on the logistic loss, stopping at the first fit of the training sample
+/// (checked every step), population error by the shared rule.
+fn first_fit(steps: usize, learning_rate: f64) -> TrainConfig {
+    TrainConfig {
+        steps,
+        learning_rate,
+        eval_every: 1,
+        population_samples: POPULATION_SAMPLES,
+        stop: StopRule::FirstFit,
+        ..TrainConfig::default()
+    }
 }
 
 /// Everything that determines the experiment.
@@ -66,15 +86,11 @@ fn transformer(steps: usize, width: usize, heads: usize) -> ModelSeries {
         name: "1-block Transformer",
         model: ModelKind::Transformer,
         train: TrainConfig {
-            steps,
-            learning_rate: 0.01,
-            batch_size: 0, // full batch; recorded for the cell hash only
             width,
             value_dim: width / heads,
             heads,
             mlp_width: 2 * width,
-            weight_decay: 0.0,
-            ..TrainConfig::default()
+            ..first_fit(steps, 0.01)
         },
     }
 }
@@ -83,16 +99,11 @@ fn cls_head(steps: usize, value_dim: usize) -> ModelSeries {
     ModelSeries {
         name: "bounded-norm head (theory)",
         model: ModelKind::ClsHead,
+        // One-hot positions (d = T + 3), so `width` and `mlp_width` are not read.
         train: TrainConfig {
-            steps,
-            learning_rate: 0.02,
-            batch_size: 0,
-            width: 1, // unused: one-hot positions, d = T + 3
             value_dim,
-            heads: 1,
-            mlp_width: 1,
-            weight_decay: 0.0,
-            ..TrainConfig::default()
+            head_activation: Activation::Relu,
+            ..first_fit(steps, 0.02)
         },
     }
 }
@@ -164,8 +175,12 @@ impl CriticalPlan {
             .try_for_each(|&t| check::at_least("context_len", t, self.sparsity).map(|_| ()))
     }
 
-    /// The stored cell of one probe.
+    /// The stored cell of one probe: the series' training config at batch size m (full batch).
     pub fn cell(&self, series: &ModelSeries, context_len: usize, m: usize) -> CellConfig {
+        let train = TrainConfig {
+            batch_size: m,
+            ..series.train.clone()
+        };
         CellConfig {
             task: TaskName::And,
             truth_table: None,
@@ -173,7 +188,7 @@ impl CriticalPlan {
             context_len,
             num_samples: m,
             model: series.model,
-            train: series.train.clone(),
+            train,
             seed: self.seed,
         }
     }
@@ -276,6 +291,12 @@ pub fn bootstrap_interval(
     })
 }
 
+/// One trial: [`crate::train::train_cell`] and every metric it measures (norms included, which
+/// the report reads as the trained radii of the theory head).
+pub fn run_trial(cell: &CellConfig, seed: u64) -> Result<Metrics> {
+    Ok(crate::train::train_cell(cell, seed)?.report.metrics())
+}
+
 /// What the search found for one (series, T).
 #[derive(Debug, Clone, PartialEq)]
 pub struct SearchResult {
@@ -307,7 +328,7 @@ pub fn search_one(
     let probes = adaptive_search(plan.m0, plan.m_max, plan.bracket_ratio, |m| {
         let cell = Cell::new(plan.cell(series, context_len, m))?;
         let summary = run_sweep(db, std::slice::from_ref(&cell), &opts, |c, _, seed| {
-            train::run_trial(&c.config, seed)
+            run_trial(&c.config, seed)
         })?;
         if let Some(f) = summary.failed.first() {
             return Err(f.error.clone());
@@ -321,15 +342,9 @@ pub fn search_one(
                     format!("trial {trial} of cell {} missing", cell.hash),
                 )
             })?;
-            let err = rec
-                .metrics
-                .get("population_error")
-                .copied()
-                .ok_or_else(|| {
-                    Error::io(db.path(), "stored trial lacks metric population_error")
-                })?;
+            let err = Metric::PopulationError.require(&rec.metrics)?;
             if summary.completed > 0 {
-                train_s += rec.metrics.get("train_s").copied().unwrap_or(0.0);
+                train_s += Metric::TrainTimeS.require(&rec.metrics)?;
             }
             successes.push(1.0 - err >= SUCCESS_ACCURACY);
         }

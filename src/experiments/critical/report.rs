@@ -13,9 +13,10 @@ use super::{CriticalPlan, SearchResult, search_one};
 use crate::bounds::{BoundParams, HeadRadii, Setting, explicit_gap};
 use crate::config::ModelKind;
 use crate::error::Result;
+use crate::experiments::{Gallery, GalleryEntry, Preset, experiment_command, write_gallery_figure};
 use crate::stats::growth::{Comparison, compare};
-use crate::experiments::{GalleryEntry, Preset};
 use crate::figure::{Figure, FigureSize, Series};
+use crate::metrics::Metric;
 use crate::results::ResultsDb;
 use std::fmt::Write as _;
 use std::path::Path;
@@ -71,7 +72,10 @@ pub fn run(plan: &CriticalPlan, db: &mut ResultsDb, quiet: bool) -> Result<Criti
             let seed = plan.seed ^ ((si as u64) << 32) ^ t as u64;
             let interval =
                 super::bootstrap_interval(&search.probes, plan.bootstrap_reps, 0.05, seed)?;
-            let trained_radii = trained_radii(db, &search)?;
+            let trained_radii = match s.model {
+                ModelKind::ClsHead => trained_radii(db, &search)?,
+                ModelKind::Transformer => None,
+            };
             if !quiet {
                 eprintln!(
                     "{}: T = {t}: critical m {} ({} probes, {:.1} s)",
@@ -129,13 +133,19 @@ fn trained_radii(db: &ResultsDb, search: &SearchResult) -> Result<Option<HeadRad
     let Some(i) = search.probes.iter().position(|p| p.num_samples == crit) else {
         return Ok(None);
     };
+    // The head's radii (bounds::HeadRadii) as train::TrainReport::metrics names them.
+    let keys = [
+        Metric::BX,
+        Metric::ThetaFro,
+        Metric::WVSpectral,
+        Metric::WV21,
+        Metric::WL2,
+    ];
     let mut cols: [Vec<f64>; 5] = Default::default();
     for trial in 0..search.probes[i].successes.len() {
         if let Some(rec) = db.get(&search.cell_hashes[i], trial)? {
-            for (c, key) in ["b_x", "b_qk", "b_v", "b_v21", "b_w"].iter().enumerate() {
-                if let Some(&v) = rec.metrics.get(*key) {
-                    cols[c].push(v);
-                }
+            for (c, key) in keys.iter().enumerate() {
+                cols[c].push(key.require(&rec.metrics)?);
             }
         }
     }
@@ -458,36 +468,17 @@ impl CriticalReport {
 }
 
 /// Writes the figure as `critical_sample_size.*` and returns its gallery entry.
-pub fn write_figure(
-    report: &CriticalReport,
-    preset: Preset,
-    out_dir: &Path,
-) -> Result<GalleryEntry> {
+pub fn write_figure(report: &CriticalReport, preset: Preset, out: &Path) -> Result<GalleryEntry> {
+    let description = "Critical sample size of 3-sparse AND against context length T (log axis), \
+                       with bootstrap error bars, ln T / ln^2 T / T fits and rescaled bound \
+                       overlays.";
+    let command = experiment_command("critical-sample-size", preset);
     let stem = "critical_sample_size";
-    std::fs::create_dir_all(out_dir).map_err(|e| crate::Error::io(out_dir.display(), e))?;
-    let written = report.figure()?.write(out_dir, stem)?;
-    for w in &written.warnings {
-        eprintln!("figure {stem}: {w}");
-    }
-    Ok(GalleryEntry {
-        stem: stem.into(),
-        description: "Critical sample size of 3-sparse AND against context length T (log axis), \
-                      with bootstrap error bars, ln T / ln^2 T / T fits and rescaled bound overlays."
-            .into(),
-        command: format!(
-            "attnbounds experiment critical-sample-size --preset {}",
-            preset.name()
-        ),
-    })
+    write_gallery_figure(&report.figure()?, out, stem, description, command, false)
 }
 
 /// Runs (or replays from `db`) the preset and writes its figure; for the `figures` main job.
-pub fn figures(
-    preset: Preset,
-    db: &mut ResultsDb,
-    out_dir: &Path,
-    quiet: bool,
-) -> Result<Vec<GalleryEntry>> {
+pub fn figures(preset: Preset, db: &mut ResultsDb, out_dir: &Path, quiet: bool) -> Gallery {
     let report = run(&CriticalPlan::preset(preset), db, quiet)?;
     Ok(vec![write_figure(&report, preset, out_dir)?])
 }

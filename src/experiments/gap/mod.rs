@@ -35,8 +35,9 @@ pub use stats::{Summary, summarize};
 use crate::bounds::{self, BoundParams, HeadRadii, Setting};
 use crate::config::{CellConfig, ModelKind, SweepConfig};
 use crate::error::{Error, Result};
-use crate::experiments::{GalleryEntry, Preset, SweepOptions, SweepSummary, cells_of, run_sweep};
-use crate::results::{Metrics, ResultsDb};
+use crate::experiments::{Gallery, Preset, SweepOptions, SweepSummary, cells_of, run_sweep};
+use crate::metrics::{Metric, Metrics};
+use crate::results::ResultsDb;
 use crate::train::{TrainReport, TrainedModel, train_cell};
 use std::path::Path;
 
@@ -133,19 +134,22 @@ pub fn bound_metrics(
     let shape = |c: f64| 2.0 / params.gamma * 12.0 * (c / m as f64).sqrt() + confidence;
     let mut out = Metrics::new();
     for (k, v) in [
-        ("head_range", range),
-        ("rademacher_explicit", rad_explicit),
-        ("rademacher_paper", rad_paper),
-        ("posthoc_ln_two_over_delta", ph.ln_two_over_delta),
-        ("bound_explicit", explicit),
-        ("bound_explicit_capped", explicit.min(1.0)),
-        ("bound_paper", 2.0 / params.gamma * rad_paper + confidence),
-        ("explicit_c", c_explicit),
-        ("paper_c", c_paper),
-        ("bound_explicit_shape", shape(c_explicit)),
-        ("bound_paper_shape", shape(c_paper)),
+        (Metric::HeadRange, range),
+        (Metric::RademacherExplicit, rad_explicit),
+        (Metric::RademacherPaper, rad_paper),
+        (Metric::PosthocLnTwoOverDelta, ph.ln_two_over_delta),
+        (Metric::BoundExplicit, explicit),
+        (Metric::BoundExplicitCapped, explicit.min(1.0)),
+        (
+            Metric::BoundPaper,
+            2.0 / params.gamma * rad_paper + confidence,
+        ),
+        (Metric::ExplicitC, c_explicit),
+        (Metric::PaperC, c_paper),
+        (Metric::BoundExplicitShape, shape(c_explicit)),
+        (Metric::BoundPaperShape, shape(c_paper)),
     ] {
-        out.insert(k.to_string(), crate::error::check::finite(k, v)?);
+        k.put(&mut out, crate::error::check::finite(k.name(), v)?);
     }
     Ok(out)
 }
@@ -190,43 +194,37 @@ pub fn summarize_cells(config: &SweepConfig, db: &ResultsDb) -> Result<Vec<CellS
         if trials.is_empty() {
             continue;
         }
-        let col = |k: &str| -> Result<Vec<f64>> {
-            trials
-                .iter()
-                .map(|m| {
-                    m.get(k).copied().ok_or_else(|| {
-                        Error::invalid("stored metrics", k, "present in every trial of the cell")
-                    })
-                })
-                .collect()
-        };
-        let s = |k: &str| summarize(&col(k)?, ALPHA);
-        let has_bound = trials.iter().all(|m| m.contains_key("bound_explicit"));
+        let col = |k: Metric| -> Result<Vec<f64>> { trials.iter().map(|m| k.require(m)).collect() };
+        let s = |k: Metric| summarize(&col(k)?, ALPHA);
+        let has_bound = trials
+            .iter()
+            .all(|m| Metric::BoundExplicit.get(m).is_some());
         let violations = if has_bound {
-            let (g, b) = (col("gap_ramp")?, col("bound_explicit")?);
+            let (g, b) = (col(Metric::GapRamp)?, col(Metric::BoundExplicit)?);
             g.iter().zip(&b).filter(|(g, b)| g > b).count()
         } else {
             0
         };
+        let bound = |k: Metric| has_bound.then(|| s(k)).transpose();
         out.push(CellSummary {
             context_len: cell.config.context_len,
             num_samples: cell.config.num_samples,
             model: cell.config.model,
-            train_error: s("train_error")?,
-            population_error: s("population_error")?,
-            gap: s("gap")?,
-            gap_ramp: s("gap_ramp")?,
-            margin_min: s("margin_min")?,
-            theta_fro: s("theta_fro")?,
-            theta_21: s("theta_21")?,
-            w_v_spectral: s("w_v_spectral")?,
-            w_v_21: s("w_v_21")?,
-            w_l2: s("w_l2")?,
-            b_x: s("b_x")?,
-            bound_explicit: has_bound.then(|| s("bound_explicit")).transpose()?,
-            bound_paper: has_bound.then(|| s("bound_paper")).transpose()?,
-            bound_explicit_shape: has_bound.then(|| s("bound_explicit_shape")).transpose()?,
-            bound_paper_shape: has_bound.then(|| s("bound_paper_shape")).transpose()?,
+            train_error: s(Metric::TrainError)?,
+            population_error: s(Metric::PopulationError)?,
+            gap: s(Metric::Gap)?,
+            gap_ramp: s(Metric::GapRamp)?,
+            margin_min: s(Metric::MarginMin)?,
+            theta_fro: s(Metric::ThetaFro)?,
+            theta_21: s(Metric::Theta21)?,
+            w_v_spectral: s(Metric::WVSpectral)?,
+            w_v_21: s(Metric::WV21)?,
+            w_l2: s(Metric::WL2)?,
+            b_x: s(Metric::BX)?,
+            bound_explicit: bound(Metric::BoundExplicit)?,
+            bound_paper: bound(Metric::BoundPaper)?,
+            bound_explicit_shape: bound(Metric::BoundExplicitShape)?,
+            bound_paper_shape: bound(Metric::BoundPaperShape)?,
             violations,
         });
     }
@@ -306,12 +304,7 @@ pub fn format_table(cells: &[CellSummary]) -> String {
 /// Runs `preset` (reusing stored trials) on the current rayon pool and renders its figures
 /// into `out_dir`. Fails if any trial failed (its error is named), so a figure never silently
 /// averages fewer trials than the preset asks for.
-pub fn figures(
-    preset: Preset,
-    db: &mut ResultsDb,
-    out_dir: &Path,
-    quiet: bool,
-) -> Result<Vec<GalleryEntry>> {
+pub fn figures(preset: Preset, db: &mut ResultsDb, out_dir: &Path, quiet: bool) -> Gallery {
     let config = preset_config(preset)?;
     let run = run(&config, db, quiet)?;
     if let Some(f) = run.sweep.failed.first() {
