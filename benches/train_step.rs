@@ -1,5 +1,5 @@
-//! One training step (forward + backward + Adam) of a one-block [CLS] Transformer, full
-//! self-attention vs the [CLS]-only token-table path, against this machine's sgemm rate.
+//! One training step (forward + backward + Adam) of a one-block \[CLS\] Transformer, full
+//! self-attention vs the \[CLS\]-only token-table path, against this machine's sgemm rate.
 //!
 //! Model: vocab 2 (bits), width d = 64, H = 2 heads with r = k = 32, identity head sigma,
 //! MLP width 64 with ReLU, Pi after each residual, logistic loss. f32, single thread.

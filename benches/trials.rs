@@ -1,7 +1,7 @@
 //! Trials per second of the gap experiment for one fixed cell, on 1 and on 2 rayon threads,
 //! and the speed-up (target 1.8x on 2 cores: trials are independent and single-threaded, the
 //! only shared work is the single writer thread storing results).
-//! Cell: [CLS] head, 3-sparse AND, context_len 32, num_samples 200, 300 Adam steps
+//! Cell: \[CLS\] head, 3-sparse AND, context_len 32, num_samples 200, 300 Adam steps
 //! (batch 64), value_dim 4, population error on 20000 fresh samples (T = 32 > 20).
 //! Run: `cargo bench --bench trials`.
 

@@ -32,10 +32,10 @@ pub mod construct;
 pub mod experiments;
 #[cfg(feature = "figures")]
 pub mod figure;
-#[cfg(feature = "experiments")]
-pub mod report;
 #[cfg(feature = "store")]
 pub mod metrics;
+#[cfg(feature = "experiments")]
+pub mod report;
 #[cfg(feature = "store")]
 pub mod results;
 #[cfg(feature = "stats")]

@@ -1,9 +1,9 @@
 //! Matrix and vector norms used by the bounds, in f64, stable at extreme scales.
 //!
-//! Conventions (SPEC section 2):
+//! Conventions (docs/derivations.md §1):
 //! - A weight `W` in R^{d_in x d_out} acts on a row vector from the right: x maps to `W^T x`.
-//!   A PyTorch `Linear.weight` has shape (out, in), so it *is* `W^T`; convert with
-//!   [`linear_weight_from_torch`].
+//!   A PyTorch `Linear.weight` has shape (out, in), so it *is* `W^T`; the `weights` importers
+//!   transpose it.
 //! - `||A||_{p,q}` takes the p-norm of each **column**, then the q-norm of those numbers, so
 //!   `||W_V||_{2,1}` sums the l2 norms of the per-output weight vectors (the columns of `W_V`).
 //! - Theta := `W_K W_Q^T` (d x d), scores `u_t = x_t^T Theta z`; see [`theta_norms`].
@@ -99,7 +99,7 @@ pub fn frobenius(a: &DMatrix<f64>) -> Result<f64> {
     finite_result("||A||_F", lp_scaled(a.iter().copied(), 2.0))
 }
 
-/// `||A||_{p,q}` with the COLUMN convention of SPEC section 2: the p-norm of each column of `A`,
+/// `||A||_{p,q}` with the COLUMN convention of docs/derivations.md §1: the p-norm of each column of `A`,
 /// then the q-norm of those `ncols` numbers. p, q in [1, inf]; `f64::INFINITY` is the max norm.
 /// Example: `||W_V||_{2,1}` = sum over output units j of `||W_V[:, j]||_2`.
 /// `||A||_{2,2}` equals the Frobenius norm.
@@ -262,7 +262,7 @@ pub fn max_row_norm(x: &DMatrix<f64>) -> Result<f64> {
     finite_result("max row norm", s * m)
 }
 
-/// B_X = max over samples and rows of `||x_t||_2` (SPEC section 2); rows include [CLS] and any
+/// B_X = max over samples and rows of `||x_t||_2` (docs/derivations.md §1); rows include \[CLS\] and any
 /// positional part if the caller put them in the matrices.
 pub fn max_row_norm_batch(xs: &[DMatrix<f64>]) -> Result<f64> {
     if xs.is_empty() {
@@ -287,33 +287,6 @@ pub fn max_row_norm_batch(xs: &[DMatrix<f64>]) -> Result<f64> {
     Ok(best)
 }
 
-/// Converts a PyTorch `Linear.weight`, shape (out, in) and computing `y = weight @ x`, to our
-/// convention `W` in R^{in x out}` acting as x maps to `W^T x`. So `W = weight^T`.
-pub fn linear_weight_from_torch(weight: &DMatrix<f64>) -> DMatrix<f64> {
-    weight.transpose()
-}
-
-/// Like [`linear_weight_from_torch`] from a row-major buffer of shape (out_features, in_features),
-/// the layout of a `.safetensors` / `torch.save` tensor.
-pub fn linear_weight_from_torch_row_major(
-    data: &[f64],
-    out_features: usize,
-    in_features: usize,
-) -> Result<DMatrix<f64>> {
-    if data.len() != out_features * in_features {
-        return Err(Error::shape(
-            "linear weight",
-            format!(
-                "{out_features} x {in_features} = {} values",
-                out_features * in_features
-            ),
-            format!("{} values", data.len()),
-        ));
-    }
-    // Row-major (out, in) read as column-major is (in, out): exactly W = weight^T, no copy logic.
-    Ok(DMatrix::from_column_slice(in_features, out_features, data))
-}
-
 /// Theta := `W_K W_Q^T` (d x d) for `W_Q`, `W_K` in R^{d x d_qk}, so the score of row x_t against
 /// the query z is `u_t = x_t^T Theta z = <W_K^T x_t, W_Q^T z>`. Only the column counts must
 /// agree: with zero rows dropped from either factor (which changes no norm of Theta), Theta is
@@ -335,7 +308,7 @@ pub fn theta(w_q: &DMatrix<f64>, w_k: &DMatrix<f64>) -> Result<DMatrix<f64>> {
 
 /// The norms of Theta = `W_K W_Q^T` that the bounds use. Orientation matters for (2,1):
 /// - `two_one` = `||Theta||_{2,1}`: sum over columns j (query coordinates z_j) of the l2 norm
-///   of column j, i.e. of `W_K` times row j of `W_Q`. This is the paper's B_QK^{2,1} (SPEC 3.1).
+///   of column j, i.e. of `W_K` times row j of `W_Q`. This is the paper's B_QK^{2,1} (docs/derivations.md §4).
 /// - `two_one_transposed` = `||Theta^T||_{2,1}`: sum over rows i (key coordinates x_i) of the l2
 ///   norm of row i of Theta.
 /// - `spectral` = `||Theta||_2` (SVD, exact to rounding; same for Theta and Theta^T).

@@ -13,7 +13,7 @@ use crate::tensor::Real;
 /// A parameter set seen as an ordered list of flat tensors. A gradient has the same type, so
 /// `grad.tensors()[j]` matches `params.tensors()[j]` in length and meaning.
 pub trait Parameters<S: Real> {
-    /// Stable names, one per tensor (e.g. "blocks[0].heads[1].w_q"), for messages and checks.
+    /// Stable names, one per tensor (e.g. `"blocks[0].heads[1].w_q"`), for messages and checks.
     fn names(&self) -> Vec<String>;
     fn tensors(&self) -> Vec<&[S]>;
     fn tensors_mut(&mut self) -> Vec<&mut [S]>;

@@ -1,4 +1,4 @@
-//! The main job: every figure of SPEC section 6 from one call, and the gallery that lists them.
+//! The main job: every figure of docs/experiments.md §7 from one call, and the gallery that lists them.
 //!
 //! `render_all` runs each experiment's preset (reusing trials already in the results store),
 //! renders its figures through `figure`, and `write_gallery` writes `figures/README.md`. It sits
@@ -6,8 +6,8 @@
 
 use crate::error::{Error, Result};
 use crate::experiments::{
-    GalleryEntry, Preset, attention_map, bound_curves, capacity, construct_figures, critical, gap,
-    parity,
+    GalleryEntry, Preset, attention_map, bound_curves, capacity_sweep as capacity,
+    construct_figures, critical, gap, parity,
 };
 use crate::results::ResultsDb;
 use std::path::Path;
@@ -58,9 +58,10 @@ pub fn render_all(
     stage("bounds vs context length", &mut || {
         bound_curves::figures(preset, out_dir)
     });
-    stage("explicit constructions (SPEC 4)", &mut || {
-        construct_figures::figures(preset, out_dir)
-    });
+    stage(
+        "explicit constructions (docs/constructions.md)",
+        &mut || construct_figures::figures(preset, out_dir),
+    );
     stage("generalization gap (Monte Carlo)", &mut || {
         gap::figures(preset, db, out_dir, quiet)
     });

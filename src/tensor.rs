@@ -6,10 +6,10 @@
 //! never a copy. [`Mat`] is a row-major matrix with validating constructors and conversion to
 //! and from `nalgebra::DMatrix<f64>` (what `norms` works on).
 //!
-//! Convention (SPEC section 2): matrices act on row vectors from the right. A weight
+//! Convention (docs/derivations.md §1): matrices act on row vectors from the right. A weight
 //! `W` in R^{d_in x d_out} is stored as a `Mat` with `rows = d_in`, `cols = d_out` and maps a
 //! row `x` to `x W`, i.e. the column vector `W^T x`. A PyTorch `Linear.weight` has shape
-//! (out, in), so it is `W^T`: load it with [`Mat::from_torch_linear`].
+//! (out, in), so it is `W^T`: the `weights` importers transpose it.
 
 use crate::error::{Error, Result};
 use nalgebra::DMatrix;
@@ -303,17 +303,6 @@ impl<S: Real> Mat<S> {
             .collect();
         Self::new(field, rows, cols, data)
     }
-    /// Load a PyTorch `Linear.weight` of shape (out, in), given row-major: returns W = weight^T
-    /// (in x out), so that `x W` equals PyTorch's `x @ weight.T`.
-    pub fn from_torch_linear(
-        field: &str,
-        out_features: usize,
-        in_features: usize,
-        weight: &[S],
-    ) -> Result<Self> {
-        let wt = Self::new(field, out_features, in_features, weight.to_vec())?;
-        Ok(wt.transpose())
-    }
     pub fn get(&self, i: usize, j: usize) -> S {
         self.data[i * self.cols + j]
     }
@@ -493,15 +482,11 @@ mod tests {
     }
 
     #[test]
-    fn dmatrix_round_trip_keeps_orientation_and_torch_is_transposed() {
+    fn dmatrix_round_trip_keeps_orientation() {
         let a = seq(3, 2, 0.4);
         let d = a.to_dmatrix();
         assert_eq!((d.nrows(), d.ncols()), (3, 2));
         assert_eq!(d[(2, 1)], a.get(2, 1));
         assert_eq!(Mat::<f64>::from_dmatrix("a", &d).unwrap(), a);
-        // torch weight (out=2, in=3) = [[1,2,3],[4,5,6]]: W = weight^T maps x=(1,0,0) to (1,4).
-        let w = Mat::<f64>::from_torch_linear("w", 2, 3, &[1., 2., 3., 4., 5., 6.]).unwrap();
-        let x = Mat::new("x", 1, 3, vec![1.0, 0.0, 0.0]).unwrap();
-        assert_eq!(x.matmul(&w).unwrap().data, vec![1.0, 4.0]);
     }
 }

@@ -2,7 +2,7 @@
 //! folder.
 
 use attnbounds::Error;
-use attnbounds::experiments::{Preset, capacity};
+use attnbounds::experiments::{Preset, capacity_sweep as capacity};
 use attnbounds::metrics::{AtEps, Metric};
 use attnbounds::results::ResultsDb;
 

@@ -1,4 +1,4 @@
-//! Property: the SPEC 4 construction computes its target on all 2^T inputs (reduced path on
+//! Property: the explicit construction (docs/constructions.md) computes its target on all 2^T inputs (reduced path on
 //! every input, the real forward on up to 512), with margin 1 (outputs are exactly +-1).
 use attnbounds::construct::{Code, Spec, Target, build};
 use proptest::prelude::*;

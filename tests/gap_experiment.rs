@@ -84,7 +84,7 @@ fn smoke_preset_runs_every_trial_once_and_resumes() {
         }
     }
     // Trained norms vs T: one trained and one construction series per norm; the construction's
-    // ||Theta||_F = sqrt(s) ln((T-s+1)(1-eta0)/(s eta0)) (SPEC 4, one-hot) at s = 2,
+    // ||Theta||_F = sqrt(s) ln((T-s+1)(1-eta0)/(s eta0)) (docs/constructions.md, one-hot) at s = 2,
     // eta0 = 0.05: sqrt(2) ln(3 * 9.5) = 4.7375 at T = 4, sqrt(2) ln(7 * 9.5) = 5.9357 at T = 8.
     assert!(
         entries
@@ -100,7 +100,7 @@ fn smoke_preset_runs_every_trial_once_and_resumes() {
             .map(|f| (f[1].parse().unwrap(), f[2].parse().unwrap()))
             .collect()
     };
-    let built = rows("||Theta||_F; construction (SPEC 4)");
+    let built = rows("||Theta||_F; explicit construction");
     assert_eq!(built.len(), config.context_len.len(), "{csv}");
     for ((t, y), want) in built.iter().zip([4.7375, 5.9357]) {
         assert!((y - want).abs() < 1e-3, "T = {t}: {y} vs {want}");

@@ -1,4 +1,4 @@
-//! Baselines on the same radii (SPEC 3.5), `docs/derivations.md#9-baselines`.
+//! Baselines on the same radii (docs/derivations.md §9), `docs/derivations.md#9-baselines`.
 //! Status **baseline**: comparisons assembled in the style of the cited papers.
 
 use super::compose::{Lemma, Stage, closed_form_at, covering_fn};
@@ -59,7 +59,7 @@ pub fn parameter_count(setting: &Setting) -> f64 {
     }
 }
 
-/// VC dimension shape by parameter counting, `c_vc L P ln(T P)` **[shape]** (SPEC 3.5).
+/// VC dimension shape by parameter counting, `c_vc L P ln(T P)` **\[shape\]** (docs/derivations.md §9).
 pub fn vc_parameter_counting(setting: &Setting, p: &BoundParams) -> f64 {
     let pc = parameter_count(setting);
     exp_sat(

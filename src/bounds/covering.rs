@@ -41,7 +41,7 @@ pub fn zhang_l2(a: f64, b: f64, eps: f64, n: usize) -> Result<f64> {
     ))
 }
 
-/// Zhang (2002) Theorem 3 (l1 weights, l_inf inputs in `R^dim`) — inequality (I2), **[shape]**:
+/// Zhang (2002) Theorem 3 (l1 weights, l_inf inputs in `R^dim`) — inequality (I2), **\[shape\]**:
 /// the constant `c_z` (288 as remembered) is a parameter because it could not be confirmed.
 ///
 /// `ln N_inf <= ceil(c_z a^2 b^2 (2 + ln dim) / eps^2) ln(2 ceil(4 a b / eps + 2) n + 1)`.

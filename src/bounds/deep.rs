@@ -1,4 +1,4 @@
-//! Multi-head, multi-layer bound (SPEC 3.3), `docs/derivations.md#5-multi-head-multi-layer`.
+//! Multi-head, multi-layer bound (docs/derivations.md §5), `docs/derivations.md#5-multi-head-multi-layer`.
 
 use super::compose::{Lemma, Stage, covering_fn};
 use super::dudley::dudley_numeric;

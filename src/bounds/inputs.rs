@@ -12,7 +12,7 @@ use serde::{Deserialize, Serialize};
 pub struct Setting {
     /// Sample size `m`.
     pub num_samples: usize,
-    /// Context length `T` (tokens, not counting [CLS]).
+    /// Context length `T` (tokens, not counting \[CLS\]).
     pub context_len: usize,
     /// Width `d` of the token representations.
     pub width: usize,
@@ -46,17 +46,17 @@ impl Setting {
         self.context_len as f64
     }
 
-    /// True for the one-head, one-layer [CLS] model of SPEC 3.1/3.2.
+    /// True for the one-head, one-layer \[CLS\] model of docs/derivations.md §3-4.
     pub fn is_single_head(&self) -> bool {
         self.heads == 1 && self.layers == 1
     }
 }
 
-/// Norm radii of a [CLS] head (`docs/derivations.md#1-conventions`). Every radius is an upper
+/// Norm radii of a \[CLS\] head (`docs/derivations.md#1-conventions`). Every radius is an upper
 /// bound on the named norm; all must be finite and `> 0`.
 #[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
 pub struct HeadRadii {
-    /// `B_X`: max l2 norm of any row of `X~` (tokens and [CLS]), over the sample.
+    /// `B_X`: max l2 norm of any row of `X~` (tokens and \[CLS\]), over the sample.
     pub b_x: f64,
     /// `B_QK`: bound on `||Theta||_F`, `Theta = W_K W_Q^T` (a bound on `||Theta||_{2,1}` is one too).
     pub b_qk: f64,

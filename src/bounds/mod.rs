@@ -34,7 +34,7 @@ pub use dudley::{DUDLEY_TOL, Dudley, dudley_closed_form, dudley_numeric};
 pub use generalization::{PostHoc, gap, post_hoc_grid};
 pub use inputs::{BoundParams, HeadRadii, LayerRadii, Setting};
 pub use registry::{BoundId, BoundInfo, Status};
-pub use sample_size::{HALVINGS, SampleSize, sample_size, sample_size_of};
+pub use sample_size::{SampleSize, sample_size, sample_size_of};
 pub use single_head::{
     explicit_closed_form, explicit_log_covering, head_range, paper_log_covering,
 };

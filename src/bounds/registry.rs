@@ -29,7 +29,7 @@ pub enum Status {
     Rigorous,
     /// A closed form of a rigorous bound used for plots (drops ceilings, freezes a log).
     ClosedForm,
-    /// The paper's formula with the unconfirmed constant `c0` (SPEC 3.1).
+    /// The paper's formula with the unconfirmed constant `c0` (docs/derivations.md §4).
     PaperShape { c0: f64 },
     /// A comparison bound assembled in the style of another paper.
     Baseline,
@@ -51,7 +51,7 @@ impl std::fmt::Display for Status {
 
 const SRC_EXPLICIT: &str = "docs/derivations.md#3-explicit-single-head-bound";
 const SRC_PAPER: &str =
-    "Edelman et al. 2022 (SPEC 3.1); docs/derivations.md#4-the-papers-single-head-bound--shape";
+    "Edelman et al. 2022; docs/derivations.md#4-the-papers-single-head-bound--shape";
 const SRC_DEEP: &str = "docs/derivations.md#5-multi-head-multi-layer";
 const SRC_POST_HOC: &str = "docs/derivations.md#8-post-hoc-bound-for-trained-weights";
 const SRC_BASELINES: &str = "docs/derivations.md#9-baselines";

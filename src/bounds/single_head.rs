@@ -1,4 +1,4 @@
-//! Single [CLS] head: our explicit bound (SPEC 3.2) and the paper's shape (SPEC 3.1).
+//! Single \[CLS\] head: our explicit bound (docs/derivations.md §3) and the paper's shape (docs/derivations.md §4).
 
 use super::compose::{Lemma, Stage, closed_form_at, closed_form_ln_c, covering_fn};
 use super::dudley::{dudley_closed_form, dudley_numeric};
@@ -121,7 +121,7 @@ pub(crate) fn paper_ln_c(setting: &Setting, r: &HeadRadii, p: &BoundParams) -> O
 /// `ln N_inf <= c0 (L_sigma B_w B_X)^2 [ (B_V^{2,1})^{2/3} + (kappa B_QK B_V B_X^2)^{2/3} ]^3 ln(m T) / eps^2`,
 /// `kappa = params.kappa_paper` (2 in the paper), `B_V^{2,1} = radii.b_v21`, `B_QK = radii.b_qk`.
 ///
-/// Source: Edelman, Goel, Kakade, Zhang (2022), single-head capacity bound (SPEC 3.1);
+/// Source: Edelman, Goel, Kakade, Zhang (2022), single-head capacity bound (docs/derivations.md §4);
 /// `docs/derivations.md#4-the-papers-single-head-bound--shape`.
 pub fn paper_log_covering(
     setting: &Setting,

@@ -1,4 +1,4 @@
-//! The norm ball of the [CLS] head class, and the projection onto it.
+//! The norm ball of the \[CLS\] head class, and the projection onto it.
 //!
 //! The class is `{ClsHead : ||Theta||_F <= b_qk, ||W_V||_F <= b_v_fro, ||w||_2 <= b_w}` with
 //! `Theta = W_K W_Q^T`. `||W_V||_F <= b_v_fro` implies `||W_V||_2 <= b_v_fro` and

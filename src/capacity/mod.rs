@@ -1,8 +1,8 @@
-//! Empirical capacity of the bounded-norm [CLS] head class on a sample (SPEC 5.5): lower
+//! Empirical capacity of the bounded-norm \[CLS\] head class on a sample (docs/experiments.md §5): lower
 //! estimates of the empirical Rademacher complexity (projected ascent over the norm ball) and of
 //! the covering number (greedy packings), an exactly computable contrasting class (a linear
 //! read-out of the flattened input), and the check of lower estimates against rigorous upper
-//! bounds. Library code only: no storage, no figures (those are in `experiments::capacity`).
+//! bounds. Library code only: no storage, no figures (those are in `experiments::capacity_sweep`).
 //!
 //! Every number produced here from a search is a **lower estimate**; only
 //! [`linear_flat_sup`] is exact.

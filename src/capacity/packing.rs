@@ -1,5 +1,5 @@
 //! Greedy packings of class members on the sample, in the metric
-//! `rho(f, g) = max_i |f(X_i) - g(X_i)|` of the covering numbers (SPEC section 3).
+//! `rho(f, g) = max_i |f(X_i) - g(X_i)|` of the covering numbers (docs/derivations.md §1).
 //!
 //! A set whose members are pairwise more than `2 eps` apart needs a distinct centre per member
 //! in any `eps`-cover (two members within `eps` of one centre are within `2 eps` of each other),

@@ -210,7 +210,7 @@ pub fn head_rademacher<R: Rng + ?Sized>(
 
 /// **Exact** supremum for the flattened linear class `{X~ -> <w, vec(X~)> : ||w||_2 <= b}`:
 /// `sup (1/m) sum_i sigma_i <w, vec(X~_i)> = (b/m) ||sum_i sigma_i vec(X~_i)||_2`
-/// (Cauchy-Schwarz, attained at `w` parallel to the sum). The [CLS] row is common to all
+/// (Cauchy-Schwarz, attained at `w` parallel to the sum). The \[CLS\] row is common to all
 /// samples and enters as `(sum_i sigma_i) x_cls`.
 pub fn linear_flat_sup(sample: &BitSample, b: f64, signs: &[f64]) -> Result<f64> {
     check::positive("b", b)?;

@@ -1,5 +1,5 @@
 //! The sample S on which capacities are estimated: random bit sequences with the fixed
-//! embedding of SPEC section 4, rows scaled so the max row norm is exactly `b_x`.
+//! embedding of docs/constructions.md, rows scaled so the max row norm is exactly `b_x`.
 //!
 //! Positional codes are random signs of dimension `pos_dim` (near-orthogonal for
 //! `pos_dim = O(log T)`), so the width `d = pos_dim + 3` stays small even at `T = 10^4` and the
@@ -9,7 +9,7 @@ use crate::error::{Result, check};
 use crate::model::{Embedding, Positional, TokenBatch};
 use rand::{Rng, RngExt};
 
-/// Embedding, bits, and the measured `B_X` (max l2 norm of any row of any `X~_i`, [CLS] included).
+/// Embedding, bits, and the measured `B_X` (max l2 norm of any row of any `X~_i`, \[CLS\] included).
 #[derive(Clone, Debug)]
 pub struct BitSample {
     pub emb: Embedding<f64>,
@@ -19,7 +19,7 @@ pub struct BitSample {
 
 impl BitSample {
     /// m sequences of `context_len` uniform bits. Rows of the fixed embedding have norm
-    /// `sqrt(2)` (one-hot bit plus a unit positional code), [CLS] norm 1; every table is scaled
+    /// `sqrt(2)` (one-hot bit plus a unit positional code), \[CLS\] norm 1; every table is scaled
     /// by `b_x / sqrt(2)`.
     pub fn random<R: Rng + ?Sized>(
         context_len: usize,

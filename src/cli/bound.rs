@@ -18,7 +18,7 @@ pub struct BoundArgs {
     /// Sample size m.
     #[arg(long)]
     pub num_samples: Option<usize>,
-    /// Context length T (tokens, without [CLS]).
+    /// Context length T (tokens, without \[CLS\]).
     #[arg(long)]
     pub context_len: Option<usize>,
     /// Width d of token representations.
@@ -33,7 +33,7 @@ pub struct BoundArgs {
     /// Layers [default: 1].
     #[arg(long)]
     pub layers: Option<usize>,
-    /// B_X: max l2 norm of a row of the input (tokens and [CLS]).
+    /// B_X: max l2 norm of a row of the input (tokens and \[CLS\]).
     #[arg(long)]
     pub b_x: Option<f64>,
     /// B_QK: bound on ||Theta||_F, Theta = W_K W_Q^T (a (2,1) bound also works).

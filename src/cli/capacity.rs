@@ -1,12 +1,12 @@
 //! `attnbounds experiment capacity`: empirical capacity of the head class against the bounds
 //! (docs/experiments.md section 5).
 //!
-//! Thin layer over `experiments::capacity`: runs the preset into the results store, prints a
+//! Thin layer over `experiments::capacity_sweep`: runs the preset into the results store, prints a
 //! table, writes the figures. A lower estimate above a rigorous bound is printed loudly and the
 //! command fails.
 
 use super::{RunArgs, print_written};
-use attnbounds::experiments::capacity;
+use attnbounds::experiments::capacity_sweep as capacity;
 use attnbounds::metrics::{AtEps, Metric};
 use attnbounds::{Error, Result};
 

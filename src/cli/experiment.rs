@@ -24,7 +24,7 @@ pub enum ExperimentCommand {
     CriticalSampleSize(RunArgs),
     /// Sparse parity loss curves: fresh samples every step vs one fixed sample.
     SparseParity(RunArgs),
-    /// Mean [CLS] attention over positions of the trained theory head and 1-block Transformer
+    /// Mean \[CLS\] attention over positions of the trained theory head and 1-block Transformer
     /// on 3-sparse AND, before and after training, with the hidden set marked.
     AttentionMap(RunArgs),
     /// The explicit constructions' norms and predicted sample sizes vs T and vs s
@@ -65,7 +65,10 @@ pub fn run(cmd: ExperimentCommand) -> Result<()> {
             )
         }),
         ExperimentCommand::Constructions(a) => a.in_pool(|| {
-            print_written(&a.out, &construct_figures::figures(a.preset(), a.out_dir()?)?);
+            print_written(
+                &a.out,
+                &construct_figures::figures(a.preset(), a.out_dir()?)?,
+            );
             Ok(())
         }),
         ExperimentCommand::BoundCurves(a) => a.in_pool(|| {

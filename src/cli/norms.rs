@@ -25,7 +25,7 @@ pub struct NormsArgs {
     /// Sample size m.
     #[arg(long)]
     pub num_samples: usize,
-    /// Context length T (tokens, without [CLS]).
+    /// Context length T (tokens, without \[CLS\]).
     #[arg(long)]
     pub context_len: usize,
     /// Failure probability delta in (0, 1).
@@ -34,11 +34,11 @@ pub struct NormsArgs {
     /// Margin gamma of the ramp loss.
     #[arg(long, default_value_t = 1.0)]
     pub gamma: f64,
-    /// B_X given directly: max l2 norm of an input row (tokens and [CLS]).
+    /// B_X given directly: max l2 norm of an input row (tokens and \[CLS\]).
     #[arg(long, conflicts_with = "data")]
     pub b_x: Option<f64>,
     /// Inputs for B_X (largest row norm): safetensors with one tensor (or `x`) of shape
-    /// (n, T, d) or (n T, d), or a .csv of numeric rows. Rows are embedded inputs, [CLS] included.
+    /// (n, T, d) or (n T, d), or a .csv of numeric rows. Rows are embedded inputs, \[CLS\] included.
     #[arg(long, visible_alias = "inputs")]
     pub data: Option<PathBuf>,
     /// Print JSON instead of tables.

@@ -24,7 +24,7 @@ use std::path::Path;
 pub use crate::tasks::TaskName;
 
 /// The model trained in a sweep: the theory's single head read at `[CLS]`, or a 1-block
-/// Transformer (SPEC 5.2).
+/// Transformer (docs/experiments.md §2).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
 #[serde(try_from = "String")]
 pub enum ModelKind {
@@ -105,7 +105,7 @@ string_enum!(StopRule, "train.stop", StopRule::Target => "target",
 string_enum!(OptimizerName, "train.optimizer", OptimizerName::Adam => "adam", OptimizerName::Sgd => "sgd");
 string_enum!(LossName, "train.loss", LossName::Logistic => "logistic", LossName::Ramp => "ramp");
 
-/// Radii of the bounded-norm class (SPEC 5.2(a)); after every step the weights are scaled back
+/// Radii of the bounded-norm class (docs/experiments.md §2(a)); after every step the weights are scaled back
 /// into this ball (see `train::projection` for exactly how).
 #[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -148,10 +148,10 @@ pub struct TrainConfig {
     pub gamma: f64,
     /// Initial weights uniform in `[-init_scale, init_scale] / sqrt(fan_in)`.
     pub init_scale: f64,
-    /// sigma of the [CLS] head class (`relu`, `gelu`, `tanh`, `identity`); the Transformer's
+    /// sigma of the \[CLS\] head class (`relu`, `gelu`, `tanh`, `identity`); the Transformer's
     /// heads are always linear (identity) with a ReLU MLP.
     pub head_activation: Activation,
-    /// d, the embedding width (Transformer; the [CLS] head's width is fixed by its embedding).
+    /// d, the embedding width (Transformer; the \[CLS\] head's width is fixed by its embedding).
     pub width: usize,
     /// k, the value dimension of each head (also the rank r of `W_Q`, `W_K`).
     pub value_dim: usize,

@@ -31,7 +31,7 @@ fn presets_parse_validate_and_have_the_promised_scale() {
     }
     let smoke = preset("smoke").unwrap();
     assert!(smoke.cells().len() * smoke.trials <= 8 && smoke.train.steps <= 50);
-    // SPEC 5.3: the paper's experiment is 3-sparse AND with context_len up to >= 1000.
+    // docs/experiments.md §3: the paper's experiment is 3-sparse AND with context_len up to >= 1000.
     let paper = preset("paper").unwrap();
     assert_eq!((paper.task, paper.sparsity), (TaskName::And, 3));
     assert!(paper.context_len.iter().max().is_some_and(|&t| t >= 1000));

@@ -1,6 +1,6 @@
-//! Explicit single-head constructions for s-sparse Boolean functions (SPEC section 4).
+//! Explicit single-head constructions for s-sparse Boolean functions (docs/constructions.md).
 //!
-//! One [CLS] head on the SPEC 4 embedding x_t = [onehot(b_t); p_t; 0], x_cls = [0; 0; 1].
+//! One \[CLS\] head on the fixed embedding (docs/experiments.md §1) x_t = [onehot(b_t); p_t; 0], x_cls = [0; 0; 1].
 //! Theta = w_k e_cls^T is rank one, so the scores u_t = <x_t, w_k> do not depend on the bits:
 //! the attention vector `a` is the same for every input. The head therefore sees the input only
 //! through S(b) = sum_t a_t b_t. Symmetric targets use equal scores on I (S ~ count / s);
@@ -47,7 +47,7 @@ pub struct Spec {
     pub target: Target,
     pub sparsity: usize,
     pub context_len: usize,
-    /// Target attention mass outside I (tokens outside I plus [CLS]), in (0, 1).
+    /// Target attention mass outside I (tokens outside I plus \[CLS\]), in (0, 1).
     pub eta0: f64,
     pub code: Code,
     /// Hidden set I (sorted, distinct, < T); `None` means {0, ..., s-1}.
@@ -64,7 +64,7 @@ pub struct Construction {
     pub codes: Option<Mat<f64>>,
     /// Score scale R.
     pub score_scale: f64,
-    /// softmax over the T tokens and [CLS] (last); the same for every input.
+    /// softmax over the T tokens and \[CLS\] (last); the same for every input.
     pub attention: Vec<f64>,
     /// Attention mass outside I (achieved, <= eta0).
     pub eta: f64,
@@ -160,7 +160,7 @@ pub fn build(spec: &Spec) -> Result<Construction> {
         })
         .collect();
     let sum_e_omega: f64 = omega.iter().map(|w| w.exp()).sum();
-    // SPEC 4 closed form (exact for one-hot): eta = (T-s+1) / (e^R sum e^omega + T-s+1).
+    // Closed form (docs/constructions.md) (exact for one-hot): eta = (T-s+1) / (e^R sum e^omega + T-s+1).
     let r0 = (((t - s + 1) as f64) * (1.0 - spec.eta0) / (spec.eta0 * sum_e_omega)).ln();
     let (dim_pos, codes) = match (spec.code, spec.code_dim()) {
         (Code::Random { seed, .. }, Some(dim)) => {

@@ -14,7 +14,7 @@ fn spec(target: Target, s: usize, t: usize, eta0: f64, code: Code) -> Spec {
 
 #[test]
 fn one_hot_mass_outside_is_eta0_exactly() {
-    // SPEC 4: with R = ln((T-s+1)(1-eta0)/(s eta0)), eta = (T-s+1)/(s e^R + T-s+1) = eta0.
+    // docs/constructions.md: with R = ln((T-s+1)(1-eta0)/(s eta0)), eta = (T-s+1)/(s e^R + T-s+1) = eta0.
     let c = build(&spec(Target::And, 3, 50, 0.1, Code::OneHot)).unwrap();
     assert!((c.eta - 0.1).abs() < 1e-12, "eta = {}", c.eta);
     let r = (48.0 * 0.9 / (3.0 * 0.1f64)).ln();

@@ -183,9 +183,9 @@ impl Construction {
     /// sum_g a_g c_g where g runs over the distinct attention weights outside I and c_g is the
     /// number of set bits among the n_g positions of weight a_g. For fair coins c_g ~
     /// Binomial(n_g, 1/2), drawn by inverting its CDF: O(s + log T) per input, so T = 10^5 costs
-    /// no more than T = 100 (one-hot codes have one group). With more than [`MAX_GROUPS`]
+    /// no more than T = 100 (one-hot codes have one group). With more than `MAX_GROUPS`
     /// weights (random codes) S is summed with per-byte lookup tables instead.
-    /// Cross-checks: [`FULL_SUM_INPUTS`] of the inputs are drawn bit by bit, their S summed
+    /// Cross-checks: `FULL_SUM_INPUTS` of the inputs are drawn bit by bit, their S summed
     /// position by position and compared with the counting formula (`counted_vs_full`), and
     /// the real forward runs on `forward_n` inputs when the embedding fits in memory.
     pub fn verify_random(&self, n: u64, forward_n: usize, seed: u64) -> Result<Verification> {

@@ -1,12 +1,12 @@
-//! [CLS] attention over positions (SPEC 6): which variables a trained model "created".
+//! \[CLS\] attention over positions (docs/experiments.md §7): which variables a trained model "created".
 //!
 //! One hidden set S of an s-sparse AND is drawn from the plan's seed and shared by both models:
-//! the theory's [CLS] head on the fixed SPEC 4 embedding and the one-block [CLS] Transformer
-//! (SPEC 5.2), each trained by the shared trainer ([`crate::train::train_loop`]). For every trial
-//! the [CLS] attention row (positions 0..T-1, then [CLS] itself) is averaged over a fresh test
+//! the theory's \[CLS\] head on the fixed embedding (docs/experiments.md §1) and the one-block \[CLS\] Transformer
+//! (docs/experiments.md §2), each trained by the shared trainer ([`crate::train::train_loop`]). For every trial
+//! the \[CLS\] attention row (positions 0..T-1, then \[CLS\] itself) is averaged over a fresh test
 //! sample drawn before training, at initialization and after training; the Transformer's rows
 //! are also averaged over its heads. Each trial stores `attn_init_NNN` and `attn_NNN`
-//! (NNN = 000..T, the last being [CLS]'s attention to itself), the attention mass on S before
+//! (NNN = 000..T, the last being \[CLS\]'s attention to itself), the attention mass on S before
 //! and after (`mass_s_init`, `mass_s`), the hidden positions (`hidden_0`..), and the errors.
 //! Trials run through [`run_sweep`], so a warm rerun replays the store without training.
 //!
@@ -186,7 +186,7 @@ fn shared_task(c: &AttentionCell) -> Result<Task> {
     )
 }
 
-/// Mean [CLS] attention row (positions 0..T-1, then [CLS] itself) over the sequences of
+/// Mean \[CLS\] attention row (positions 0..T-1, then \[CLS\] itself) over the sequences of
 /// `batch`; for a Transformer also averaged over the heads of its one block.
 pub fn mean_attention(model: &TrainedModel, batch: &TokenBatch) -> Result<Vec<f64>> {
     let n = batch.num_samples();
@@ -218,7 +218,7 @@ pub fn mean_attention(model: &TrainedModel, batch: &TokenBatch) -> Result<Vec<f6
 }
 
 /// One trial: S from `task_seed`; from `seed`, in order, the training sample, the initial
-/// weights, the minibatch order and the attention sample; train with [`train_loop`]; measure.
+/// weights, the minibatch order and the attention sample; train with [`crate::train::train_loop`]; measure.
 pub fn run_trial(c: &AttentionCell, seed: u64) -> Result<Metrics> {
     c.cell.validate()?;
     let task = shared_task(c)?;
@@ -274,7 +274,7 @@ pub fn run_trial(c: &AttentionCell, seed: u64) -> Result<Metrics> {
 pub struct Profile {
     pub name: String,
     pub model: ModelKind,
-    /// Mean [CLS] attention at initialization: T + 1 entries (positions, then [CLS]).
+    /// Mean \[CLS\] attention at initialization: T + 1 entries (positions, then \[CLS\]).
     pub init: Vec<f64>,
     /// The same after training.
     pub trained: Vec<f64>,
@@ -385,7 +385,7 @@ impl AttentionReport {
         s
     }
 
-    /// The figure: mean [CLS] attention against position.
+    /// The figure: mean \[CLS\] attention against position.
     pub fn figure(&self) -> Figure {
         let t = self.plan.context_len;
         let xs: Vec<f64> = (0..t).map(|i| i as f64).collect();

@@ -1,4 +1,4 @@
-//! Every bound against the context length at fixed norms (SPEC section 6, "every bound vs T").
+//! Every bound against the context length at fixed norms (docs/experiments.md §7, "every bound vs T").
 //!
 //! Pure evaluation of `bounds::all_bounds` over a log grid of `context_len`, rendered through
 //! `figure`. Two figures: the log covering number at a fixed `eps`, and the sample size each
@@ -14,7 +14,7 @@ use crate::figure::{Figure, FigureSize, Series};
 use crate::stats::log_grid;
 use std::path::Path;
 
-/// The fixed parameter set of the figures: one [CLS] head, unit radii.
+/// The fixed parameter set of the figures: one \[CLS\] head, unit radii.
 #[derive(Debug, Clone, Copy)]
 pub struct CurveSetting {
     pub setting: Setting,

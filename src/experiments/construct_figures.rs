@@ -1,7 +1,7 @@
-//! The explicit constructions' norms and what the bounds predict at them (SPEC sections 4 and 6,
+//! The explicit constructions' norms and what the bounds predict at them (docs/constructions.md and docs/experiments.md §7,
 //! "every bound vs T ... at the construction's norms").
 //!
-//! Pure evaluation: builds the SPEC 4 heads with [`crate::construct::build`] (one-hot codes),
+//! Pure evaluation: builds the explicit heads (docs/constructions.md) with [`crate::construct::build`] (one-hot codes),
 //! measures their norms with [`crate::construct::Construction::norms`] and turns them into
 //! predicted sample sizes with [`predicted_sample_size`] (rows of [`bounds::all_bounds`] picked by
 //! [`BoundId`]; conventions GAMMA, TARGET_GAP, DELTA, CAP from [`crate::construct::standard`]).
@@ -17,9 +17,9 @@ use crate::construct::standard::{
 };
 use crate::construct::{ConstructionNorms, Target, predicted_sample_size};
 use crate::error::Result;
-use crate::stats::log_grid;
 use crate::experiments::{GalleryEntry, Preset};
 use crate::figure::{Figure, FigureSize, Series};
+use crate::stats::log_grid;
 use rand::{RngExt, SeedableRng};
 use std::path::Path;
 
@@ -156,7 +156,7 @@ pub fn figures(preset: Preset, out_dir: &Path) -> Result<Vec<GalleryEntry>> {
         )
         .with_color(0),
         Series::line(
-            "sqrt(s) ln((T-s+1)(1-eta0)/(s eta0)) [closed form SPEC 4]",
+            "sqrt(s) ln((T-s+1)(1-eta0)/(s eta0)) [closed form, explicit construction]",
             x.clone(),
             col(|p| {
                 let (t, s) = (p.context_len as f64, SPARSITY as f64);
@@ -195,7 +195,7 @@ pub fn figures(preset: Preset, out_dir: &Path) -> Result<Vec<GalleryEntry>> {
     entries.push(GalleryEntry {
         stem: "construction_norms_vs_context_len".into(),
         description: format!(
-            "Every norm the bounds need, measured on the explicit {s}-sparse AND head of SPEC 4 \
+            "Every norm the bounds need, measured on the explicit {s}-sparse AND head of docs/constructions.md \
              against T on a log axis: only the query-key norm ||Theta||_F grows, along its closed \
              form sqrt(s) ln((T-s+1)(1-eta0)/(s eta0)), i.e. like ln T; the value and read-out \
              norms and B_X stay flat."
@@ -298,7 +298,7 @@ pub fn figures(preset: Preset, out_dir: &Path) -> Result<Vec<GalleryEntry>> {
         stem: "predicted_samples_vs_sparsity".into(),
         description: format!(
             "Sample size the explicit bound (solid) and the paper's shape (dashed) predict at the \
-             norms of the SPEC 4 heads against s at T = {t_fixed}: polynomial in s for symmetric \
+             norms of the explicit heads (docs/constructions.md) against s at T = {t_fixed}: polynomial in s for symmetric \
              targets (AND, parity, majority), exponential (2^O(s)) through the truth-table route; \
              points above m = {cap} (the largest sample size the bounds evaluate) are not drawn."
         ),

@@ -1,11 +1,11 @@
-//! Experiments: code that runs trials and stores their results (SPEC section 5).
+//! Experiments: code that runs trials and stores their results (docs/experiments.md).
 //!
 //! [`sweep`] is the generic resumable runner; training, Monte Carlo gaps and capacity estimates
 //! plug into it as trial functions. Experiments may use randomness and I/O; `bounds` may not.
 
 pub mod attention_map;
 pub mod bound_curves;
-pub mod capacity;
+pub mod capacity_sweep;
 pub mod construct_figures;
 pub mod critical;
 pub mod gap;

@@ -1,4 +1,4 @@
-//! Sparse parity from i.i.d. samples (SPEC 5.6): loss curves when every step sees fresh samples
+//! Sparse parity from i.i.d. samples (docs/experiments.md §6): loss curves when every step sees fresh samples
 //! and when every step reuses one fixed sample.
 //!
 //! s-sparse parity is statistically easy (O(s log T) samples suffice) but gradient methods see

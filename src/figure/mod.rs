@@ -8,7 +8,7 @@
 //!   `series_id,x,y,lower,upper,series` (after dropping non-positive values on log axes;
 //!   `nan` where a series has no interval; the legend text last);
 //! - `stem.tex`: a pgfplots `tikzpicture` reading `stem.csv`, one `\addplot` per series, selected
-//!   with a `discard if not={series_id}{k}` filter defined in the file (see [`pgf`]).
+//!   with a `discard if not={series_id}{k}` filter defined in the file (see `figure/pgf.rs`).
 //!
 //! This module draws; it never computes a bound or runs an experiment.
 

@@ -1,6 +1,6 @@
 //! The value non-linearity sigma of a head (and of the MLP block).
 //!
-//! SPEC section 2 needs sigma(0) = 0 and a Lipschitz constant L_sigma; both are exposed here so
+//! docs/derivations.md §1 needs sigma(0) = 0 and a Lipschitz constant L_sigma; both are exposed here so
 //! `bounds` never hard-codes them.
 
 use crate::tensor::Real;

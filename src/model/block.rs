@@ -1,5 +1,7 @@
 //! One residual block on one sequence, all n = T+1 query rows: forward with a reusable cache
-//! and hand-written backward. Used by the full path at any depth.
+//! and hand-written backward. Used by the full path at any depth. Owns the block's weight types
+//! (`HeadParams`, `Mlp`, `Block`); `transformer` stacks blocks and depends on this file, never
+//! the other way round.
 //!
 //! Per head, with Y (n x d): Q = Y W_Q, K = Y W_K, V = Y W_V, A = row-softmax(Q K^T),
 //! M = A V, H = sigma(M); P1 = Y + sum_h H W_C; Y1 = Pi(P1). With an MLP: Z = Y1 W1,
@@ -8,8 +10,49 @@
 
 use crate::model::activation::Activation;
 use crate::model::softmax::{softmax_backward_in_place, softmax_in_place};
-use crate::model::transformer::Block;
 use crate::tensor::{Mat, Real, dot, gemm};
+
+/// One head's weights: w_q, w_k (d x r), w_v (d x k), w_c (k x d).
+#[derive(Clone, Debug, PartialEq)]
+pub struct HeadParams<S> {
+    pub w_q: Mat<S>,
+    pub w_k: Mat<S>,
+    pub w_v: Mat<S>,
+    pub w_c: Mat<S>,
+}
+
+/// MLP block weights: w1 (d x p), w2 (p x d).
+#[derive(Clone, Debug, PartialEq)]
+pub struct Mlp<S> {
+    pub w1: Mat<S>,
+    pub w2: Mat<S>,
+}
+
+#[derive(Clone, Debug, PartialEq)]
+pub struct Block<S> {
+    pub heads: Vec<HeadParams<S>>,
+    pub mlp: Option<Mlp<S>>,
+}
+
+impl<S: Real> Block<S> {
+    /// The same block with `f` applied to every weight matrix (heads, then MLP).
+    pub fn map_weights<T: Real>(&self, f: impl Fn(&Mat<S>) -> Mat<T>) -> Block<T> {
+        Block {
+            heads: (self.heads.iter())
+                .map(|h| HeadParams {
+                    w_q: f(&h.w_q),
+                    w_k: f(&h.w_k),
+                    w_v: f(&h.w_v),
+                    w_c: f(&h.w_c),
+                })
+                .collect(),
+            mlp: self.mlp.as_ref().map(|m| Mlp {
+                w1: f(&m.w1),
+                w2: f(&m.w2),
+            }),
+        }
+    }
+}
 
 /// Resize without clearing: every caller overwrites (gemm with beta = 0) or clears explicitly.
 fn shape<S: Real>(m: &mut Mat<S>, rows: usize, cols: usize) {

@@ -1,8 +1,8 @@
-//! The fast path for a one-block Transformer read at [CLS]: only the [CLS] query row.
+//! The fast path for a one-block Transformer read at \[CLS\]: only the \[CLS\] query row.
 //!
 //! With one block and the read-out w^T y_cls, the output depends on the other rows only
-//! through the [CLS] query's attention (the MLP and Pi act row by row). So each head is a
-//! [CLS]-query head on the token table (`table`), and the residual, Pi, MLP and read-out run
+//! through the \[CLS\] query's attention (the MLP and Pi act row by row). So each head is a
+//! \[CLS\]-query head on the token table (`table`), and the residual, Pi, MLP and read-out run
 //! on one row per sample, batched into (m x d) gemms. Tested equal to the full computation.
 
 use crate::error::{Error, Result};
@@ -31,7 +31,7 @@ pub struct ClsCache<S> {
 }
 
 impl<S: Real> ClsCache<S> {
-    /// Head `h`'s [CLS] attention over positions 0..T and itself (last), sample i.
+    /// Head `h`'s \[CLS\] attention over positions 0..T and itself (last), sample i.
     pub fn attention(&self, head: usize, i: usize) -> &[S] {
         self.mixed[head].attention.row(i)
     }
@@ -49,7 +49,7 @@ impl<S: Real> Transformer<S> {
         self.embedding.check_batch(batch)
     }
 
-    /// Predictions through the [CLS]-only token-table path (one block).
+    /// Predictions through the \[CLS\]-only token-table path (one block).
     pub fn forward_cls(&self, batch: &TokenBatch) -> Result<ClsCache<S>> {
         self.check_cls_path(batch)?;
         let (m, d) = (batch.num_samples(), self.width());
@@ -122,7 +122,7 @@ impl<S: Real> Transformer<S> {
     }
 
     /// Gradient of sum_i L_i(f_i) for every parameter (embeddings included), given
-    /// dl_df[i] = dL_i/df_i, through the [CLS]-only path.
+    /// `dl_df[i] = dL_i/df_i`, through the \[CLS\]-only path.
     pub fn backward_cls(
         &self,
         batch: &TokenBatch,

@@ -1,7 +1,7 @@
 //! Token inputs: a batch of bit sequences and the embedding that turns them into X~.
 //!
 //! x_t = tok[b_t] + pos[t] for t < T, and x_cls is the last row of X~ = [X; x_cls]
-//! (SPEC section 2). The fixed concatenated embedding of SPEC section 4,
+//! (docs/derivations.md §1). The fixed concatenated embedding of docs/constructions.md,
 //! x_t = [onehot(b_t) (2); p_t; 0], x_cls = [0; 0; 1], is the special case of zero-padded
 //! tables built by [`Embedding::fixed_bits`].
 
@@ -49,7 +49,7 @@ pub enum Positional {
     RandomSigns { dim: usize, seed: u64 },
 }
 
-/// Token table (vocab x d), positional table (T x d) and the [CLS] vector (d).
+/// Token table (vocab x d), positional table (T x d) and the \[CLS\] vector (d).
 #[derive(Clone, Debug, PartialEq)]
 pub struct Embedding<S> {
     pub tok: Mat<S>,
@@ -74,7 +74,7 @@ impl<S: Real> Embedding<S> {
         Ok(Embedding { tok, pos, cls })
     }
 
-    /// SPEC section 4: x_t = [onehot(b_t); p_t; 0], x_cls = [0; 0; 1], vocab 2.
+    /// docs/constructions.md: x_t = [onehot(b_t); p_t; 0], x_cls = [0; 0; 1], vocab 2.
     pub fn fixed_bits(context_len: usize, positional: Positional) -> Result<Self> {
         crate::error::check::at_least("context_len", context_len, 1)?;
         let p = match positional {
@@ -174,7 +174,7 @@ impl<S: Real> Embedding<S> {
         t * self.vocab() + b as usize
     }
 
-    /// The T * vocab distinct input rows: row t*vocab + b is tok[b] + pos[t].
+    /// The T * vocab distinct input rows: row `t*vocab + b` is `tok[b] + pos[t]`.
     pub fn table(&self) -> Mat<S> {
         let (v, d) = (self.vocab(), self.width());
         let mut out = Mat::zeros(self.context_len() * v, d);
@@ -201,7 +201,7 @@ impl<S: Real> Embedding<S> {
         }
     }
 
-    /// X~ = [X; x_cls] for one sequence, (T+1) x d, [CLS] last.
+    /// X~ = [X; x_cls] for one sequence, (T+1) x d, \[CLS\] last.
     pub fn embed(&self, tokens: &[u8]) -> Mat<S> {
         let d = self.width();
         let mut out = Mat::zeros(tokens.len() + 1, d);

@@ -1,7 +1,7 @@
-//! The theory's class: one attention head with the [CLS] token as query and a linear read-out.
+//! The theory's class: one attention head with the \[CLS\] token as query and a linear read-out.
 //!
 //! f(X~) = w^T sigma(W_V^T X~^T softmax(X~ Theta z)), Theta = W_K W_Q^T, X~ = [X; x_cls]
-//! (T+1 rows, [CLS] last), z = x_cls (SPEC section 2). The bounds see W_Q, W_K only through
+//! (T+1 rows, \[CLS\] last), z = x_cls (docs/derivations.md §1). The bounds see W_Q, W_K only through
 //! Theta; [`ClsHead::theta`] exposes it.
 
 use crate::error::{Error, Result};
@@ -27,7 +27,7 @@ pub struct ClsHead<S> {
 pub struct HeadOutput<S> {
     /// f(X~).
     pub value: S,
-    /// softmax(X~ Theta z), T+1 weights, [CLS] last.
+    /// softmax(X~ Theta z), T+1 weights, \[CLS\] last.
     pub attention: Vec<S>,
 }
 
@@ -42,7 +42,7 @@ pub struct ClsHeadCache<S> {
 }
 
 impl<S: Real> ClsHeadCache<S> {
-    /// [CLS] attention over positions 0..T and itself (last) for sample i.
+    /// \[CLS\] attention over positions 0..T and itself (last) for sample i.
     pub fn attention(&self, i: usize) -> &[S] {
         self.mixed.attention.row(i)
     }
@@ -137,7 +137,7 @@ impl<S: Real> ClsHead<S> {
         out
     }
 
-    /// Generic path on a raw X~ ((T+1) x d, [CLS] last): f and the attention weights.
+    /// Generic path on a raw X~ ((T+1) x d, \[CLS\] last): f and the attention weights.
     pub fn forward(&self, x_tilde: &Mat<S>) -> Result<HeadOutput<S>> {
         if x_tilde.cols != self.width() || x_tilde.rows < 1 {
             return Err(Error::shape(
@@ -229,7 +229,7 @@ impl<S: Real> ClsHead<S> {
         })
     }
 
-    /// Gradient of sum_i L_i(f_i) w.r.t. w_q, w_k, w_v, w, given dl_df[i] = dL_i/df_i.
+    /// Gradient of sum_i L_i(f_i) w.r.t. w_q, w_k, w_v, w, given `dl_df[i] = dL_i/df_i`.
     /// Returned as a `ClsHead` of gradients (the `activation` field is copied, meaningless).
     pub fn backward_tokens(
         &self,

@@ -1,10 +1,10 @@
-//! Attention models: the theory's [CLS] head class and general Transformers, with
+//! Attention models: the theory's \[CLS\] head class and general Transformers, with
 //! hand-written forward and backward passes generic over [`Real`](crate::tensor::Real).
 //!
-//! - [`ClsHead`]: f = w^T sigma(W_V^T X~^T softmax(X~ W_K W_Q^T x_cls)) (SPEC section 2).
+//! - [`ClsHead`]: f = w^T sigma(W_V^T X~^T softmax(X~ W_K W_Q^T x_cls)) (docs/derivations.md §1).
 //! - [`Transformer`]: L residual blocks of H heads (+ optional MLP), Pi onto the unit ball,
-//!   read-out at [CLS]. `forward_full` / `value_and_grad_full` compute every query row (any
-//!   depth); `forward_cls` / `backward_cls` compute only the [CLS] row of a one-block model
+//!   read-out at \[CLS\]. `forward_full` / `value_and_grad_full` compute every query row (any
+//!   depth); `forward_cls` / `backward_cls` compute only the \[CLS\] row of a one-block model
 //!   through the token table (`table`), the path training uses.
 //! - [`Embedding`] and [`TokenBatch`]: bit sequences to X~.
 //!
@@ -24,9 +24,10 @@ mod transformer;
 pub(crate) mod tests;
 
 pub use activation::Activation;
+pub use block::{Block, HeadParams, Mlp};
 pub use block::{project_rows, project_rows_backward};
 pub use cls_path::ClsCache;
 pub use embedding::{Embedding, Positional, TokenBatch};
 pub use head::{ClsHead, ClsHeadCache, HeadOutput};
 pub use softmax::{softmax_backward_in_place, softmax_in_place};
-pub use transformer::{Block, HeadParams, Mlp, Transformer, TransformerConfig};
+pub use transformer::{Transformer, TransformerConfig};

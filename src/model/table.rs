@@ -1,4 +1,4 @@
-//! The token table: a [CLS]-query head on token inputs, computed once per step.
+//! The token table: a \[CLS\]-query head on token inputs, computed once per step.
 //!
 //! Before attention mixes positions, everything a head computes about input row t depends only
 //! on (position t, token b_t): the row x = tok[b] + pos[t], its value W_V^T x and its score
@@ -33,13 +33,13 @@ pub(crate) struct HeadTable<S> {
     q: Vec<S>,
     /// Theta z = W_K q (d).
     theta_z: Vec<S>,
-    /// Scores of the T * vocab table rows, then the [CLS] row's score last.
+    /// Scores of the T * vocab table rows, then the \[CLS\] row's score last.
     scores: Vec<S>,
     /// Values W_V^T x of the table rows ((T*vocab) x k), then v_cls last (one more row).
     values: Mat<S>,
 }
 
-/// Per-sample outputs of mixing: attention weights (m x (T+1), [CLS] last) and mixed values
+/// Per-sample outputs of mixing: attention weights (m x (T+1), \[CLS\] last) and mixed values
 /// W_V^T X~^T a (m x k), before sigma.
 #[derive(Clone, Debug)]
 pub(crate) struct Mixed<S> {
@@ -116,7 +116,7 @@ pub(crate) fn mix<S: Real>(table: &HeadTable<S>, vocab: usize, batch: &TokenBatc
 }
 
 /// Backward of [`build`] + [`mix`] given dL/d(mixed) (m x k). Adds into `grad` and, if given,
-/// into `d_x_tab` (gradient on the table rows, [CLS] last).
+/// into `d_x_tab` (gradient on the table rows, \[CLS\] last).
 #[allow(clippy::too_many_arguments)]
 pub(crate) fn backward<S: Real>(
     x_tab: &Mat<S>,

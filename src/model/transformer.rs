@@ -1,59 +1,17 @@
 //! The general models: multi-head self-attention blocks with residuals, row-wise projection
-//! onto the unit l2 ball (Pi) and an optional MLP, L layers, scalar read-out at [CLS].
+//! onto the unit l2 ball (Pi) and an optional MLP, L layers, scalar read-out at \[CLS\].
 //!
-//! Block (SPEC section 2): Y <- Pi(Y + sum_h sigma(A_h Y W_V^h) W_C^h), A_h = row-softmax of
+//! Block (docs/derivations.md §1): Y <- Pi(Y + sum_h sigma(A_h Y W_V^h) W_C^h), A_h = row-softmax of
 //! (Y W_Q^h)(Y W_K^h)^T (row t is the attention of query t, z = y_t); then, with an MLP,
 //! Y <- Pi(Y + sigma(Y W1) W2). Output f = w^T y_cls, y_cls the last row after the last block.
 
 use crate::error::{Error, Result};
 use crate::model::activation::Activation;
-use crate::model::block::{self, BlockCache};
+use crate::model::block::{self, Block, BlockCache, HeadParams, Mlp};
 use crate::model::embedding::{Embedding, TokenBatch};
 use crate::optim::Parameters;
 use crate::tensor::{Mat, Real, check_finite, dot};
 use rand::{Rng, RngExt};
-
-/// One head's weights: w_q, w_k (d x r), w_v (d x k), w_c (k x d).
-#[derive(Clone, Debug, PartialEq)]
-pub struct HeadParams<S> {
-    pub w_q: Mat<S>,
-    pub w_k: Mat<S>,
-    pub w_v: Mat<S>,
-    pub w_c: Mat<S>,
-}
-
-/// MLP block weights: w1 (d x p), w2 (p x d).
-#[derive(Clone, Debug, PartialEq)]
-pub struct Mlp<S> {
-    pub w1: Mat<S>,
-    pub w2: Mat<S>,
-}
-
-#[derive(Clone, Debug, PartialEq)]
-pub struct Block<S> {
-    pub heads: Vec<HeadParams<S>>,
-    pub mlp: Option<Mlp<S>>,
-}
-
-impl<S: Real> Block<S> {
-    /// The same block with `f` applied to every weight matrix (heads, then MLP).
-    pub fn map_weights<T: Real>(&self, f: impl Fn(&Mat<S>) -> Mat<T>) -> Block<T> {
-        Block {
-            heads: (self.heads.iter())
-                .map(|h| HeadParams {
-                    w_q: f(&h.w_q),
-                    w_k: f(&h.w_k),
-                    w_v: f(&h.w_v),
-                    w_c: f(&h.w_c),
-                })
-                .collect(),
-            mlp: self.mlp.as_ref().map(|m| Mlp {
-                w1: f(&m.w1),
-                w2: f(&m.w2),
-            }),
-        }
-    }
-}
 
 /// Embedding, L blocks and the read-out w (d).
 #[derive(Clone, Debug, PartialEq)]
@@ -212,7 +170,7 @@ impl<S: Real> Transformer<S> {
         self.blocks.len()
     }
 
-    /// All T+1 output rows after the last block, for a raw X~ ((T+1) x d, [CLS] last).
+    /// All T+1 output rows after the last block, for a raw X~ ((T+1) x d, \[CLS\] last).
     pub fn forward_rows(&self, x_tilde: &Mat<S>) -> Result<Mat<S>> {
         if x_tilde.cols != self.width() {
             return Err(Error::shape("x_tilde.cols", self.width(), x_tilde.cols));

@@ -265,23 +265,6 @@ fn max_row_norm_and_batch() {
 }
 
 #[test]
-fn torch_linear_conversion() {
-    // A PyTorch Linear(in_features=3, out_features=2) stores weight (out, in) = [[1,2,3],[4,5,6]]
-    // and computes y = weight @ x. For x = (1, 0, -1), by hand y = (1 - 3, 4 - 6) = (-2, -2).
-    let weight = m(2, 3, &[1.0, 2.0, 3.0, 4.0, 5.0, 6.0]);
-    let x = DVector::from_vec(vec![1.0, 0.0, -1.0]);
-    let y_torch = &weight * &x;
-    assert_eq!(y_torch, DVector::from_vec(vec![-2.0, -2.0]));
-    let w = linear_weight_from_torch(&weight);
-    assert_eq!(w.shape(), (3, 2), "W is (in, out)");
-    assert_eq!(w.transpose() * &x, y_torch, "x maps to W^T x");
-    // Same from the row-major buffer a .safetensors file holds.
-    let w2 = linear_weight_from_torch_row_major(&[1.0, 2.0, 3.0, 4.0, 5.0, 6.0], 2, 3).unwrap();
-    assert_eq!(w2, w);
-    assert!(linear_weight_from_torch_row_major(&[1.0; 5], 2, 3).is_err());
-}
-
-#[test]
 fn theta_norms_hand_example_and_orientation() {
     // W_Q rows q_j = (1,0), (0,1), (0,0); W_K rows k_i = (1,0), (1,0), (0,0).
     // Theta[i][j] = <k_i, q_j> = [[1,0,0],[1,0,0],[0,0,0]] (hand computation).
@@ -304,7 +287,7 @@ fn theta_norms_hand_example_and_orientation() {
     assert!(close(n.two_one_transposed, 2.0, 1e-15));
     assert!(close(n.spectral, r2, 1e-14));
     assert!(close(n.frobenius, r2, 1e-15));
-    // Gauge invariance (SPEC 2): (c W_Q, W_K / c) gives the same Theta and the same norms.
+    // Gauge invariance (docs/derivations.md §1): (c W_Q, W_K / c) gives the same Theta and the same norms.
     let c = 1e6;
     let n2 = theta_norms(&(&w_q * c), &(&w_k / c)).unwrap();
     assert!(close(n2.two_one, n.two_one, 1e-14) && close(n2.spectral, n.spectral, 1e-14));

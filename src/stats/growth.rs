@@ -1,4 +1,4 @@
-//! Least-squares growth fits y = a + b g(T) and their honest comparison (SPEC 5.3).
+//! Least-squares growth fits y = a + b g(T) and their honest comparison (docs/experiments.md §3).
 //!
 //! Three growth laws compete for the critical sample size against the context length T:
 //! g(T) = ln T (the paper's claim), g(T) = ln^2 T, and g(T) = T. Each is an ordinary least-squares

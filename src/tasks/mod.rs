@@ -2,7 +2,7 @@
 //!
 //! A task is a Boolean function of the bits at a hidden index set I (|I| = `sparsity`, s),
 //! drawn per trial from a seeded generator, together with the input distribution (i.i.d. bits
-//! with P(bit = 1) = `bit_prob`). SPEC section 5.1:
+//! with P(bit = 1) = `bit_prob`). docs/experiments.md §1:
 //! - s-sparse AND with `bit_prob` = 2^(-1/s), so P(label = +1) = (2^(-1/s))^s = 1/2;
 //! - s-sparse OR with `bit_prob` = 1 - 2^(-1/s), so P(label = -1) = (2^(-1/s))^s = 1/2;
 //! - sparse parity (uniform bits), true when an odd number of the s bits are 1;

@@ -1,5 +1,5 @@
 //! Population error of a predictor on a task: exact by enumeration for small T, else a fresh
-//! sample with an exact (Clopper-Pearson) binomial interval. SPEC section 5.1.
+//! sample with an exact (Clopper-Pearson) binomial interval. docs/experiments.md §1.
 //!
 //! A predictor returns a real score f(x) per sequence; it errs on (x, y) when y f(x) <= 0, so a
 //! score of exactly 0 counts as an error (the convention of the gamma-ramp loss, which

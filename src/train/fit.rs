@@ -27,7 +27,7 @@ pub trait Trainable: Parameters<f32> + Sized {
     fn project(&mut self, ball: &NormBall) -> Result<()>;
 }
 
-/// The theory's class: a [`ClsHead`] on the fixed embedding of SPEC 4. Only the head's
+/// The theory's class: a [`ClsHead`] on the fixed embedding of docs/constructions.md. Only the head's
 /// weights are parameters; the embedding is carried along, never trained.
 #[derive(Debug, Clone, PartialEq)]
 pub struct FixedEmbeddingHead {

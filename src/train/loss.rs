@@ -8,7 +8,7 @@ pub enum Loss {
     /// `ln(1 + e^{-z})`, evaluated as `max(-z, 0) + ln(1 + e^{-|z|})` so it never overflows.
     Logistic,
     /// `gamma`-ramp: 1 for `z <= 0`, `1 - z / gamma` for `0 < z < gamma`, 0 for `z >= gamma`.
-    /// It upper-bounds the 0-1 error `[z <= 0]` and is `1/gamma`-Lipschitz (SPEC 2).
+    /// It upper-bounds the 0-1 error `[z <= 0]` and is `1/gamma`-Lipschitz (docs/derivations.md §1).
     Ramp { gamma: f64 },
 }
 

@@ -1,5 +1,5 @@
 //! Everything measured on a trained model: margins on the training sample and every norm the
-//! bounds need (SPEC 2 conventions: `||A||_{2,1}` sums column l2 norms, `W in R^{d_in x d_out}`).
+//! bounds need (conventions of docs/derivations.md §1: `||A||_{2,1}` sums column l2 norms, `W in R^{d_in x d_out}`).
 
 use crate::error::Result;
 use crate::model::{ClsHead, Embedding, Transformer};
@@ -103,7 +103,7 @@ mod tests {
 
     #[test]
     fn fixed_embedding_b_x_is_sqrt_two() {
-        // SPEC 4 layout: token rows [onehot(b); e_t; 0] have norm sqrt(1 + 1); [CLS] has norm 1.
+        // fixed-embedding layout, docs/experiments.md §1: token rows [onehot(b); e_t; 0] have norm sqrt(1 + 1); [CLS] has norm 1.
         let emb = Embedding::<f64>::fixed_bits(5, crate::model::Positional::OneHot).unwrap();
         assert!((embedding_b_x(&emb) - 2f64.sqrt()).abs() < 1e-15);
     }

@@ -1,11 +1,11 @@
-//! Training of the two model classes of SPEC 5.2 on a sparse Boolean task, and the
+//! Training of the two model classes of docs/experiments.md §2 on a sparse Boolean task, and the
 //! measurements the generalization experiments need.
 //!
 //! - (a) the theory's class, [`FixedEmbeddingHead`]: a [`ClsHead`] (rank r = k = `value_dim`,
 //!   sigma = `head_activation`) on the fixed embedding `Embedding::fixed_bits(T, OneHot)` (d = T + 3), optionally
 //!   kept in a norm ball after every step ([`projection`]);
-//! - (b) a one-block [CLS] Transformer with learned embeddings (identity heads, ReLU MLP),
-//!   trained through the [CLS]-only path (`value_and_grad_cls`).
+//! - (b) a one-block \[CLS\] Transformer with learned embeddings (identity heads, ReLU MLP),
+//!   trained through the \[CLS\]-only path (`value_and_grad_cls`).
 //!
 //! This is the crate's one trainer: every experiment that trains calls [`train_cell`] or
 //! [`TrainedModel::train`] / [`train_loop`]. The loop takes its minibatches from a fixed sample

@@ -1,12 +1,12 @@
 //! Bounded-norm training: after every optimiser step, scale the weights back into the ball
-//! of [`NormBall`] (SPEC 5.2(a)).
+//! of [`NormBall`] (docs/experiments.md §2(a)).
 //!
 //! The map is a radial retraction, not the Euclidean projection: each constrained group keeps
 //! its direction and is shrunk by one factor just large enough to satisfy its radii.
 //! - `W_V <- c W_V`, `c = min(1, b_v / ||W_V||_2, b_v21 / ||W_V||_{2,1})`.
 //! - `W_Q <- sqrt(c) W_Q`, `W_K <- sqrt(c) W_K`, `c = min(1, b_qk / ||Theta||_F)`: Theta =
 //!   W_K W_Q^T scales by exactly c, and splitting c evenly keeps the factor balance, the only
-//!   freedom the bound does not see (SPEC 2: (c W_Q, W_K / c) is the same function).
+//!   freedom the bound does not see (docs/derivations.md §1: (c W_Q, W_K / c) is the same function).
 //! - `w <- c w`, `c = min(1, b_w / ||w||_2)`.
 //!
 //! Weights already inside the ball are untouched, so the retraction is idempotent. Each applied
@@ -61,7 +61,7 @@ fn project_w<S: Real>(ball: &NormBall, w: &mut [S]) {
     }
 }
 
-/// Retraction of a [CLS] head onto the ball (module doc).
+/// Retraction of a \[CLS\] head onto the ball (module doc).
 pub fn project_head<S: Real>(ball: &NormBall, head: &mut ClsHead<S>) -> Result<()> {
     project_qkv(ball, &mut head.w_q, &mut head.w_k, &mut head.w_v);
     project_w(ball, &mut head.w);

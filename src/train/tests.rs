@@ -26,7 +26,7 @@ fn head_config() -> TrainConfig {
 }
 
 /// Why this should hold: a 2-sparse AND at T = 8 is computed exactly by a head that attends to
-/// the two hidden positions (SPEC 4 construction, norms O(log T)), and m = 256 samples of a
+/// the two hidden positions (docs/constructions.md construction, norms O(log T)), and m = 256 samples of a
 /// 256-input distribution (bit probability 2^{-1/2}) pin down the hidden pair: a wrong pair
 /// disagrees with the label on a constant fraction of inputs. Full-batch Adam on the logistic
 /// loss reaches zero training error, and then the population error (exact, 2^8 inputs) is small.

@@ -2,7 +2,7 @@
 //! safetensors files, and export our own models in the same layout so round trips are tested.
 //!
 //! Layouts (tensor names, `{l}` the layer index; PyTorch `Linear.weight` is (out, in) and is
-//! transposed to our (in, out) convention, SPEC section 2):
+//! transposed to our (in, out) convention, docs/derivations.md §1):
 //! - `torch-mha` (`nn.MultiheadAttention`): `layers.{l}.attn.in_proj_weight` (3E x E, rows
 //!   q | k | v), `layers.{l}.attn.out_proj.weight` (E x E). Head h owns rows `h dh..(h+1) dh` of
 //!   each block (dh = E / H) and columns `h dh..(h+1) dh` of `out_proj`. PyTorch multiplies q by
@@ -32,12 +32,12 @@ mod radii;
 #[cfg(test)]
 mod tests;
 
+pub use crate::norms::model::{HeadNorms, LayerNorms, ModelNorms};
 pub use export::{export_transformer, write_transformer};
 pub use import::{
     ImportedModel, b_x_from_file, import_bytes, import_mapped, read_file, read_file_mapped,
 };
 pub use mapping::{Mapping, layout_from_arg};
-pub use crate::norms::model::{HeadNorms, LayerNorms, ModelNorms};
 pub use norms::model_norms;
 pub use radii::{b_x_for_model, bound_setting, radii_for_bounds};
 

@@ -143,7 +143,7 @@ pub fn closed_form_bound(use_min: bool) -> Claim {
     )
 }
 
-/// (I16), implementation identity only: `bounds::paper_log_covering` equals the SPEC 3.1 formula
+/// (I16), implementation identity only: `bounds::paper_log_covering` equals the docs/derivations.md §4 formula
 /// recomputed here (two-sided: `lhs = max`, `rhs = min` of the two). The inequality itself has an
 /// unconfirmed constant `c0` and cannot be checked. `kappa_code` is the code's `kappa_paper`.
 pub fn paper_shape(kappa_code: f64) -> Claim {

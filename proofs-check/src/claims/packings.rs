@@ -1,5 +1,5 @@
 //! Covering-number lemmas checked from below by greedy packings: (I2) Zhang's l1/l_inf bound
-//! (a [shape] constant) and (I4) Bartlett-Foster-Telgarsky's matrix cover. A greedy `2 eps`-packing
+//! (a \[shape\] constant) and (I4) Bartlett-Foster-Telgarsky's matrix cover. A greedy `2 eps`-packing
 //! of sampled class members is a lower bound on `N(eps)`, so `ln packing <= bound` must hold; the
 //! packing is far below these bounds (their constants are not tight in small dimension), so only
 //! gross errors are detectable: the notes say by how much.

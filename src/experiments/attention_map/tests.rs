@@ -1,7 +1,7 @@
 use super::*;
 
 /// The smoke preset end to end: files exist, every stored profile is a softmax (the T
-/// positions plus [CLS]'s attention to itself sum to 1), a warm rerun replays identically.
+/// positions plus \[CLS\]'s attention to itself sum to 1), a warm rerun replays identically.
 #[test]
 fn smoke_writes_figure_profiles_are_distributions_and_rerun_replays() {
     let dir = tempfile::tempdir().unwrap();

@@ -1,4 +1,4 @@
-//! The paper's experiment (SPEC 1.5, 5.3): critical sample size of 3-sparse AND against T.
+//! The paper's experiment (docs/experiments.md §3): critical sample size of 3-sparse AND against T.
 //!
 //! For every context length T and model series, the **critical m** is the smallest probed sample
 //! size whose success rate is at least 1/2, where a trial succeeds when its population accuracy

@@ -2,22 +2,22 @@
 //!
 //! Overlays are shapes, not predictions of the absolute sample size: each is rescaled so that it
 //! equals the measured critical m of the first series at the smallest T (labelled "rescaled").
-//! - lower bound s log2(T/s) (VC dimension of s-sparse conjunctions, SPEC 3);
+//! - lower bound s log2(T/s) (VC dimension of s-sparse conjunctions, docs/derivations.md);
 //! - the sample size at which our explicit bound's gap (`bounds::explicit_gap`) falls below
-//!   [`GAP_TARGET`], at the **constructed** norms (SPEC 4: B_QK = R(T) =
+//!   [`GAP_TARGET`], at the **constructed** norms (docs/constructions.md: B_QK = R(T) =
 //!   ln((T-s+1)(1-eta0)/(s eta0)), eta0 = 0.1/s, other radii fixed; the `construct` module was not
 //!   merged when this was written, so the formula is used directly, see [`constructed_radii`]) and
 //!   at the **trained** norms of the theory head (median over trials at the critical cell).
 
 use super::{CriticalPlan, SearchResult, search_one};
-use crate::bounds::{BoundParams, HeadRadii, Setting, explicit_gap};
+use crate::bounds::{BoundParams, HeadRadii, SampleSize, Setting, explicit_gap, sample_size};
 use crate::config::ModelKind;
 use crate::error::Result;
 use crate::experiments::{Gallery, GalleryEntry, Preset, experiment_command, write_gallery_figure};
-use crate::stats::growth::{Comparison, compare};
 use crate::figure::{Figure, FigureSize, Series};
 use crate::metrics::Metric;
 use crate::results::ResultsDb;
+use crate::stats::growth::{Comparison, compare};
 use std::fmt::Write as _;
 use std::path::Path;
 
@@ -162,7 +162,7 @@ fn trained_radii(db: &ResultsDb, search: &SearchResult) -> Result<Option<HeadRad
     })
 }
 
-/// Radii of the SPEC 4 construction for symmetric s-sparse functions at context length T:
+/// Radii of the explicit construction (docs/constructions.md) for symmetric s-sparse functions at context length T:
 /// one-hot bit + unit positional code (B_X = sqrt 2), B_QK = R(T) with eta0 = 0.1/s, values read
 /// the bit (B_V = B_V^{2,1} = 1), read-out of norm 1. Width d = T + 3 (one-hot positions).
 pub fn constructed_radii(context_len: usize, sparsity: usize) -> HeadRadii {
@@ -178,8 +178,8 @@ pub fn constructed_radii(context_len: usize, sparsity: usize) -> HeadRadii {
     }
 }
 
-/// Smallest m with `explicit_gap <= target` (doubling then bisection; the gap decreases in m).
-/// None if not reached by m = 2^50 (the bound saturates).
+/// Smallest m with `explicit_gap <= target`, by the one search `bounds::sample_size` (cap
+/// 2^50); `None` if not reached below the cap (the bound saturates).
 pub fn bound_sample_size(
     context_len: usize,
     width: usize,
@@ -198,23 +198,10 @@ pub fn bound_sample_size(
         };
         explicit_gap(&setting, radii, &params)
     };
-    let (mut lo, mut hi) = (0usize, 1usize);
-    while gap_at(hi)? > target {
-        lo = hi;
-        hi *= 2;
-        if hi > 1 << 50 {
-            return Ok(None);
-        }
-    }
-    while hi > lo + 1 {
-        let mid = lo + (hi - lo) / 2;
-        if gap_at(mid)? > target {
-            lo = mid;
-        } else {
-            hi = mid;
-        }
-    }
-    Ok(Some(hi))
+    Ok(match sample_size(target, 1 << 50, gap_at)? {
+        SampleSize::Reached(m) => Some(m),
+        SampleSize::NotReachedBelowCap { .. } => None,
+    })
 }
 
 impl CriticalReport {
@@ -430,7 +417,7 @@ impl CriticalReport {
                 for r in &head.rows {
                     if let Some(rad) = &r.trained_radii {
                         let t = r.search.context_len;
-                        let width = t + 3; // one-hot positions (SPEC 4 layout)
+                        let width = t + 3; // one-hot positions (fixed-embedding layout, docs/experiments.md §1)
                         if let Some(m) = bound_sample_size(t, width, rad, GAP_TARGET)? {
                             pts.push((t as f64, m as f64));
                         }

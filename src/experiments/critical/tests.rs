@@ -88,7 +88,7 @@ fn bootstrap_is_deterministic_and_brackets_the_estimate() {
 
 #[test]
 fn constructed_qk_norm_matches_spec_formula() {
-    // SPEC 4: R = ln((T-s+1)(1-eta0)/(s eta0)); T = 100, s = 3, eta0 = 0.1/3:
+    // docs/constructions.md: R = ln((T-s+1)(1-eta0)/(s eta0)); T = 100, s = 3, eta0 = 0.1/3:
     // ln(98 * (1 - 1/30) / (3 * 1/30)) = ln(947.33...) = 6.8536...
     let r = report::constructed_radii(100, 3);
     let expected = (98.0f64 * (29.0 / 30.0) / 0.1).ln();

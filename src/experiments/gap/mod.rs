@@ -1,4 +1,4 @@
-//! Monte Carlo generalization gaps against the post-hoc bounds (SPEC 5.4).
+//! Monte Carlo generalization gaps against the post-hoc bounds (docs/experiments.md §4).
 //!
 //! Each trial of a cell (task, `context_len`, `num_samples`, model, training config) trains one
 //! model with [`crate::train::train_cell`] and stores, next to its training error, population
@@ -21,7 +21,7 @@
 //! the ramp loss is at least the training error, `gap_ramp <= gap`. A trial with
 //! `gap_ramp > bound_explicit` is counted as a violation and reported (allowed with probability
 //! delta per trial, so a rate well above delta would be a bug or a disproof).
-//! Bounds are computed for the [CLS] head class only (a single head); Transformer trials
+//! Bounds are computed for the \[CLS\] head class only (a single head); Transformer trials
 //! store the measurements and norms without a bound.
 //!
 //! Trials run through [`crate::experiments::run_sweep`] (resumable, parallel over trials);
@@ -73,7 +73,7 @@ pub fn preset_config(preset: Preset) -> Result<SweepConfig> {
     SweepConfig::from_toml(text, &format!("preset {source}"))
 }
 
-/// One trial: train, measure, and (for the [CLS] head) the post-hoc bounds.
+/// One trial: train, measure, and (for the \[CLS\] head) the post-hoc bounds.
 pub fn trial_metrics(cell: &CellConfig, seed: u64) -> Result<Metrics> {
     let trained = train_cell(cell, seed)?;
     let mut metrics = trained.report.metrics();
@@ -91,21 +91,21 @@ pub fn trial_metrics(cell: &CellConfig, seed: u64) -> Result<Metrics> {
     Ok(metrics)
 }
 
-/// Post-hoc bounds for a trained [CLS] head (module doc).
+/// Post-hoc bounds for a trained \[CLS\] head (module doc).
 pub fn bound_metrics(
     setting: &Setting,
     report: &TrainReport,
     cell: &CellConfig,
 ) -> Result<Metrics> {
     let n = &report.norms;
-    let h = &n.heads[0];
-    // A norm of exactly 0 (a dead head) is below the grid's smallest radius anyway.
+    // The single-head radii: each norm maxed over every head of every layer. A norm of exactly
+    // 0 (a dead head) is below the grid's smallest radius anyway.
     let pos = |x: f64| x.max(1e-300);
     let trained = HeadRadii {
         b_x: pos(n.b_x),
-        b_qk: pos(h.theta_fro),
-        b_v: pos(h.w_v_spectral),
-        b_v21: pos(h.w_v_21),
+        b_qk: pos(n.max_over_heads(|h| h.theta_fro)),
+        b_v: pos(n.max_over_heads(|h| h.w_v_spectral)),
+        b_v21: pos(n.max_over_heads(|h| h.w_v_21)),
         b_w: pos(n.w_l2),
     };
     let params = BoundParams {
@@ -172,7 +172,7 @@ pub struct CellSummary {
     pub w_l2: Summary,
     /// Largest input-token norm of the trained embedding.
     pub b_x: Summary,
-    /// [CLS] head only.
+    /// \[CLS\] head only.
     pub bound_explicit: Option<Summary>,
     pub bound_paper: Option<Summary>,
     pub bound_explicit_shape: Option<Summary>,

@@ -1,5 +1,5 @@
 //! The gap figures: gap vs num_samples with rescaled bounds, the raw bounds on log axes,
-//! gap vs context_len, and the trained norms vs context_len against the SPEC 4 construction.
+//! gap vs context_len, and the trained norms vs context_len against the explicit construction (docs/constructions.md).
 
 use super::CellSummary;
 use crate::config::SweepConfig;
@@ -233,7 +233,7 @@ pub(super) fn render(
     Ok(entries)
 }
 
-/// The SPEC 4 head for the sweep's task at sparsity `config.sparsity` and context length `t`
+/// The explicit head (docs/constructions.md) for the sweep's task at sparsity `config.sparsity` and context length `t`
 /// (`None` for a truth-table task without a table, or when `build` rejects the parameters).
 fn construction_norms(config: &SweepConfig, t: usize) -> Option<ConstructionNorms> {
     let target =
@@ -297,7 +297,7 @@ fn trained_norms(
         if !built.is_empty() {
             series.push(
                 Series::line(
-                    format!("{name}; construction (SPEC 4)"),
+                    format!("{name}; explicit construction"),
                     built.iter().map(|b| b.0).collect(),
                     built.iter().map(|b| constructed(&b.1)).collect(),
                 )
@@ -329,7 +329,7 @@ fn trained_norms(
         description: format!(
             "Norms of the trained {model} on the {task} at num_samples = {m} against context_len \
              (mean over trials, 95% t intervals; non-positive interval ends are not drawn on the \
-             log axis), beside the same norms of the explicit SPEC 4 head for the task at the same \
+             log axis), beside the same norms of the explicit head of docs/constructions.md for the task at the same \
              T and s (dashed, one-hot codes): the construction needs ||Theta||_F to grow like ln T \
              with the other norms flat; the trained head may use any norms."
         ),

@@ -1,4 +1,4 @@
-//! SPEC 5.5: empirical capacity of the bounded-norm [CLS] head class held against the bounds.
+//! docs/experiments.md §5: empirical capacity of the bounded-norm \[CLS\] head class held against the bounds.
 //!
 //! Cells sweep the context length T (at fixed m) and the sample size m (at fixed T), at fixed
 //! norm radii. One trial of a cell draws the sample S (from the cell's `sample_seed`, so S is a
@@ -54,7 +54,7 @@ pub struct CapacityCell {
     pub packing: Option<PackingConfig>,
 }
 
-/// Positional dimension `max(8, ceil(4 ln T))`: near-orthogonal codes (SPEC 4).
+/// Positional dimension `max(8, ceil(4 ln T))`: near-orthogonal codes (docs/constructions.md).
 pub fn pos_dim(context_len: usize) -> usize {
     ((4.0 * (context_len as f64).ln()).ceil() as usize).max(8)
 }
@@ -152,7 +152,10 @@ const BOUND_ROWS: [(BoundId, Metric); 5] = [
     (BoundId::PaperShape, Metric::RademacherBoundPaperShape),
     (BoundId::SpectralFlat, Metric::RademacherBoundBftFlat),
     (BoundId::MaureyStyle, Metric::RademacherBoundMaurey),
-    (BoundId::ParameterCounting, Metric::RademacherBoundParamCount),
+    (
+        BoundId::ParameterCounting,
+        Metric::RademacherBoundParamCount,
+    ),
 ];
 
 /// One trial: every metric of one configuration.
