@@ -2,7 +2,7 @@
 //! (Its figures: `attnbounds experiment constructions`.)
 
 use attnbounds::bounds::BoundId;
-use attnbounds::construct::standard::bound_params;
+use attnbounds::construct::standard::{CAP, DELTA, GAMMA, TARGET_GAP, bound_params};
 use attnbounds::construct::{Code, Spec, Target, build, predicted_sample_size};
 use attnbounds::{Error, Result};
 use clap::{Args, ValueEnum};
@@ -97,18 +97,10 @@ fn line(sp: &Spec) -> Result<String> {
     let params = bound_params(sp.sparsity);
     let m = |id| -> Result<String> {
         Ok(
-            match predicted_sample_size(
-                &n,
-                sp.context_len,
-                id,
-                &params,
-                0.1,
-                1_000_000_000_000_000_000,
-            )?
-            .reached()
+            match predicted_sample_size(&n, sp.context_len, id, &params, TARGET_GAP, CAP)?.reached()
             {
                 Some(m) => format!("{m:.3e}"),
-                None => "> 1e18".into(),
+                None => format!("> {:.1e}", CAP as f64),
             },
         )
     };
@@ -178,7 +170,7 @@ pub fn run(a: ConstructArgs) -> Result<()> {
     }
     if a.report {
         println!(
-            "\npredicted m: gap bound (delta = 0.05, gamma = 1 = the margin) <= 0.1; 'paper' is the paper shape with c0 = 1"
+            "\npredicted m: gap bound (delta = {DELTA}, gamma = {GAMMA} = the margin) <= {TARGET_GAP}; 'paper' is the paper shape with c0 = 1"
         );
         let hdr = format!(
             "{:>8} {:>3} {:>8} {:>8} {:>9} {:>9} {:>8} {:>4} {:>10} {:>10}",
