@@ -11,6 +11,8 @@
 
 pub mod bounds;
 pub mod capacity;
+#[cfg(feature = "check")]
+pub mod check;
 pub mod config;
 pub mod construct;
 pub mod error;
