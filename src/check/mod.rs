@@ -13,7 +13,7 @@
 //! | [`Kit::search`] | the claim search of `proofs-check` on a user's [`Claim`] and its mutant |
 //!
 //! The first five are proptest properties run by a `TestRunner`: a failure is shrunk as usual,
-//! written to a regression file when the kit was made with [`Kit::persisted`]`(file!())`, and
+//! written to a regression file when the kit was made with `Kit::persisted(file!())`, and
 //! returned as a [`Failure`] whose report ends with a copy-pasteable `#[test]` that replays the
 //! minimal instance through the matching single-case function (`monotone_at`, ...). Those
 //! single-case functions return `Result<(), TestCaseError>`, so they also work with `?` inside
@@ -219,12 +219,14 @@ impl Default for Kit {
 }
 
 impl Kit {
-    /// [`Kit::default`] with regression files `proptest-regressions/<test file>.txt` beside
-    /// `source_file` (pass `file!()`): a failing case is saved and replayed first next time.
+    /// [`Kit::default`] with proptest regression files beside `source_file` (pass `file!()`):
+    /// `tests/foo.rs` gets `tests/foo.proptest-regressions` (what proptest itself falls back to
+    /// outside `src/`). A failing case is saved there and replayed first on the next run; commit
+    /// the file to keep the case.
     pub fn persisted(source_file: &'static str) -> Kit {
         let mut kit = Kit::default();
         kit.config.source_file = Some(source_file);
-        kit.config.failure_persistence = Some(Box::new(FileFailurePersistence::SourceParallel(
+        kit.config.failure_persistence = Some(Box::new(FileFailurePersistence::WithSource(
             "proptest-regressions",
         )));
         kit

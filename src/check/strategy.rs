@@ -37,6 +37,31 @@ pub struct Point {
     pub seed: u64,
 }
 
+impl Point {
+    /// A point of one [CLS] head (`heads = layers = 1`) from `(m, T, d, k)` and the radii in
+    /// the order of `HeadRadii::to_array`.
+    pub fn single_head(
+        (num_samples, context_len, width, value_dim): (usize, usize, usize, usize),
+        radii: [f64; 5],
+        eps: f64,
+        seed: u64,
+    ) -> Point {
+        Point {
+            setting: Setting {
+                num_samples,
+                context_len,
+                width,
+                value_dim,
+                heads: 1,
+                layers: 1,
+            },
+            radii: HeadRadii::from_array(radii),
+            eps,
+            seed,
+        }
+    }
+}
+
 /// Ranges the point strategy draws from (inclusive, log-uniform).
 #[derive(Debug, Clone, PartialEq)]
 pub struct Ranges {
@@ -133,27 +158,9 @@ pub fn points(ranges: &Ranges) -> impl Strategy<Value = Point> + use<> {
         log_uniform(ranges.eps.0, ranges.eps.1),
         any::<u64>(),
     )
-        .prop_map(
-            |((m, t, d, k), (b_x, b_qk, b_v, b_v21, b_w), eps, seed)| Point {
-                setting: Setting {
-                    num_samples: m,
-                    context_len: t,
-                    width: d,
-                    value_dim: k,
-                    heads: 1,
-                    layers: 1,
-                },
-                radii: HeadRadii {
-                    b_x,
-                    b_qk,
-                    b_v,
-                    b_v21,
-                    b_w,
-                },
-                eps,
-                seed,
-            },
-        )
+        .prop_map(|((m, t, d, k), (b_x, b_qk, b_v, b_v21, b_w), eps, seed)| {
+            Point::single_head((m, t, d, k), [b_x, b_qk, b_v, b_v21, b_w], eps, seed)
+        })
 }
 
 /// The ball of [`HeadBall`] inside the class at `radii`: `||W_V||_F <= min(b_v, b_v21 / sqrt(k))`
@@ -321,23 +328,14 @@ pub fn estimate_points(budget: &EstimateBudget) -> impl Strategy<Value = Point> 
         0.02f64..=0.5,
         any::<u64>(),
     )
-        .prop_map(move |(t, m, k, (b_x, b_qk, b_v, b_w), u, seed)| Point {
-            setting: Setting {
-                num_samples: m,
-                context_len: t,
-                width: b.pos_dim + 3,
-                value_dim: k,
-                heads: 1,
-                layers: 1,
-            },
-            radii: HeadRadii {
-                b_x,
-                b_qk,
-                b_v,
-                b_v21: (k as f64).sqrt() * b_v,
-                b_w,
-            },
-            eps: u * b_w * b_v * b_x,
-            seed,
+        .prop_map(move |(t, m, k, (b_x, b_qk, b_v, b_w), u, seed)| {
+            let b_v21 = (k as f64).sqrt() * b_v;
+            let eps = u * b_w * b_v * b_x;
+            Point::single_head(
+                (m, t, b.pos_dim + 3, k),
+                [b_x, b_qk, b_v, b_v21, b_w],
+                eps,
+                seed,
+            )
         })
 }
