@@ -394,6 +394,16 @@ pub fn domain_error_at(bound: &Bound, p: &Point, field: Field, bad: f64) -> Case
 /// The bound at `p` is at least our empirical lower estimate on the sample drawn from
 /// `p.seed` (see [`super::Kit::above_estimates`]). `p.setting.width` must be
 /// `budget.pos_dim + 3`.
+///
+/// ```
+/// use attnbounds::check::{Bound, EstimateBudget, Point, above_estimates_at};
+/// // ln N(eps) = 0 claims one centre covers the head class; a packing at 2 eps = 0.2 * range
+/// // of 30 random heads finds more than one member.
+/// let zero = Bound::log_covering("0", |_| Ok(0.0));
+/// let budget = EstimateBudget::DEFAULT;
+/// let p = Point::single_head((8, 16, budget.pos_dim + 3, 2), [1.0, 1.0, 1.0, 2f64.sqrt(), 1.0], 0.1, 3);
+/// assert!(above_estimates_at(&zero, &p, &budget).is_err());
+/// ```
 pub fn above_estimates_at(bound: &Bound, p: &Point, budget: &EstimateBudget) -> Case {
     let s = &p.setting;
     if s.width != budget.pos_dim + 3 {

@@ -26,6 +26,15 @@ pub fn paper_shape(c0: f64) -> Bound {
     })
 }
 
+/// Our explicit Rademacher bound (rigorous, through numeric Dudley), as a second bound to
+/// hold against the projected-ascent estimates.
+pub fn explicit_rademacher() -> Bound {
+    let params = BoundParams::default();
+    Bound::rademacher("explicit Rademacher", move |p: &Point| {
+        bounds::explicit_rademacher(&p.setting, &p.radii, &params)
+    })
+}
+
 /// A rigorous lower bound on `ln N_inf(F_head, eps, S)` over samples `S` of `m` sequences with
 /// rows of norm at most `b_x` (the bound is a supremum over such samples, so `S` may be chosen).
 ///
@@ -44,7 +53,11 @@ pub fn two_centres(p: &Point) -> f64 {
 
 /// Sylvester's Hadamard matrix of order `2^k`, entry `(i, j)` = `(-1)^{popcount(i & j)}`.
 fn hadamard(i: usize, j: usize) -> f64 {
-    if (i & j).count_ones() % 2 == 0 { 1.0 } else { -1.0 }
+    if (i & j).count_ones() % 2 == 0 {
+        1.0
+    } else {
+        -1.0
+    }
 }
 
 /// The instance of the Maurey claims from 4 unconstrained parameters: `B = e^{p0}` (the l1

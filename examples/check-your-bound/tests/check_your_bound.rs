@@ -6,7 +6,9 @@
 //! wrong bound.
 
 use attnbounds::check::{Kit, Ranges, claim_at, run_claim};
-use check_your_bound::{C0, maurey, maurey_without_log, paper_shape, two_centres};
+use check_your_bound::{
+    C0, explicit_rademacher, maurey, maurey_without_log, paper_shape, two_centres,
+};
 use std::time::Instant;
 
 /// The default kit, with regression files beside this file (`tests/check_your_bound.proptest-regressions`).
@@ -44,6 +46,14 @@ fn paper_shape_is_finite_and_validates_its_domain() {
 fn paper_shape_is_above_the_empirical_packings() {
     timed("above_estimates (16 cases)", || {
         kit().above_estimates(&paper_shape(C0))
+    })
+    .unwrap();
+}
+
+#[test]
+fn explicit_rademacher_is_above_the_projected_ascent() {
+    timed("above_estimates, Rademacher (16 cases)", || {
+        kit().above_estimates(&explicit_rademacher())
     })
     .unwrap();
 }
