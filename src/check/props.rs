@@ -168,16 +168,18 @@ pub(crate) fn f64_literal(x: f64) -> String {
 
 /// A `#[test]` calling `call` (an expression in `check::*`), for a bound named `name`.
 pub(crate) fn test_case(name: &str, check: &str, call: &str) -> String {
-    let ident: String = name
-        .chars()
-        .map(|c| {
-            if c.is_ascii_alphanumeric() {
-                c.to_ascii_lowercase()
-            } else {
-                '_'
-            }
-        })
-        .collect();
+    // Runs of other characters become one '_': "paper shape, c0 = 1" -> "paper_shape_c0_1".
+    let ident = name
+        .split(|c: char| !c.is_ascii_alphanumeric())
+        .filter(|w| !w.is_empty())
+        .collect::<Vec<_>>()
+        .join("_")
+        .to_ascii_lowercase();
+    let ident = if ident.starts_with(|c: char| c.is_ascii_alphabetic()) {
+        ident
+    } else {
+        format!("bound_{ident}")
+    };
     let subject = if check == "search" {
         "`your_claim()` returns the `Claim`"
     } else {

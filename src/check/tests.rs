@@ -74,6 +74,10 @@ fn monotone_catches_a_decreasing_bound_and_the_case_replays() {
         "{f}"
     );
     assert!(f.to_string().contains("copy-pasteable test case"), "{f}");
+    assert!(
+        f.test_case.contains("fn bound_1_b_w_monotone_regression()"),
+        "{f}"
+    );
 }
 
 #[test]

@@ -75,6 +75,27 @@ fn paper_shape_is_above_the_two_centres_lower_bound_for_m_t_at_least_2() {
     .unwrap();
 }
 
+/// A finding, expected and asserted: over the full range of `m` the kit finds `m = T = 1`,
+/// where `ln(m T) = 0` makes the shape claim `ln N = 0 < ln 2`.
+#[test]
+fn paper_shape_at_m_t_1_is_below_the_two_centres_lower_bound() {
+    // Kit::default(): an expected failure must not write a regression file into the checkout.
+    let failure = Kit::default()
+        .above_lower_bound(&paper_shape(C0), two_centres)
+        .unwrap_err();
+    println!("{failure}");
+    assert!(
+        failure.reason.contains("stated rigorous lower bound"),
+        "{failure}"
+    );
+    assert!(
+        failure
+            .test_case
+            .contains("num_samples: 1, context_len: 1,"),
+        "{failure}"
+    );
+}
+
 #[test]
 fn maurey_holds_and_its_missing_log_mutant_is_caught() {
     let run = timed("search (Budget::QUICK, claim + mutant)", || {
@@ -89,12 +110,12 @@ fn maurey_holds_and_its_missing_log_mutant_is_caught() {
 #[test]
 #[should_panic(expected = "claim VIOLATED: ln M(2 eps) <= ceil(B^2 X^2 / eps^2)")]
 fn maurey_without_its_log_factor_fails() {
-    kit().search(&maurey_without_log()).unwrap();
+    Kit::default().search(&maurey_without_log()).unwrap();
 }
 
 #[test]
 fn the_report_for_the_missing_log_factor_names_a_replayable_instance() {
-    let failure = kit().search(&maurey_without_log()).unwrap_err();
+    let failure = Kit::default().search(&maurey_without_log()).unwrap_err();
     println!("{failure}");
     assert_eq!(failure.check, "search");
     assert!(failure.reason.contains("worst lhs/rhs"), "{failure}");
@@ -106,11 +127,38 @@ fn the_report_for_the_missing_log_factor_names_a_replayable_instance() {
     );
     // The printed instance replays: claim_at fails at the worst parameters, and the correct
     // lemma holds there.
-    let kit = kit();
+    let kit = Kit::default();
     let worst = run_claim(&maurey_without_log(), kit.search_budget, kit.search_seed)
         .outcome
         .worst_params;
     assert!(failure.reason.contains(&format!("{worst:?}")), "{failure}");
     assert!(claim_at(&maurey_without_log(), &worst).is_err());
     assert!(claim_at(&maurey(), &worst).is_ok());
+}
+
+/// The claim the pasted regression test below replays.
+fn your_claim() -> attnbounds::check::Claim {
+    maurey_without_log()
+}
+
+// Pasted verbatim from the report above (only `should_panic` added, since the claim is wrong):
+// the printed test case compiles and replays the violation.
+#[test]
+#[should_panic(expected = "maurey-without-log VIOLATED")]
+fn maurey_without_log_search_regression() {
+    #[allow(unused_imports)]
+    use attnbounds::bounds::{HeadRadii, Setting};
+    #[allow(unused_imports)]
+    use attnbounds::check::{self, Axis, EstimateBudget, Field, Point};
+    // `your_claim()` returns the `Claim` named "maurey-without-log".
+    check::claim_at(
+        &your_claim(),
+        &[
+            -2.3170421304376023,
+            0.8844553380052543,
+            0.44488339288711287,
+            3.4723563246727243,
+        ],
+    )
+    .unwrap();
 }
