@@ -70,7 +70,7 @@ pub enum Quantity {
 type EvalFn = Box<dyn Fn(&Point) -> Result<f64> + Send + Sync>;
 type MeasureFn = Box<dyn Fn(&ClsHead<f64>, f64) -> Result<HeadRadii> + Send + Sync>;
 
-/// A user's bound on the bounded-norm [CLS] head class: a name, what it bounds, and the
+/// A user's bound on the bounded-norm \[CLS\] head class: a name, what it bounds, and the
 /// function of the radii. [`Kit::qk_invariance`] also needs how radii are read off weights:
 /// [`strategy::measured_radii`] unless [`Bound::with_measure`] says otherwise.
 pub struct Bound {

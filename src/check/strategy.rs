@@ -1,5 +1,5 @@
 //! Proptest strategies for what attention bounds take: points (setting, radii, `eps`, seed)
-//! over stated ranges including the extremes `1e-12` and `1e12`, [CLS] heads and one-block
+//! over stated ranges including the extremes `1e-12` and `1e12`, \[CLS\] heads and one-block
 //! models with norms inside given radii, bit-sequence samples, and unit-norm rows.
 //!
 //! Log-uniform draws hit each end of a range exactly one time in ten, so the extremes are
@@ -38,7 +38,7 @@ pub struct Point {
 }
 
 impl Point {
-    /// A point of one [CLS] head (`heads = layers = 1`) from `(m, T, d, k)` and the radii in
+    /// A point of one \[CLS\] head (`heads = layers = 1`) from `(m, T, d, k)` and the radii in
     /// the order of `HeadRadii::to_array`.
     pub fn single_head(
         (num_samples, context_len, width, value_dim): (usize, usize, usize, usize),
@@ -143,7 +143,7 @@ pub fn log_uniform_count(lo: usize, hi: usize) -> BoxedStrategy<usize> {
         .boxed()
 }
 
-/// Points of a single [CLS] head (`heads = layers = 1`) over `ranges`.
+/// Points of a single \[CLS\] head (`heads = layers = 1`) over `ranges`.
 pub fn points(ranges: &Ranges) -> impl Strategy<Value = Point> + use<> {
     let r = |_| log_uniform(ranges.radius.0, ranges.radius.1);
     let c = |(lo, hi): (usize, usize)| log_uniform_count(lo, hi);
@@ -191,7 +191,7 @@ pub fn head_in(
     )
 }
 
-/// [CLS] heads with `||Theta||_F <= b_qk`, `||W_V||_2 <= b_v`, `||W_V||_{2,1} <= b_v21`,
+/// \[CLS\] heads with `||Theta||_F <= b_qk`, `||W_V||_2 <= b_v`, `||W_V||_{2,1} <= b_v21`,
 /// `||w||_2 <= b_w` (radii of `radii`; `b_x` unused), drawn by [`head_in`].
 pub fn heads(
     radii: HeadRadii,

@@ -252,3 +252,43 @@ fn search_reports_violations_and_missed_mutants() {
     });
     assert!(k.search(&holds().with_mutant(wrong_mutant)).is_ok());
 }
+
+#[test]
+fn checkers_evaluate_the_bound_on_every_case() {
+    use std::sync::Arc;
+    use std::sync::atomic::{AtomicUsize, Ordering};
+    let calls = Arc::new(AtomicUsize::new(0));
+    let counted = |calls: &Arc<AtomicUsize>| {
+        let c = Arc::clone(calls);
+        let params = BoundParams::default();
+        Bound::log_covering("counted", move |p| {
+            c.fetch_add(1, Ordering::Relaxed);
+            bounds::paper_log_covering(&p.setting, &p.radii, &params, p.eps)
+        })
+    };
+    let k = Kit::default(); // 64 cases
+    k.monotone(&counted(&calls)).unwrap();
+    assert_eq!(
+        calls.swap(0, Ordering::Relaxed),
+        2 * 64,
+        "two points per case"
+    );
+    k.qk_invariance(&counted(&calls)).unwrap();
+    assert_eq!(
+        calls.swap(0, Ordering::Relaxed),
+        2 * 64,
+        "a head and its rescaling"
+    );
+    k.domain(&counted(&calls)).unwrap();
+    assert_eq!(
+        calls.swap(0, Ordering::Relaxed),
+        64 + 64,
+        "inside and outside"
+    );
+    k.above_estimates(&counted(&calls)).unwrap();
+    assert_eq!(
+        calls.swap(0, Ordering::Relaxed),
+        16,
+        "a quarter of the cases"
+    );
+}

@@ -2,7 +2,7 @@
 //! in `tests/` with `attnbounds::check`.
 //!
 //! - [`paper_shape`]: the paper's single-head log covering number at a stated `c0`, a bound on
-//!   the bounded-norm [CLS] head class (a [`Bound`]).
+//!   the bounded-norm \[CLS\] head class (a [`Bound`]).
 //! - [`two_centres`]: a rigorous lower bound on the same log covering number (the bound must
 //!   never be below it).
 //! - [`maurey`] and [`maurey_without_log`]: Maurey's lemma as a [`Claim`] (a lemma, checked by
