@@ -249,6 +249,7 @@ impl Kit {
     /// assert!(failure.test_case.contains("Axis::BW"), "{failure}");
     /// ```
     pub fn monotone(&self, bound: &Bound) -> std::result::Result<Passed, Failure> {
+        self.valid("monotone", bound, self.ranges.validate())?;
         let strategy = (strategy::points(&self.ranges), props::axes(), 1.0f64..=10.0);
         self.run(
             "monotone",
@@ -283,6 +284,7 @@ impl Kit {
     /// assert!(Kit::default().with_cases(16).qk_invariance(&proxy).is_err());
     /// ```
     pub fn qk_invariance(&self, bound: &Bound) -> std::result::Result<Passed, Failure> {
+        self.valid("qk_invariance", bound, self.ranges.validate())?;
         let strategy = (
             strategy::points(&self.ranges.for_heads()),
             (-3.0f64..=3.0).prop_map(|e| 10f64.powf(e)),
@@ -309,6 +311,7 @@ impl Kit {
     /// assert!(failure.reason.contains("b_x"), "{failure}");
     /// ```
     pub fn domain(&self, bound: &Bound) -> std::result::Result<Passed, Failure> {
+        self.valid("domain", bound, self.ranges.validate())?;
         let inside = self.run(
             "domain",
             bound,
@@ -360,6 +363,7 @@ impl Kit {
     /// ```
     pub fn above_estimates(&self, bound: &Bound) -> std::result::Result<Passed, Failure> {
         let budget = self.estimates;
+        self.valid("above_estimates", bound, budget.validate())?;
         self.run(
             "above_estimates",
             bound,
@@ -390,6 +394,7 @@ impl Kit {
         bound: &Bound,
         lower: impl Fn(&Point) -> f64,
     ) -> std::result::Result<Passed, Failure> {
+        self.valid("above_lower_bound", bound, self.ranges.validate())?;
         self.run(
             "above_lower_bound",
             bound,
@@ -456,6 +461,22 @@ impl Kit {
             check: "search",
             bound: claim.id.clone(),
             cases: o.trials,
+        })
+    }
+
+    /// A kit whose ranges or budget are outside their domain fails before any case, with the
+    /// typed error as the reason.
+    fn valid(
+        &self,
+        check: &'static str,
+        bound: &Bound,
+        valid: Result<()>,
+    ) -> std::result::Result<(), Failure> {
+        valid.map_err(|e| Failure {
+            check,
+            bound: bound.name.clone(),
+            reason: format!("the kit's configuration is invalid: {e}"),
+            test_case: String::new(),
         })
     }
 

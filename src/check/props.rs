@@ -127,6 +127,40 @@ impl EstimateBudget {
         activation: Activation::Relu,
     };
 
+    /// Every range non-empty and every count in its domain, named in the error.
+    pub fn validate(&self) -> crate::Result<()> {
+        use crate::error::check;
+        check::positive("estimates.radius.0", self.radius.0)?;
+        check::positive("estimates.radius.1", self.radius.1)?;
+        if self.radius.1 < self.radius.0 {
+            return Err(Error::invalid(
+                "estimates.radius.1",
+                self.radius.1,
+                format!("at least estimates.radius.0 = {}", self.radius.0),
+            ));
+        }
+        for (name, (lo, hi)) in [
+            ("context_len", self.context_len),
+            ("num_samples", self.num_samples),
+        ] {
+            check::at_least(&format!("estimates.{name}.0"), lo, 1)?;
+            check::at_least(&format!("estimates.{name}.1"), hi, lo)?;
+        }
+        check::at_least("estimates.value_dim_max", self.value_dim_max, 1)?;
+        check::at_least("estimates.pos_dim", self.pos_dim, 1)?;
+        check::at_least("estimates.draws", self.draws, 2)?;
+        check::at_least("estimates.restarts", self.restarts, 1)?;
+        check::at_least("estimates.steps", self.steps, 1)?;
+        check::positive("estimates.lr", self.lr)?;
+        check::at_least("estimates.rank", self.rank, 1)?;
+        check::at_least(
+            "estimates.random_members + adversarial_members",
+            self.random_members + self.adversarial_members,
+            1,
+        )?;
+        Ok(())
+    }
+
     /// This budget as a Rust expression (for printed test cases).
     pub fn to_rust(&self) -> String {
         if *self == EstimateBudget::DEFAULT {
@@ -311,8 +345,10 @@ pub fn qk_invariance_at(bound: &Bound, p: &Point, c: f64) -> Case {
         ))),
     };
     let (a, b) = (at(&head)?, at(&scaled)?);
-    let close = (a - b).abs() <= 1e-9 * a.abs().max(b.abs());
-    if a != b && !close {
+    // Equal (infinities included) or both finite and within a relative 1e-9.
+    let close =
+        a == b || (a.is_finite() && b.is_finite() && (a - b).abs() <= 1e-9 * a.abs().max(b.abs()));
+    if !close {
         return Err(fail(format!(
             "not invariant under (c W_Q, W_K / c) with c = {c}: bound = {a:e} before, {b:e} after\n{}",
             where_(p)
@@ -399,11 +435,11 @@ pub fn domain_error_at(bound: &Bound, p: &Point, field: Field, bad: f64) -> Case
 ///
 /// ```
 /// use attnbounds::check::{Bound, EstimateBudget, Point, above_estimates_at};
-/// // ln N(eps) = 0 claims one centre covers the head class; a packing at 2 eps = 0.2 * range
-/// // of 30 random heads finds more than one member.
+/// // ln N(eps) = 0 claims one centre covers the head class; a packing at 2 eps = 0.02 range of
+/// // 32 sampled heads keeps more than one of them.
 /// let zero = Bound::log_covering("0", |_| Ok(0.0));
 /// let budget = EstimateBudget::DEFAULT;
-/// let p = Point::single_head((8, 16, budget.pos_dim + 3, 2), [1.0, 1.0, 1.0, 2f64.sqrt(), 1.0], 0.1, 3);
+/// let p = Point::single_head((8, 16, budget.pos_dim + 3, 2), [1.0, 1.0, 1.0, 2f64.sqrt(), 1.0], 0.01, 3);
 /// assert!(above_estimates_at(&zero, &p, &budget).is_err());
 /// ```
 pub fn above_estimates_at(bound: &Bound, p: &Point, budget: &EstimateBudget) -> Case {

@@ -2,6 +2,7 @@
 
 use super::*;
 use crate::bounds::{self, BoundParams, Setting};
+use proptest::test_runner::TestRunner;
 
 fn paper() -> Bound {
     let params = BoundParams::default();
@@ -291,4 +292,94 @@ fn checkers_evaluate_the_bound_on_every_case() {
         16,
         "a quarter of the cases"
     );
+}
+
+#[test]
+fn invalid_kit_configuration_is_a_typed_failure_not_a_panic() {
+    let k = Kit {
+        ranges: Ranges {
+            context_len: (10, 2),
+            ..Ranges::wide()
+        },
+        ..Kit::default()
+    };
+    let f = k.monotone(&paper()).unwrap_err();
+    assert!(f.reason.contains("ranges.context_len.1"), "{f}");
+    let k = Kit {
+        estimates: EstimateBudget {
+            draws: 1,
+            ..EstimateBudget::DEFAULT
+        },
+        ..Kit::default()
+    };
+    let f = k.above_estimates(&paper()).unwrap_err();
+    assert!(f.reason.contains("estimates.draws"), "{f}");
+}
+
+#[test]
+fn strategies_stay_inside_their_radii() {
+    use crate::bounds::LayerRadii;
+    use crate::model::{Activation, TransformerConfig};
+    use proptest::strategy::ValueTree;
+    let mut runner = TestRunner::deterministic();
+    let tol = 1.0 + 1e-9;
+    let radii = crate::bounds::HeadRadii {
+        b_x: 1.0,
+        b_qk: 0.3,
+        b_v: 2.0,
+        b_v21: 1.5,
+        b_w: 0.7,
+    };
+    let heads = strategy::heads(radii, 5, 3, Activation::Relu);
+    let layer = LayerRadii {
+        b_qk: 0.5,
+        b_v: 0.8,
+        b_v21: 0.9,
+        b_c: 0.6,
+        b_c21: 1.2,
+    };
+    let cfg = TransformerConfig {
+        context_len: 4,
+        vocab: 2,
+        width: 6,
+        heads: 2,
+        head_dim: 3,
+        mlp_width: 0,
+        layers: 3,
+        attn_activation: Activation::Relu,
+        mlp_activation: Activation::Relu,
+        init_scale: 50.0,
+    };
+    let blocks = strategy::one_block(layer, 0.4, cfg);
+    let rows = strategy::unit_rows(4, 3);
+    let frob = |m: &crate::tensor::Mat<f64>| crate::norms::frobenius(&m.to_dmatrix()).unwrap();
+    for _ in 0..16 {
+        let h = heads.new_tree(&mut runner).unwrap().current();
+        let r = strategy::measured_radii(&h, 1.0).unwrap();
+        assert!(
+            r.b_qk <= 0.3 * tol && r.b_v <= 2.0 * tol && r.b_v21 <= 1.5 * tol,
+            "{r:?}"
+        );
+        assert!(r.b_w <= 0.7 * tol, "{r:?}");
+        let model = blocks.new_tree(&mut runner).unwrap().current();
+        assert_eq!(model.blocks.len(), 1);
+        for hp in &model.blocks[0].heads {
+            let theta = crate::norms::theta(&hp.w_q.to_dmatrix(), &hp.w_k.to_dmatrix()).unwrap();
+            assert!(crate::norms::frobenius(&theta).unwrap() <= 0.5 * tol);
+            assert!(crate::norms::spectral_svd(&hp.w_v.to_dmatrix()).unwrap() <= 0.8 * tol);
+            assert!(crate::norms::norm_21(&hp.w_v.to_dmatrix()).unwrap() <= 0.9 * tol);
+            assert!(frob(&hp.w_c) <= 0.6 * tol);
+            assert!(crate::norms::norm_21(&hp.w_c.to_dmatrix()).unwrap() <= 1.2 * tol);
+        }
+        assert!(model.w.iter().map(|x| x * x).sum::<f64>().sqrt() <= 0.4 * tol);
+        let u = rows.new_tree(&mut runner).unwrap().current();
+        for i in 0..4 {
+            let n = u.row(i).iter().map(|x| x * x).sum::<f64>().sqrt();
+            assert!((n - 1.0).abs() < 1e-12, "row {i} has norm {n}");
+        }
+    }
+    let samples = strategy::bit_samples((3, 5), (2, 4), 6, 2.0);
+    let s = samples.new_tree(&mut runner).unwrap().current();
+    assert!((3..=5).contains(&s.context_len()) && (2..=4).contains(&s.num_samples()));
+    assert!(s.b_x <= 2.0 * tol);
 }
