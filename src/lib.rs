@@ -11,7 +11,6 @@
 
 pub mod bounds;
 pub mod capacity;
-#[cfg(feature = "check")]
 pub mod check;
 pub mod config;
 pub mod construct;

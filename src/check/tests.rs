@@ -2,6 +2,7 @@
 
 use super::*;
 use crate::bounds::{self, BoundParams, Setting};
+use proptest::strategy::Strategy;
 use proptest::test_runner::TestRunner;
 
 fn paper() -> Bound {
