@@ -16,6 +16,7 @@
 
 // Always built: the bounds and everything they read (`--no-default-features` builds only these).
 pub mod bounds;
+pub mod check;
 pub mod error;
 pub mod model;
 pub mod norms;

@@ -1,6 +1,7 @@
 //! Runs every claim, prints the table, writes JSON and the tightness figure.
 
-use crate::{Budget, Claim, Outcome, search};
+use crate::{Budget, Claim, Outcome};
+use attnbounds::check::search::run_claim;
 use attnbounds::error::{Error, Result};
 use attnbounds::experiments::GalleryEntry;
 use attnbounds::figure::{Figure, FigureSize, Series};
@@ -112,23 +113,12 @@ pub fn run_claims(claims: &[Claim], budget: Budget, seed: u64, quick: bool) -> C
         .iter()
         .enumerate()
         .map(|(i, c)| {
-            let b = if c.dim == 0 {
-                Budget {
-                    random: 1,
-                    restarts: 0,
-                    steps: 0,
-                }
-            } else {
-                budget.scaled(c.cost)
-            };
-            let outcome = search(c, b, seed.wrapping_add(i as u64));
-            let mutant = c.mutant.as_ref().map(|m| {
-                let o = search(m, b, seed.wrapping_add(i as u64));
-                MutantRow {
-                    statement: m.statement.clone(),
-                    worst_ratio: o.worst_ratio,
-                    caught: o.violated(),
-                }
+            let run = run_claim(c, budget, seed.wrapping_add(i as u64));
+            let (b, outcome) = (run.budget, run.outcome);
+            let mutant = run.mutant.map(|(statement, o)| MutantRow {
+                statement,
+                worst_ratio: o.worst_ratio,
+                caught: o.violated(),
             });
             let verdict = if outcome.violated() {
                 "VIOLATED"

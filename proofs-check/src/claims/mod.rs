@@ -41,24 +41,6 @@ fn claim(
     }
 }
 
-impl Claim {
-    /// Attaches the deliberately wrong variant run next to this claim.
-    pub fn with_mutant(mut self, mutant: Claim) -> Claim {
-        self.mutant = Some(Box::new(mutant));
-        self
-    }
-    /// Attaches the proof's extremal configurations as ascent seeds.
-    pub fn with_seeds(mut self, seeds: Vec<Vec<f64>>) -> Claim {
-        self.seeds = seeds;
-        self
-    }
-    /// Attaches the sensitivity note.
-    pub fn with_note(mut self, note: &str) -> Claim {
-        self.note = note.into();
-        self
-    }
-}
-
 /// `claim` with its right-hand side multiplied by `factor < 1`: the "wrong constant" of a claim
 /// whose whole bound is one constant times a fixed expression (a packing or Monte Carlo lower
 /// estimate against a covering or Rademacher bound). Caught iff the worst ratio exceeds `factor`.
