@@ -141,6 +141,8 @@ fn record(experiment: &str, cell: &str, trial: usize, value: f64) -> TrialRecord
         finished_at: "2000-02-29T00:00:01.500Z".to_string(),
         duration_s: 1.5,
         metrics: Metrics::from([("population_error".to_string(), value)]),
+        shard: "0/1".to_string(),
+        host: "here".to_string(),
     }
 }
 

@@ -262,7 +262,6 @@ pub fn run_trial(c: &AttentionCell, seed: u64) -> Result<Metrics> {
         (Metric::TrainError, wrong as f64 / data.len() as f64),
         (Metric::Steps, run.steps as f64),
         (Metric::StopReason, run.stop.code()),
-        (Metric::TrainTimeS, run.train_time_s),
     ] {
         k.put(&mut m, v);
     }

@@ -18,6 +18,8 @@ fn record(cell: &str, trial: usize, value: f64) -> TrialRecord {
             ("population_error".to_string(), value),
             ("train_error".to_string(), 0.0),
         ]),
+        shard: "0/1".to_string(),
+        host: "here".to_string(),
     }
 }
 

@@ -307,7 +307,7 @@ pub struct SearchResult {
     pub critical: Option<usize>,
     /// Wall time of the search for this T.
     pub wall_s: f64,
-    /// Seconds inside training steps, summed over the trials trained by this call.
+    /// Wall seconds of the trials trained by this call (their stored `duration_s`), summed.
     pub train_s: f64,
     /// Trials trained (not replayed from the store) by this call.
     pub trained: usize,
@@ -344,7 +344,7 @@ pub fn search_one(
             })?;
             let err = Metric::PopulationError.require(&rec.metrics)?;
             if summary.completed > 0 {
-                train_s += Metric::TrainTimeS.require(&rec.metrics)?;
+                train_s += rec.duration_s;
             }
             successes.push(1.0 - err >= SUCCESS_ACCURACY);
         }
