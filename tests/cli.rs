@@ -174,7 +174,7 @@ fn results_export_writes_csv_and_json_and_names_what_is_stored() {
     assert_eq!(
         lines[0],
         "experiment,cell_hash,trial,seed,rng,crate_version,git_commit,started_at,finished_at,\
-         duration_s,context_len,train.steps,population_error"
+         duration_s,shard,host,context_len,train.steps,population_error"
     );
     assert_eq!(lines.len(), 3, "{csv}");
     assert!(lines[1].starts_with("gap_smoke,aaa,0,7,ChaCha8Rng,") && lines[1].ends_with(",0.25"));

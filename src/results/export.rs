@@ -16,7 +16,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::io::Write;
 use std::path::Path;
 
-const FIXED: [&str; 10] = [
+const FIXED: [&str; 12] = [
     "experiment",
     "cell_hash",
     "trial",
@@ -27,6 +27,8 @@ const FIXED: [&str; 10] = [
     "started_at",
     "finished_at",
     "duration_s",
+    "shard",
+    "host",
 ];
 
 /// Output format of [`ResultsDb::export`].
@@ -123,6 +125,8 @@ fn record_json(r: &TrialRecord) -> Result<Value> {
         "started_at": r.started_at,
         "finished_at": r.finished_at,
         "duration_s": r.duration_s,
+        "shard": r.shard,
+        "host": r.host,
         "metrics": r.metrics,
     }))
 }
@@ -204,6 +208,8 @@ fn write_csv(records: &[TrialRecord], out: &mut impl Write) -> Result<()> {
             r.started_at.clone(),
             r.finished_at.clone(),
             r.duration_s.to_string(),
+            r.shard.clone(),
+            r.host.clone(),
         ];
         let config = config_cols
             .iter()
