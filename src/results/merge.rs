@@ -35,8 +35,6 @@ pub struct MergeSummary {
 
 /// Fields that must agree between two rows of one key; the rest is provenance or timing.
 const IDENTITY: [&str; 5] = ["experiment", "cell_config", "seed", "rng", "metrics"];
-const COLUMNS: &str = "experiment, cell_hash, cell_config, trial, seed, rng, crate_version, \
-                       git_commit, started_at, finished_at, duration_s, metrics, shard, host";
 
 /// Merges the stores `inputs` into a new store at `out` (replacing it atomically if it exists;
 /// list it among the inputs to keep its rows).
@@ -91,6 +89,7 @@ fn merge_into(tmp: &Path, inputs: &[PathBuf]) -> Result<MergeSummary> {
     let db = ResultsDb::open(tmp)?;
     let conn = &db.conn;
     let err = |e: rusqlite::Error| Error::io(tmp.display(), e);
+    let columns = super::ROW_COLUMNS.join(", ");
     let mut summary = MergeSummary {
         inputs: Vec::new(),
         rows: 0,
@@ -143,7 +142,7 @@ fn merge_into(tmp: &Path, inputs: &[PathBuf]) -> Result<MergeSummary> {
             let added = conn
                 .execute(
                     &format!(
-                        "INSERT OR IGNORE INTO main.trials ({COLUMNS}) SELECT {COLUMNS}
+                        "INSERT OR IGNORE INTO main.trials ({columns}) SELECT {columns}
                          FROM src.trials ORDER BY cell_hash, trial"
                     ),
                     [],

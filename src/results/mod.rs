@@ -62,9 +62,9 @@ CREATE TABLE IF NOT EXISTS trials (
     UNIQUE (cell_hash, trial)
 );";
 
-/// Columns of the `trials` table before the store had an identity (schema version 0).
-const LEGACY_COLUMNS: [&str; 13] = [
-    "id",
+/// The columns of a stored trial (all but `id`), in table order; the schema-0 table had the first
+/// [`LEGACY_ROW_COLUMNS`] of them (after `id`).
+const ROW_COLUMNS: [&str; 14] = [
     "experiment",
     "cell_hash",
     "cell_config",
@@ -77,7 +77,10 @@ const LEGACY_COLUMNS: [&str; 13] = [
     "finished_at",
     "duration_s",
     "metrics",
+    "shard",
+    "host",
 ];
+const LEGACY_ROW_COLUMNS: usize = 12;
 
 /// One stored trial.
 #[derive(Debug, Clone, PartialEq)]
@@ -368,7 +371,9 @@ fn identify_or_init(conn: &Connection, path: &str) -> Result<()> {
         }
         if tables.is_empty() {
             conn.execute_batch(SCHEMA).map_err(err)?;
-        } else if tables == ["trials"] && columns(conn, path)? == LEGACY_COLUMNS {
+        } else if tables == ["trials"]
+            && columns(conn, path)? == [&["id"], &ROW_COLUMNS[..LEGACY_ROW_COLUMNS]].concat()
+        {
             conn.execute_batch(
                 "ALTER TABLE trials ADD COLUMN shard TEXT NOT NULL DEFAULT '';
                  ALTER TABLE trials ADD COLUMN host TEXT NOT NULL DEFAULT '';",

@@ -192,14 +192,21 @@ fn store_identity_is_set_checked_and_foreign_databases_refused() {
     conn.execute_batch("PRAGMA user_version = 99").unwrap();
     drop(conn);
     let e = ResultsDb::open(&ours).err().unwrap().to_string();
-    assert!(e.contains("schema version = 99") && e.contains("tables [trials]"), "{e}");
+    assert!(
+        e.contains("schema version = 99") && e.contains("tables [trials]"),
+        "{e}"
+    );
     // Another application's database: refused, and left untouched (no table added).
     let foreign = dir.path().join("foreign.sqlite");
     let conn = Connection::open(&foreign).unwrap();
-    conn.execute_batch("CREATE TABLE people (name TEXT)").unwrap();
+    conn.execute_batch("CREATE TABLE people (name TEXT)")
+        .unwrap();
     drop(conn);
     let e = ResultsDb::open(&foreign).err().unwrap().to_string();
-    assert!(e.contains("application_id 0x0") && e.contains("tables [people]"), "{e}");
+    assert!(
+        e.contains("application_id 0x0") && e.contains("tables [people]"),
+        "{e}"
+    );
     let conn = Connection::open(&foreign).unwrap();
     let tables: i64 = conn
         .query_row("SELECT COUNT(*) FROM sqlite_master", [], |r| r.get(0))
@@ -211,7 +218,11 @@ fn store_identity_is_set_checked_and_foreign_databases_refused() {
     assert!(e.contains("application_id 0x7"), "{e}");
     // Not SQLite at all.
     let text = dir.path().join("notes.sqlite");
-    std::fs::write(&text, "not a database, but long enough to have a header ".repeat(20)).unwrap();
+    std::fs::write(
+        &text,
+        "not a database, but long enough to have a header ".repeat(20),
+    )
+    .unwrap();
     assert!(ResultsDb::open(&text).is_err());
     // An empty file is initialised.
     let empty = dir.path().join("empty.sqlite");
@@ -263,9 +274,16 @@ fn merge_keeps_identical_duplicates_once_with_provenance_and_refuses_conflicts()
     let out = dir.path().join("merged.sqlite");
     let summary = merge::merge(&out, &[s0.clone(), s1.clone()]).unwrap();
     assert_eq!(summary.rows, 2);
-    assert_eq!((summary.inputs[1].added, summary.inputs[1].duplicates), (1, 1));
+    assert_eq!(
+        (summary.inputs[1].added, summary.inputs[1].duplicates),
+        (1, 1)
+    );
     let db = ResultsDb::open(&out).unwrap();
-    assert_eq!(db.get("abc", 0).unwrap(), Some(a0.clone()), "first input's row kept");
+    assert_eq!(
+        db.get("abc", 0).unwrap(),
+        Some(a0.clone()),
+        "first input's row kept"
+    );
     assert_eq!(db.get("def", 1).unwrap(), Some(b1), "provenance kept");
     assert_eq!(db.integrity_check().unwrap(), "ok");
     drop(db);
@@ -285,5 +303,8 @@ fn merge_keeps_identical_duplicates_once_with_provenance_and_refuses_conflicts()
     assert!(names.is_empty(), "{names:?}");
     let missing = dir.path().join("nope.sqlite");
     let e = merge::merge(&out, &[missing]).unwrap_err().to_string();
-    assert!(e.contains("invalid input") && e.contains("nope.sqlite"), "{e}");
+    assert!(
+        e.contains("invalid input") && e.contains("nope.sqlite"),
+        "{e}"
+    );
 }
