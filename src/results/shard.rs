@@ -79,11 +79,11 @@ impl Shard {
         let id = num(SLURM_VARS[0], &id)?;
         let count = num(SLURM_VARS[1], &count)?;
         let min = env(SLURM_VARS[2]).map_or(Ok(0), |v| num(SLURM_VARS[2], &v))?;
-        if let Some(step) = env(SLURM_VARS[3]) {
-            if num(SLURM_VARS[3], &step)? != 1 {
-                let allowed = "1: a contiguous array such as --array=0-3 (or pass --shard i/n)";
-                return Err(Error::invalid(SLURM_VARS[3], step, allowed));
-            }
+        if let Some(step) = env(SLURM_VARS[3])
+            && num(SLURM_VARS[3], &step)? != 1
+        {
+            let allowed = "1: a contiguous array such as --array=0-3 (or pass --shard i/n)";
+            return Err(Error::invalid(SLURM_VARS[3], step, allowed));
         }
         let index = id.checked_sub(min).ok_or_else(|| {
             Error::invalid(
@@ -229,11 +229,11 @@ mod tests {
             ("SLURM_ARRAY_TASK_STEP", "1"),
         ]);
         assert_eq!(
-            Shard::resolve(None, &array).unwrap(),
+            Shard::resolve(None, array).unwrap(),
             Shard::new(1, 4).unwrap()
         );
         let explicit = Shard::new(0, 1).unwrap();
-        assert_eq!(Shard::resolve(Some(explicit), &array).unwrap(), explicit);
+        assert_eq!(Shard::resolve(Some(explicit), array).unwrap(), explicit);
         assert_eq!(Shard::resolve(None, env(&[])).unwrap(), Shard::WHOLE);
         assert_eq!(
             Shard::resolve(
