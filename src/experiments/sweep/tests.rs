@@ -185,7 +185,11 @@ fn shards_run_every_trial_once_and_their_merge_equals_the_whole_sweep() {
         paths.push(path);
     }
     // The smoke preset has enough cells that no shard of 3 is empty (else this tests less).
-    assert!(paths.iter().all(|p| ResultsDb::open(p).unwrap().count().unwrap() > 0));
+    assert!(
+        paths
+            .iter()
+            .all(|p| ResultsDb::open(p).unwrap().count().unwrap() > 0)
+    );
     let merged = dir.path().join("merged.sqlite");
     crate::results::merge::merge(&merged, &paths).unwrap();
     assert_eq!(
