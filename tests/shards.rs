@@ -182,3 +182,64 @@ fn slurm_writes_the_array_merge_and_submit_scripts() {
     let bad = attnbounds(&["slurm", "bound-curves", "--array", "2", "--out", arg(&out)]);
     assert!(String::from_utf8_lossy(&bad.stderr).contains("invalid experiment"));
 }
+
+#[test]
+fn critical_search_shards_by_series_and_t_and_merges_into_the_same_figure() {
+    // The adaptive experiment: its shards own whole (series, T) searches.
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    let run = |db: &Path, out: &Path, shard: &str| {
+        ok(attnbounds(&[
+            "experiment",
+            "critical-sample-size",
+            "--preset",
+            "smoke",
+            "--quiet",
+            "--threads",
+            "2",
+            "--db",
+            arg(db),
+            "--out",
+            arg(out),
+            "--shard",
+            shard,
+        ]))
+    };
+    let mut shards = Vec::new();
+    let mut trained = 0;
+    for i in 0..2 {
+        let db = d.join(format!("shard-{i}.sqlite"));
+        let printed = run(&db, &d.join("unused"), &format!("{i}/2"));
+        let n: usize = (printed.split(" ran ").nth(1))
+            .and_then(|s| s.split(' ').next())
+            .and_then(|s| s.parse().ok())
+            .unwrap_or_else(|| panic!("{printed}"));
+        trained += n;
+        shards.push(db);
+    }
+    let merged = d.join("merged.sqlite");
+    ok(attnbounds(&[
+        "results",
+        "merge",
+        arg(&merged),
+        arg(&shards[0]),
+        arg(&shards[1]),
+    ]));
+    run(&merged, &d.join("fig-merged"), "0/1");
+    let whole = d.join("whole.sqlite");
+    run(&whole, &d.join("fig-whole"), "0/1");
+    assert_eq!(
+        rows_without_provenance(&merged),
+        rows_without_provenance(&whole)
+    );
+    assert_eq!(
+        trained,
+        rows_without_provenance(&whole).len(),
+        "a trial ran twice or not at all"
+    );
+    let csv = "critical_sample_size.csv";
+    assert_eq!(
+        std::fs::read(d.join("fig-merged").join(csv)).unwrap(),
+        std::fs::read(d.join("fig-whole").join(csv)).unwrap()
+    );
+}
