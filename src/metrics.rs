@@ -79,7 +79,6 @@ metrics! {
     Steps => "steps", "steps", "optimiser steps taken";
     Epochs => "epochs", "epochs", "steps * min(batch_size, m) / m";
     StopReason => "stop_reason", "code", "why training stopped (train::StopReason::code)";
-    TrainTimeS => "train_time_s", "s", "wall-clock seconds inside optimiser steps";
     NumParams => "num_params", "count", "trainable parameters";
     // Gap experiment: post-hoc bounds at the trained norms.
     HeadRange => "head_range", "output units", "range b = B_w L_sigma B_V B_X of the head class";
@@ -237,8 +236,13 @@ impl AtEps {
     }
 }
 
+/// Wall-clock keys older stores kept among the metrics (`train_s` of the attention map, then
+/// `train_time_s` of every trained trial); [`upgrade_legacy`] drops them.
+pub const LEGACY_TIMING: &[&str] = &["train_s", "train_time_s"];
+
 /// Renames, in a trial read from the store, the keys older code wrote for a quantity that now
-/// has another name, so warm stores keep working (their cells' hashes did not change).
+/// has another name, so warm stores keep working (their cells' hashes did not change), and drops
+/// the timing keys of [`LEGACY_TIMING`].
 pub fn upgrade_legacy(experiment: &str, metrics: &mut Metrics) {
     let renames: &[(&str, Metric)] = match experiment {
         "capacity" => &[
@@ -249,9 +253,13 @@ pub fn upgrade_legacy(experiment: &str, metrics: &mut Metrics) {
             ("bound_param_count", Metric::RademacherBoundParamCount),
             ("range", Metric::HeadRange),
         ],
-        "attention-map" => &[("train_s", Metric::TrainTimeS)],
         _ => &[],
     };
+    // Wall-clock time lives in the row's timing columns, not in the metrics, so that identical
+    // runs store identical metrics; stores written before that kept it here.
+    for timing in LEGACY_TIMING {
+        metrics.remove(*timing);
+    }
     for (old, new) in renames {
         if let Some(v) = metrics.remove(*old) {
             metrics.insert(new.name().to_string(), v);

@@ -141,6 +141,8 @@ fn record(experiment: &str, cell: &str, trial: usize, value: f64) -> TrialRecord
         finished_at: "2000-02-29T00:00:01.500Z".to_string(),
         duration_s: 1.5,
         metrics: Metrics::from([("population_error".to_string(), value)]),
+        shard: "0/1".to_string(),
+        host: "here".to_string(),
     }
 }
 
@@ -172,7 +174,7 @@ fn results_export_writes_csv_and_json_and_names_what_is_stored() {
     assert_eq!(
         lines[0],
         "experiment,cell_hash,trial,seed,rng,crate_version,git_commit,started_at,finished_at,\
-         duration_s,context_len,train.steps,population_error"
+         duration_s,shard,host,context_len,train.steps,population_error"
     );
     assert_eq!(lines.len(), 3, "{csv}");
     assert!(lines[1].starts_with("gap_smoke,aaa,0,7,ChaCha8Rng,") && lines[1].ends_with(",0.25"));

@@ -6,6 +6,7 @@
 
 use super::{RunArgs, capacity, gap, print_written};
 use attnbounds::Result;
+use attnbounds::experiments::sweep_stage::Stage;
 use attnbounds::experiments::{
     GalleryEntry, attention_map, bound_curves, construct_figures, critical, parity,
 };
@@ -36,6 +37,21 @@ pub enum ExperimentCommand {
 }
 
 pub fn run(cmd: ExperimentCommand) -> Result<()> {
+    // A partial shard runs the sweep only (`experiments::sweep_stage`); gap handles it itself
+    // (it also takes --config).
+    let sharded = |a: &RunArgs, stages: &[Stage]| a.in_pool(|| a.run_shard(stages));
+    let done = match &cmd {
+        ExperimentCommand::Gap(_) => None,
+        ExperimentCommand::Capacity(a) => sharded(a, &[Stage::Capacity])?,
+        ExperimentCommand::CriticalSampleSize(a) => sharded(a, &[Stage::CriticalSampleSize])?,
+        ExperimentCommand::SparseParity(a) => sharded(a, &[Stage::SparseParity])?,
+        ExperimentCommand::AttentionMap(a) => sharded(a, &[Stage::AttentionMap])?,
+        // Deterministic: nothing to shard, drawn whole (shard or not).
+        ExperimentCommand::Constructions(_) | ExperimentCommand::BoundCurves(_) => None,
+    };
+    if done.is_some() {
+        return Ok(());
+    }
     match cmd {
         ExperimentCommand::Gap(a) => a.run.in_pool(|| gap::run(&a)),
         ExperimentCommand::Capacity(a) => a.in_pool(|| capacity::run(&a)),

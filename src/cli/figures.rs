@@ -9,6 +9,13 @@ use std::path::Path;
 use std::time::Instant;
 
 pub fn run(args: &RunArgs) -> Result<()> {
+    // A partial shard runs every sweep's share and draws nothing.
+    if args
+        .run_shard(&attnbounds::experiments::sweep_stage::Stage::ALL)?
+        .is_some()
+    {
+        return Ok(());
+    }
     let (preset, mut db) = args.open()?;
     let mut stages = render_all(preset, &mut db, &args.out, args.quiet);
     stages.push(proofs_check_stage(preset, &args.out));

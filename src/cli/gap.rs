@@ -5,7 +5,6 @@
 use super::{RunArgs, print_written};
 use attnbounds::config::SweepConfig;
 use attnbounds::experiments::gap;
-use attnbounds::results::ResultsDb;
 use attnbounds::{Error, Result};
 use clap::Args;
 use std::path::PathBuf;
@@ -28,7 +27,7 @@ pub fn run(args: &GapArgs) -> Result<()> {
         Some(path) => SweepConfig::load(path)?,
         None => gap::preset_config(a.preset())?,
     };
-    let mut db = ResultsDb::open(&a.db)?;
+    let mut db = a.open_db()?;
     let run = gap::run(&config, &mut db, a.quiet)?;
     let s = &run.sweep;
     println!(
@@ -65,7 +64,12 @@ pub fn run(args: &GapArgs) -> Result<()> {
             "every trial succeeds (see the messages above)",
         ));
     }
-    if args.config.is_some() {
+    if !db.shard().is_whole() {
+        println!(
+            "no figures from shard {}: merge the shards' stores, then rerun without --shard",
+            db.shard()
+        );
+    } else if args.config.is_some() {
         println!("no figures: they are drawn for presets only (not --config)");
     } else {
         print_written(

@@ -2,7 +2,7 @@
 //!
 //! Every experiment sits under one verb with the same flags ([`RunArgs`]):
 //! `attnbounds experiment <name> --preset smoke|default|paper --db PATH --out DIR [--threads N]
-//! [--quiet]`; the main job `figures` takes the same flags.
+//! [--quiet] [--shard i/n]`; the main job `figures` takes the same flags.
 
 pub mod bound;
 pub mod capacity;
@@ -13,9 +13,10 @@ pub mod figures;
 pub mod gap;
 pub mod norms;
 pub mod results;
+pub mod slurm;
 
 use attnbounds::experiments::Preset;
-use attnbounds::results::{DEFAULT_PATH, ResultsDb};
+use attnbounds::results::{DEFAULT_PATH, ResultsDb, Shard};
 use attnbounds::{Error, Result};
 use clap::{Args, Parser, Subcommand, ValueEnum};
 use std::path::PathBuf;
@@ -47,9 +48,12 @@ pub enum Command {
     Construct(construct::ConstructArgs),
     /// Norms per head and layer of a model trained elsewhere (safetensors) and the bounds they give.
     Norms(norms::NormsArgs),
-    /// Read the results store: export its trials as CSV or JSON.
+    /// Read the results store: export its trials as CSV or JSON, merge the stores of shards.
     #[command(subcommand)]
     Results(results::ResultsCommand),
+    /// Write an sbatch script that runs an experiment as a Slurm job array over shards, then
+    /// merges the shard stores and renders the figures (docs/slurm.md).
+    Slurm(slurm::SlurmArgs),
 }
 
 pub fn run(cli: Cli) -> Result<()> {
@@ -61,6 +65,7 @@ pub fn run(cli: Cli) -> Result<()> {
         Command::Construct(args) => construct::run(args),
         Command::Norms(args) => norms::run(args),
         Command::Results(cmd) => results::run(cmd),
+        Command::Slurm(args) => slurm::run(&args),
     }
 }
 
@@ -103,6 +108,16 @@ pub struct RunArgs {
     /// No progress bars.
     #[arg(long)]
     pub quiet: bool,
+    /// Run only shard i of n (0 <= i < n) of the sweep into --db, and draw no figures (merge the
+    /// shards' stores with `results merge`, then rerun without --shard). [default: the Slurm
+    /// array task when SLURM_ARRAY_TASK_ID and SLURM_ARRAY_TASK_COUNT are set, else the whole
+    /// sweep; an explicit --shard wins, `--shard 0/1` forces the whole sweep]
+    #[arg(long, value_parser = parse_shard)]
+    pub shard: Option<Shard>,
+}
+
+fn parse_shard(text: &str) -> std::result::Result<Shard, String> {
+    Shard::parse(text).map_err(|e| e.to_string())
 }
 
 impl RunArgs {
@@ -117,10 +132,48 @@ impl RunArgs {
         Ok(&self.out)
     }
 
+    /// The shard to run: `--shard`, else the Slurm array task, else the whole sweep.
+    pub fn shard(&self) -> Result<Shard> {
+        Shard::resolve(self.shard, |k| std::env::var(k).ok())
+    }
+
+    /// The store at `--db`, filled for [`RunArgs::shard`].
+    pub fn open_db(&self) -> Result<ResultsDb> {
+        let shard = self.shard()?;
+        let mut db = ResultsDb::open(&self.db)?;
+        db.set_shard(shard);
+        Ok(db)
+    }
+
     /// The parsed preset and the opened store, with the output folder created.
     pub fn open(&self) -> Result<(Preset, ResultsDb)> {
         self.out_dir()?;
-        Ok((self.preset(), ResultsDb::open(&self.db)?))
+        Ok((self.preset(), self.open_db()?))
+    }
+
+    /// For a partial shard: runs the sweep stages and prints what ran (`None` for the whole
+    /// sweep, which the caller runs and draws itself).
+    pub fn run_shard(
+        &self,
+        stages: &[attnbounds::experiments::sweep_stage::Stage],
+    ) -> Result<Option<()>> {
+        let shard = self.shard()?;
+        if shard.is_whole() {
+            return Ok(None);
+        }
+        let mut db = self.open_db()?;
+        for stage in stages {
+            let clock = std::time::Instant::now();
+            let ran = stage.run(self.preset(), &mut db, self.quiet)?;
+            println!(
+                "shard {shard}: {} ran {ran} trials in {:.1} s into {}",
+                stage.name(),
+                clock.elapsed().as_secs_f64(),
+                self.db.display()
+            );
+        }
+        println!("no figures from a shard: merge the shards' stores, then rerun without --shard");
+        Ok(Some(()))
     }
 
     /// Runs `f` on a rayon pool of `--threads` workers (all cores when absent).

@@ -1,7 +1,8 @@
 //! `attnbounds results export`: the results store as CSV or JSON, for readers without SQLite.
+//! `attnbounds results merge OUT IN...`: the stores of a sharded sweep as one.
 //!
-//! Library call: `ResultsDb::export` (`results::export`); this file parses flags and picks the
-//! destination (stdout or `--out FILE`).
+//! Library calls: `ResultsDb::export` (`results::export`), `results::merge::merge`; this file
+//! parses flags, picks the destination (stdout or `--out FILE`) and prints.
 
 use attnbounds::results::export::ExportFormat;
 use attnbounds::results::{DEFAULT_PATH, ResultsDb};
@@ -15,6 +16,20 @@ pub enum ResultsCommand {
     /// Export stored trials: one row (CSV) or object (JSON) per trial, with its cell config,
     /// seed, generator, crate version, git commit, timestamps and metrics.
     Export(ExportArgs),
+    /// Merge results stores (e.g. one per shard) into OUT, atomically: rows keyed by
+    /// (cell hash, trial), identical duplicates kept once, a conflicting duplicate is an error
+    /// naming the key; each row keeps its provenance (shard, host, commit).
+    Merge(MergeArgs),
+}
+
+#[derive(Args, Debug)]
+pub struct MergeArgs {
+    /// The merged store to write (replaced atomically if it exists; list it as an input too to
+    /// keep its rows).
+    pub out: PathBuf,
+    /// The stores to merge.
+    #[arg(required = true)]
+    pub inputs: Vec<PathBuf>,
 }
 
 /// Output format of `results export`.
@@ -44,6 +59,17 @@ pub struct ExportArgs {
 pub fn run(cmd: ResultsCommand) -> Result<()> {
     match cmd {
         ResultsCommand::Export(a) => export(&a),
+        ResultsCommand::Merge(a) => {
+            let s = attnbounds::results::merge::merge(&a.out, &a.inputs)?;
+            for i in &s.inputs {
+                println!(
+                    "{}: {} rows, {} added, {} identical duplicates",
+                    i.path, i.rows, i.added, i.duplicates
+                );
+            }
+            println!("wrote {} ({} rows)", a.out.display(), s.rows);
+            Ok(())
+        }
     }
 }
 

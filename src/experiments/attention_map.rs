@@ -16,7 +16,7 @@
 use crate::config::{CellConfig, ModelKind, TaskName, TrainConfig};
 use crate::error::{Error, Result, check};
 use crate::experiments::{
-    Cell, Gallery, GalleryEntry, Preset, SweepOptions, experiment_command, run_sweep,
+    Cell, Gallery, GalleryEntry, Preset, SweepOptions, SweepSummary, experiment_command, run_sweep,
     write_gallery_figure,
 };
 use crate::figure::{Figure, FigureSize, Series};
@@ -262,7 +262,6 @@ pub fn run_trial(c: &AttentionCell, seed: u64) -> Result<Metrics> {
         (Metric::TrainError, wrong as f64 / data.len() as f64),
         (Metric::Steps, run.steps as f64),
         (Metric::StopReason, run.stop.code()),
-        (Metric::TrainTimeS, run.train_time_s),
     ] {
         k.put(&mut m, v);
     }
@@ -304,10 +303,9 @@ fn indexed(rec: &crate::results::TrialRecord, family: Indexed, i: usize) -> Resu
         .ok_or_else(|| Error::invalid("stored metrics", name, "a metric stored by the trial"))
 }
 
-/// Runs (or replays from `db`) every trial of the plan and averages the profiles.
-pub fn run(plan: &AttentionPlan, db: &mut ResultsDb, quiet: bool) -> Result<AttentionReport> {
+/// Runs the missing trials of the plan (those of the store's shard).
+pub fn sweep(plan: &AttentionPlan, db: &mut ResultsDb, quiet: bool) -> Result<SweepSummary> {
     plan.validate()?;
-    let clock = Instant::now();
     let cells = (plan.cells().into_iter())
         .map(Cell::new)
         .collect::<Result<Vec<_>>>()?;
@@ -317,6 +315,16 @@ pub fn run(plan: &AttentionPlan, db: &mut ResultsDb, quiet: bool) -> Result<Atte
     if let Some(f) = summary.failed.first() {
         return Err(f.error.clone());
     }
+    Ok(summary)
+}
+
+/// Runs (or replays from `db`) every trial of the plan and averages the profiles.
+pub fn run(plan: &AttentionPlan, db: &mut ResultsDb, quiet: bool) -> Result<AttentionReport> {
+    let clock = Instant::now();
+    let summary = sweep(plan, db, quiet)?;
+    let cells = (plan.cells().into_iter())
+        .map(Cell::new)
+        .collect::<Result<Vec<_>>>()?;
     let t1 = plan.context_len + 1;
     let mut profiles = Vec::new();
     for (mp, cell) in plan.models.iter().zip(&cells) {

@@ -342,9 +342,9 @@ pub struct RunReport {
     pub warnings: Vec<capacity::Warning>,
 }
 
-/// Runs the preset's missing trials into `db`, then checks every stored row. A failed trial or a
-/// violation is an error (the stored rows stay in the store for inspection).
-pub fn run(preset: Preset, db: &mut ResultsDb, quiet: bool) -> Result<RunReport> {
+/// Runs the preset's missing trials (those of the store's shard) into `db`; a failed trial is an
+/// error.
+pub fn sweep(preset: Preset, db: &mut ResultsDb, quiet: bool) -> Result<SweepSummary> {
     let cells = cells(preset)?;
     let mut opts = SweepOptions::new(EXPERIMENT, 1, 20_221_005);
     opts.quiet = quiet;
@@ -352,6 +352,13 @@ pub fn run(preset: Preset, db: &mut ResultsDb, quiet: bool) -> Result<RunReport>
     if let Some(f) = summary.failed.first() {
         return Err(f.error.clone());
     }
+    Ok(summary)
+}
+
+/// Runs the preset's missing trials into `db`, then checks every stored row. A failed trial or a
+/// violation is an error (the stored rows stay in the store for inspection).
+pub fn run(preset: Preset, db: &mut ResultsDb, quiet: bool) -> Result<RunReport> {
+    let summary = sweep(preset, db, quiet)?;
     let rows = rows(preset, db)?;
     let warnings = check_rows(&rows)?;
     Ok(RunReport {

@@ -11,6 +11,7 @@ pub mod critical;
 pub mod gap;
 pub mod parity;
 pub mod sweep;
+pub mod sweep_stage;
 
 pub use sweep::{Cell, SweepOptions, SweepSummary, TrialFailure, cells_of, run_sweep, trial_seed};
 

@@ -180,10 +180,10 @@ pub struct ParityReport {
     pub runs: Vec<(Regime, Vec<TrialCurve>)>,
 }
 
-/// Runs (or replays from `db`) both regimes.
-pub fn run(plan: &ParityPlan, db: &mut ResultsDb, quiet: bool) -> Result<ParityReport> {
+/// Runs the missing trials of both regimes (those of the store's shard); returns how many ran.
+pub fn sweep(plan: &ParityPlan, db: &mut ResultsDb, quiet: bool) -> Result<usize> {
     plan.train.validate()?;
-    let mut runs = Vec::new();
+    let mut completed = 0;
     for regime in [Regime::Fresh, Regime::Fixed] {
         let cell = Cell::new(plan.cell(regime))?;
         let mut opts = SweepOptions::new(EXPERIMENT, plan.trials, plan.seed);
@@ -194,6 +194,17 @@ pub fn run(plan: &ParityPlan, db: &mut ResultsDb, quiet: bool) -> Result<ParityR
         if let Some(f) = summary.failed.first() {
             return Err(f.error.clone());
         }
+        completed += summary.completed;
+    }
+    Ok(completed)
+}
+
+/// Runs (or replays from `db`) both regimes.
+pub fn run(plan: &ParityPlan, db: &mut ResultsDb, quiet: bool) -> Result<ParityReport> {
+    sweep(plan, db, quiet)?;
+    let mut runs = Vec::new();
+    for regime in [Regime::Fresh, Regime::Fixed] {
+        let cell = Cell::new(plan.cell(regime))?;
         let mut trials = Vec::new();
         for t in 0..plan.trials {
             if let Some(rec) = db.get(&cell.hash, t)? {

@@ -8,10 +8,18 @@
 //! thread nor the order of execution, so stored results are identical whatever the number of
 //! threads. A trial function seeds its generator (named in [`SweepOptions::rng`], by default
 //! `ChaCha8Rng::seed_from_u64(seed)`) from that seed and from nothing else.
+//!
+//! Sharding: a sweep runs only the cells that the store's shard ([`ResultsDb::shard`], see
+//! [`crate::results::shard`]) owns by cell hash, so the shards of a sweep, each into its own
+//! store, run every trial exactly once between them; `results::merge` joins the stores. An
+//! adaptive experiment whose cells depend on earlier results shards by its independent units
+//! instead and turns the cell filter off ([`SweepOptions::by_cell`]).
 
 use crate::config::{CellConfig, SweepConfig, canonical_hash};
 use crate::error::{Error, Result};
-use crate::results::{CRATE_VERSION, GIT_COMMIT, Metrics, ResultsDb, TrialRecord, iso8601_utc};
+use crate::results::{
+    CRATE_VERSION, GIT_COMMIT, Metrics, ResultsDb, TrialRecord, host_name, iso8601_utc,
+};
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 use rayon::prelude::*;
 use serde::Serialize;
@@ -57,6 +65,9 @@ pub struct SweepOptions {
     pub quiet: bool,
     /// When set to true, no further trial starts; running ones finish and are stored.
     pub stop: Option<Arc<AtomicBool>>,
+    /// Run only the cells the store's shard owns (default). False when the caller has already
+    /// chosen the units of its shard (the critical-m search shards by (series, T)).
+    pub by_cell: bool,
 }
 
 impl SweepOptions {
@@ -68,6 +79,7 @@ impl SweepOptions {
             rng: "ChaCha8Rng".to_string(),
             quiet: false,
             stop: None,
+            by_cell: true,
         }
     }
 
@@ -88,8 +100,10 @@ pub struct TrialFailure {
 /// What a sweep did.
 #[derive(Debug, Clone, PartialEq)]
 pub struct SweepSummary {
-    /// cells x trials.
+    /// cells x trials of this shard (all cells when the store is not sharded).
     pub total: usize,
+    /// Trials of cells owned by other shards (not run here).
+    pub other_shards: usize,
     /// Found in the store before this run (or stored by another process meanwhile).
     pub already_done: usize,
     /// Run and stored by this call.
@@ -132,8 +146,13 @@ where
     F: Fn(&Cell<C>, usize, u64) -> Result<Metrics> + Send + Sync,
 {
     let clock = Instant::now();
+    let shard = db.shard();
+    let owned: Vec<usize> = (0..cells.len())
+        .filter(|&c| !opts.by_cell || shard.owns(&cells[c].hash))
+        .collect();
     let mut pending = Vec::new();
-    for (c, cell) in cells.iter().enumerate() {
+    for &c in &owned {
+        let cell = &cells[c];
         let done = db.completed_trials(&cell.hash)?;
         pending.extend(
             (0..opts.trials)
@@ -141,7 +160,8 @@ where
                 .map(|t| (c, t)),
         );
     }
-    let total = cells.len() * opts.trials;
+    let total = owned.len() * opts.trials;
+    let (shard_label, host) = (shard.to_string(), host_name());
     let bar = progress_bar(pending.len(), opts.quiet);
     // Raised when the writer has gone (store error): stop starting trials.
     let writer_gone = AtomicBool::new(false);
@@ -160,8 +180,15 @@ where
             let (mut completed, mut duplicates, mut failed) = (0, 0, Vec::new());
             for outcome in rx {
                 match outcome {
-                    Outcome::Done(record) if db.insert(&record)? => completed += 1,
-                    Outcome::Done(_) => duplicates += 1,
+                    Outcome::Done(mut record) => {
+                        record.shard.clone_from(&shard_label);
+                        record.host.clone_from(&host);
+                        if db.insert(&record)? {
+                            completed += 1;
+                        } else {
+                            duplicates += 1;
+                        }
+                    }
                     Outcome::Failed(f) => failed.push(f),
                 }
                 writer_bar.inc(1);
@@ -186,6 +213,7 @@ where
     let (completed, duplicates, failed) = written?;
     Ok(SweepSummary {
         total,
+        other_shards: (cells.len() - owned.len()) * opts.trials,
         already_done: total - pending.len() + duplicates,
         completed,
         not_started: pending.len() - completed - duplicates - failed.len(),
@@ -215,6 +243,9 @@ where
             finished_at: iso8601_utc(SystemTime::now()),
             duration_s: clock.elapsed().as_secs_f64(),
             metrics,
+            // Filled in by the writer, which knows the store's shard.
+            shard: String::new(),
+            host: String::new(),
         })),
         Err(error) => Outcome::Failed(TrialFailure {
             cell_hash: cell.hash.clone(),

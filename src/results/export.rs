@@ -16,18 +16,13 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::io::Write;
 use std::path::Path;
 
-const FIXED: [&str; 10] = [
-    "experiment",
-    "cell_hash",
-    "trial",
-    "seed",
-    "rng",
-    "crate_version",
-    "git_commit",
-    "started_at",
-    "finished_at",
-    "duration_s",
-];
+/// The bookkeeping columns of the CSV: every stored column but the config and the metrics
+/// (which get one column per field).
+fn fixed<'a>() -> impl Iterator<Item = &'a str> + Clone {
+    (super::ROW_COLUMNS.into_iter())
+        .filter(|c| !["cell_config", "metrics"].contains(c))
+        .map(|c: &'static str| -> &'a str { c })
+}
 
 /// Output format of [`ResultsDb::export`].
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -123,6 +118,8 @@ fn record_json(r: &TrialRecord) -> Result<Value> {
         "started_at": r.started_at,
         "finished_at": r.finished_at,
         "duration_s": r.duration_s,
+        "shard": r.shard,
+        "host": r.host,
         "metrics": r.metrics,
     }))
 }
@@ -163,9 +160,7 @@ fn write_csv(records: &[TrialRecord], out: &mut impl Write) -> Result<()> {
         metric_cols.extend(r.metrics.keys().cloned());
         configs.push(flat);
     }
-    let taken: BTreeSet<&str> = FIXED
-        .iter()
-        .copied()
+    let taken: BTreeSet<&str> = fixed()
         .chain(config_cols.iter().map(String::as_str))
         .collect();
     // A metric named like a config field (capacity stores `b_x` in both) is written as
@@ -184,9 +179,7 @@ fn write_csv(records: &[TrialRecord], out: &mut impl Write) -> Result<()> {
         }
         metric_names.push(name);
     }
-    let header: Vec<&str> = FIXED
-        .iter()
-        .copied()
+    let header: Vec<&str> = fixed()
         .chain(config_cols.iter().map(String::as_str))
         .chain(metric_names.iter().map(String::as_str))
         .collect();
@@ -204,6 +197,8 @@ fn write_csv(records: &[TrialRecord], out: &mut impl Write) -> Result<()> {
             r.started_at.clone(),
             r.finished_at.clone(),
             r.duration_s.to_string(),
+            r.shard.clone(),
+            r.host.clone(),
         ];
         let config = config_cols
             .iter()

@@ -5,9 +5,21 @@
 //! `UNIQUE(cell_hash, trial)` makes a rerun skip what is already stored. Every row records what
 //! is needed to reproduce it: the cell config (canonical JSON, see [`crate::config`]) and its
 //! hash, the trial's seed and generator, the crate version and the git commit of the build.
-//! Exports to CSV and JSON live in [`export`]. This module stores and reads; it never runs trials.
+//! Every row also keeps its provenance: the shard ([`shard`]) and host that ran it.
+//!
+//! The file identifies itself: SQLite's `application_id` is [`APPLICATION_ID`] and its
+//! `user_version` is [`SCHEMA_VERSION`]. Opening refuses a database that is not a store
+//! (another application id, or tables of its own) or has an unknown schema version, saying what
+//! it found; an empty or new file is initialised; a store written before the identity existed
+//! (application id 0 and exactly the old `trials` table) is upgraded in place.
+//! Exports to CSV and JSON live in [`export`], merging shard stores in [`merge`]. This module
+//! stores and reads; it never runs trials.
 
 pub mod export;
+pub mod merge;
+pub mod shard;
+
+pub use shard::Shard;
 
 use crate::error::{Error, Result, check};
 use rusqlite::{Connection, params};
@@ -25,6 +37,11 @@ pub const GIT_COMMIT: &str = env!("ATTNBOUNDS_GIT_COMMIT");
 /// Default location of the store, relative to the working directory.
 pub const DEFAULT_PATH: &str = "results/attnbounds.sqlite";
 
+/// SQLite `application_id` of a results store: "ATNB" in ASCII.
+pub const APPLICATION_ID: i32 = 0x4154_4E42;
+/// SQLite `user_version` of the current schema: 1 = the `trials` table below.
+pub const SCHEMA_VERSION: i32 = 1;
+
 const SCHEMA: &str = "
 CREATE TABLE IF NOT EXISTS trials (
     id            INTEGER PRIMARY KEY,
@@ -40,8 +57,30 @@ CREATE TABLE IF NOT EXISTS trials (
     finished_at   TEXT NOT NULL,
     duration_s    REAL NOT NULL,
     metrics       TEXT NOT NULL,   -- JSON object of finite numbers
+    shard         TEXT NOT NULL DEFAULT '',  -- provenance: i/n of the sweep that ran it
+    host          TEXT NOT NULL DEFAULT '',  -- provenance: machine that ran it
     UNIQUE (cell_hash, trial)
 );";
+
+/// The columns of a stored trial (all but `id`), in table order; the schema-0 table had the first
+/// [`LEGACY_ROW_COLUMNS`] of them (after `id`).
+const ROW_COLUMNS: [&str; 14] = [
+    "experiment",
+    "cell_hash",
+    "cell_config",
+    "trial",
+    "seed",
+    "rng",
+    "crate_version",
+    "git_commit",
+    "started_at",
+    "finished_at",
+    "duration_s",
+    "metrics",
+    "shard",
+    "host",
+];
+const LEGACY_ROW_COLUMNS: usize = 12;
 
 /// One stored trial.
 #[derive(Debug, Clone, PartialEq)]
@@ -60,12 +99,27 @@ pub struct TrialRecord {
     pub finished_at: String,
     pub duration_s: f64,
     pub metrics: Metrics,
+    /// Provenance: the shard (`i/n`) that ran the trial ("" in stores older than shards).
+    pub shard: String,
+    /// Provenance: the host that ran the trial ("" in stores older than shards).
+    pub host: String,
+}
+
+/// The name of this machine (`/proc/sys/kernel/hostname`, else `$HOSTNAME`, else "unknown").
+pub fn host_name() -> String {
+    std::fs::read_to_string("/proc/sys/kernel/hostname")
+        .ok()
+        .or_else(|| std::env::var("HOSTNAME").ok())
+        .map(|h| h.trim().to_string())
+        .filter(|h| !h.is_empty())
+        .unwrap_or_else(|| "unknown".to_string())
 }
 
 /// A connection to the results store.
 pub struct ResultsDb {
     conn: Connection,
     path: String,
+    shard: Shard,
 }
 
 impl ResultsDb {
@@ -90,6 +144,8 @@ impl ResultsDb {
         let err = |e: rusqlite::Error| Error::io(&path, e);
         // Another process (a reader, or a run being killed) may hold the lock briefly.
         conn.busy_timeout(Duration::from_secs(10)).map_err(err)?;
+        // Identity first: never touch (not even switch to WAL) a database that is not ours.
+        identify_or_init(&conn, &path)?;
         if wal {
             let mode: String = conn
                 .query_row("PRAGMA journal_mode = WAL", [], |r| r.get(0))
@@ -101,8 +157,22 @@ impl ResultsDb {
                 ));
             }
         }
-        conn.execute_batch(SCHEMA).map_err(err)?;
-        Ok(ResultsDb { conn, path })
+        Ok(ResultsDb {
+            conn,
+            path,
+            shard: Shard::WHOLE,
+        })
+    }
+
+    /// The shard this store is filled for: sweeps run only the units it owns, and each stored
+    /// trial records it ([`Shard::WHOLE`] unless set).
+    pub fn shard(&self) -> Shard {
+        self.shard
+    }
+
+    /// Sets the shard (see [`ResultsDb::shard`]).
+    pub fn set_shard(&mut self, shard: Shard) {
+        self.shard = shard;
     }
 
     /// The file this store lives in.
@@ -132,8 +202,8 @@ impl ResultsDb {
         let inserted = tx
             .execute(
                 "INSERT OR IGNORE INTO trials (experiment, cell_hash, cell_config, trial, seed, rng,
-                 crate_version, git_commit, started_at, finished_at, duration_s, metrics)
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12)",
+                 crate_version, git_commit, started_at, finished_at, duration_s, metrics, shard,
+                 host) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14)",
                 params![
                     record.experiment,
                     record.cell_hash,
@@ -146,7 +216,9 @@ impl ResultsDb {
                     record.started_at,
                     record.finished_at,
                     record.duration_s,
-                    metrics
+                    metrics,
+                    record.shard,
+                    record.host
                 ],
             )
             .map_err(|e| Error::io(&self.path, e))?;
@@ -191,7 +263,7 @@ impl ResultsDb {
     fn select(&self, filter: &str, args: impl rusqlite::Params) -> Result<Vec<TrialRecord>> {
         let sql = format!(
             "SELECT experiment, cell_hash, cell_config, trial, seed, rng, crate_version,
-             git_commit, started_at, finished_at, duration_s, metrics FROM trials
+             git_commit, started_at, finished_at, duration_s, metrics, shard, host FROM trials
              {filter} ORDER BY experiment, cell_hash, trial"
         );
         let mut stmt = self.conn.prepare(&sql).map_err(|e| self.err(e))?;
@@ -211,6 +283,8 @@ impl ResultsDb {
                         finished_at: r.get(9)?,
                         duration_s: r.get(10)?,
                         metrics: Metrics::new(),
+                        shard: r.get(12)?,
+                        host: r.get(13)?,
                     },
                     r.get::<_, String>(4)?,
                     r.get::<_, String>(11)?,
@@ -239,6 +313,93 @@ impl ResultsDb {
             .query_row("PRAGMA integrity_check", [], |r| r.get(0))
             .map_err(|e| self.err(e))
     }
+}
+
+/// Checks the identity of the database behind `conn` (module doc): initialises a new or empty
+/// file, upgrades a store of schema 0, accepts the current schema, refuses anything else.
+fn identify_or_init(conn: &Connection, path: &str) -> Result<()> {
+    let err = |e: rusqlite::Error| Error::io(path, e);
+    let pragma = |name: &str| -> Result<i32> {
+        conn.query_row(&format!("PRAGMA {name}"), [], |r| r.get(0))
+            .map_err(err)
+    };
+    // Cheap check without a write lock: the usual case (our store, current schema).
+    if pragma("application_id")? == APPLICATION_ID && pragma("user_version")? == SCHEMA_VERSION {
+        return Ok(());
+    }
+    // Initialise or upgrade under a write lock, so two processes opening one new file agree.
+    conn.execute_batch("BEGIN IMMEDIATE").map_err(err)?;
+    let result = (|| {
+        let (app, version) = (pragma("application_id")?, pragma("user_version")?);
+        let found = |tables: &[String]| {
+            format!(
+                "application_id {app:#x}, user_version {version}, tables [{}]",
+                tables.join(", ")
+            )
+        };
+        let mut stmt = conn
+            .prepare("SELECT name FROM sqlite_master WHERE type = 'table' ORDER BY name")
+            .map_err(err)?;
+        let tables = (stmt.query_map([], |r| r.get::<_, String>(0)).map_err(err)?)
+            .collect::<std::result::Result<Vec<_>, _>>()
+            .map_err(err)?;
+        drop(stmt);
+        if app == APPLICATION_ID {
+            if version == SCHEMA_VERSION {
+                return Ok(());
+            }
+            let allowed = format!(
+                "schema version {SCHEMA_VERSION} (this build); found {}",
+                found(&tables)
+            );
+            return Err(Error::invalid(
+                "results store schema version",
+                version,
+                allowed,
+            ));
+        }
+        let not_ours = || {
+            let allowed = format!(
+                "an attnbounds results store (application_id {APPLICATION_ID:#x}) or an empty \
+                 file; found {}",
+                found(&tables)
+            );
+            Error::invalid("results store", path, allowed)
+        };
+        if app != 0 || version != 0 {
+            return Err(not_ours());
+        }
+        if tables.is_empty() {
+            conn.execute_batch(SCHEMA).map_err(err)?;
+        } else if tables == ["trials"]
+            && columns(conn, path)? == [&["id"], &ROW_COLUMNS[..LEGACY_ROW_COLUMNS]].concat()
+        {
+            conn.execute_batch(
+                "ALTER TABLE trials ADD COLUMN shard TEXT NOT NULL DEFAULT '';
+                 ALTER TABLE trials ADD COLUMN host TEXT NOT NULL DEFAULT '';",
+            )
+            .map_err(err)?;
+        } else {
+            return Err(not_ours());
+        }
+        conn.execute_batch(&format!(
+            "PRAGMA application_id = {APPLICATION_ID}; PRAGMA user_version = {SCHEMA_VERSION};"
+        ))
+        .map_err(err)
+    })();
+    let end = if result.is_ok() { "COMMIT" } else { "ROLLBACK" };
+    conn.execute_batch(end).map_err(err)?;
+    result
+}
+
+/// Column names of the `trials` table, in order.
+fn columns(conn: &Connection, path: &str) -> Result<Vec<String>> {
+    let err = |e: rusqlite::Error| Error::io(path, e);
+    let mut stmt = conn.prepare("PRAGMA table_info(trials)").map_err(err)?;
+    let names = stmt.query_map([], |r| r.get::<_, String>(1)).map_err(err)?;
+    names
+        .collect::<std::result::Result<Vec<_>, _>>()
+        .map_err(err)
 }
 
 /// A time as ISO 8601 UTC with milliseconds, e.g. "2025-03-01T12:00:00.000Z".

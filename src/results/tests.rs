@@ -1,4 +1,5 @@
 use super::*;
+use std::path::Path;
 
 fn record(cell: &str, trial: usize, value: f64) -> TrialRecord {
     TrialRecord {
@@ -18,6 +19,8 @@ fn record(cell: &str, trial: usize, value: f64) -> TrialRecord {
             ("population_error".to_string(), value),
             ("train_error".to_string(), 0.0),
         ]),
+        shard: "0/1".to_string(),
+        host: "here".to_string(),
     }
 }
 
@@ -78,11 +81,11 @@ fn csv_export_flattens_config_and_quotes_fields() {
     assert_eq!(
         lines[0],
         "experiment,cell_hash,trial,seed,rng,crate_version,git_commit,started_at,finished_at,\
-         duration_s,context_len,train.steps,truth_table,population_error,train_error"
+         duration_s,shard,host,context_len,train.steps,truth_table,population_error,train_error"
     );
     let expected = format!(
         "\"exp, one\",abc,0,{},ChaCha8Rng,{CRATE_VERSION},{GIT_COMMIT},2000-02-29T00:00:00.000Z,\
-         2000-02-29T00:00:01.500Z,1.5,100,5,\"[true,false]\",0.25,0",
+         2000-02-29T00:00:01.500Z,1.5,0/1,here,100,5,\"[true,false]\",0.25,0",
         u64::MAX
     );
     assert_eq!(lines[1], expected);
@@ -162,4 +165,146 @@ fn build_metadata_is_a_commit_or_unknown() {
     let hex = GIT_COMMIT.len() == 40 && GIT_COMMIT.chars().all(|c| c.is_ascii_hexdigit());
     assert!(hex || GIT_COMMIT == "unknown", "{GIT_COMMIT}");
     assert_eq!(CRATE_VERSION, env!("CARGO_PKG_VERSION"));
+}
+
+fn store_with(dir: &Path, name: &str, records: &[TrialRecord]) -> std::path::PathBuf {
+    let path = dir.join(name);
+    let mut db = ResultsDb::open(&path).unwrap();
+    for r in records {
+        assert!(db.insert(r).unwrap());
+    }
+    path
+}
+
+#[test]
+fn store_identity_is_set_checked_and_foreign_databases_refused() {
+    let dir = tempfile::tempdir().unwrap();
+    let ours = store_with(dir.path(), "ours.sqlite", &[record("abc", 0, 0.25)]);
+    let conn = Connection::open(&ours).unwrap();
+    let (app, version): (i32, i32) = (
+        conn.query_row("PRAGMA application_id", [], |r| r.get(0))
+            .unwrap(),
+        conn.query_row("PRAGMA user_version", [], |r| r.get(0))
+            .unwrap(),
+    );
+    assert_eq!((app, version), (APPLICATION_ID, SCHEMA_VERSION));
+    // An unknown schema version is refused with what was found.
+    conn.execute_batch("PRAGMA user_version = 99").unwrap();
+    drop(conn);
+    let e = ResultsDb::open(&ours).err().unwrap().to_string();
+    assert!(
+        e.contains("schema version = 99") && e.contains("tables [trials]"),
+        "{e}"
+    );
+    // Another application's database: refused, and left untouched (no table added).
+    let foreign = dir.path().join("foreign.sqlite");
+    let conn = Connection::open(&foreign).unwrap();
+    conn.execute_batch("CREATE TABLE people (name TEXT)")
+        .unwrap();
+    drop(conn);
+    let e = ResultsDb::open(&foreign).err().unwrap().to_string();
+    assert!(
+        e.contains("application_id 0x0") && e.contains("tables [people]"),
+        "{e}"
+    );
+    let conn = Connection::open(&foreign).unwrap();
+    let tables: i64 = conn
+        .query_row("SELECT COUNT(*) FROM sqlite_master", [], |r| r.get(0))
+        .unwrap();
+    assert_eq!(tables, 1);
+    conn.execute_batch("PRAGMA application_id = 7").unwrap();
+    drop(conn);
+    let e = ResultsDb::open(&foreign).err().unwrap().to_string();
+    assert!(e.contains("application_id 0x7"), "{e}");
+    // Not SQLite at all.
+    let text = dir.path().join("notes.sqlite");
+    std::fs::write(
+        &text,
+        "not a database, but long enough to have a header ".repeat(20),
+    )
+    .unwrap();
+    assert!(ResultsDb::open(&text).is_err());
+    // An empty file is initialised.
+    let empty = dir.path().join("empty.sqlite");
+    std::fs::write(&empty, "").unwrap();
+    assert_eq!(ResultsDb::open(&empty).unwrap().count().unwrap(), 0);
+}
+
+#[test]
+fn a_store_from_before_the_identity_is_upgraded_in_place() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("old.sqlite");
+    let conn = Connection::open(&path).unwrap();
+    // The schema of the previous release, without provenance columns or identity.
+    let old = SCHEMA
+        .replace("    shard         TEXT NOT NULL DEFAULT '',  -- provenance: i/n of the sweep that ran it\n", "")
+        .replace("    host          TEXT NOT NULL DEFAULT '',  -- provenance: machine that ran it\n", "");
+    assert!(!old.contains("shard") && !old.contains("host"), "{old}");
+    conn.execute_batch(&old).unwrap();
+    conn.execute(
+        "INSERT INTO trials (experiment, cell_hash, cell_config, trial, seed, rng, crate_version,
+         git_commit, started_at, finished_at, duration_s, metrics)
+         VALUES ('gap', 'abc', '{}', 0, '5', 'ChaCha8Rng', '0', 'x', 't0', 't1', 2.0,
+         '{\"gap\":0.5,\"train_time_s\":1.25}')",
+        [],
+    )
+    .unwrap();
+    drop(conn);
+    let db = ResultsDb::open(&path).unwrap();
+    let r = db.get("abc", 0).unwrap().unwrap();
+    assert_eq!((r.shard.as_str(), r.host.as_str()), ("", ""));
+    // The timing key is dropped on read: identical runs compare equal on metrics.
+    assert_eq!(r.metrics, Metrics::from([("gap".to_string(), 0.5)]));
+}
+
+#[test]
+fn merge_keeps_identical_duplicates_once_with_provenance_and_refuses_conflicts() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut a0 = record("abc", 0, 0.25);
+    a0.shard = "0/2".into();
+    let mut b1 = record("def", 1, 0.5);
+    b1.shard = "1/2".into();
+    b1.host = "node7".into();
+    // The same trial again in the second store, run elsewhere at another time: identical.
+    let mut a0_again = a0.clone();
+    a0_again.host = "node9".into();
+    a0_again.duration_s = 9.0;
+    let s0 = store_with(dir.path(), "s0.sqlite", std::slice::from_ref(&a0));
+    let s1 = store_with(dir.path(), "s1.sqlite", &[b1.clone(), a0_again]);
+    let out = dir.path().join("merged.sqlite");
+    let summary = merge::merge(&out, &[s0.clone(), s1.clone()]).unwrap();
+    assert_eq!(summary.rows, 2);
+    assert_eq!(
+        (summary.inputs[1].added, summary.inputs[1].duplicates),
+        (1, 1)
+    );
+    let db = ResultsDb::open(&out).unwrap();
+    assert_eq!(
+        db.get("abc", 0).unwrap(),
+        Some(a0.clone()),
+        "first input's row kept"
+    );
+    assert_eq!(db.get("def", 1).unwrap(), Some(b1), "provenance kept");
+    assert_eq!(db.integrity_check().unwrap(), "ok");
+    drop(db);
+    // A conflicting duplicate: an error naming the key and the differing field; the existing
+    // output is untouched and no temporary file is left behind.
+    let mut clash = a0.clone();
+    clash.metrics.insert("population_error".into(), 0.3);
+    let s2 = store_with(dir.path(), "s2.sqlite", &[clash]);
+    let e = merge::merge(&out, &[s0, s1, s2]).unwrap_err().to_string();
+    assert!(e.contains("(abc, 0)") && e.contains("metrics"), "{e}");
+    assert_eq!(ResultsDb::open(&out).unwrap().count().unwrap(), 2);
+    let names: Vec<_> = std::fs::read_dir(dir.path())
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .filter(|n| n.contains("tmp"))
+        .collect();
+    assert!(names.is_empty(), "{names:?}");
+    let missing = dir.path().join("nope.sqlite");
+    let e = merge::merge(&out, &[missing]).unwrap_err().to_string();
+    assert!(
+        e.contains("invalid input") && e.contains("nope.sqlite"),
+        "{e}"
+    );
 }

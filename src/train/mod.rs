@@ -18,7 +18,7 @@
 //! trains in f32 (single thread), and measures training error and loss, the population error
 //! (exact for T <= 20, else a fresh sample with a Clopper-Pearson interval; drawn after
 //! training and never used to select anything), margins and every norm. Same cell and seed,
-//! same numbers (except the wall-clock `train_time_s`).
+//! same numbers (except the wall-clock `train_time_s`, which is not among the metrics).
 //! This module never touches the results store and never renders.
 
 mod fit;
@@ -172,7 +172,6 @@ impl TrainReport {
             (K::Steps, self.steps as f64),
             (K::Epochs, self.epochs),
             (K::StopReason, self.stop.code()),
-            (K::TrainTimeS, self.train_time_s),
             (K::NumParams, self.num_params as f64),
         ] {
             k.put(&mut m, v);

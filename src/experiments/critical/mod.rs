@@ -307,7 +307,7 @@ pub struct SearchResult {
     pub critical: Option<usize>,
     /// Wall time of the search for this T.
     pub wall_s: f64,
-    /// Seconds inside training steps, summed over the trials trained by this call.
+    /// Wall seconds of the trials trained by this call (their stored `duration_s`), summed.
     pub train_s: f64,
     /// Trials trained (not replayed from the store) by this call.
     pub trained: usize,
@@ -325,6 +325,9 @@ pub fn search_one(
     let (mut train_s, mut trained, mut hashes) = (0.0, 0usize, Vec::new());
     let mut opts = SweepOptions::new(EXPERIMENT, plan.trials, plan.seed);
     opts.quiet = quiet;
+    // The probed cells depend on earlier probes: the shard owns whole (series, T) units
+    // ([`unit_key`]), chosen by the caller, so no cell filter here.
+    opts.by_cell = false;
     let probes = adaptive_search(plan.m0, plan.m_max, plan.bracket_ratio, |m| {
         let cell = Cell::new(plan.cell(series, context_len, m))?;
         let summary = run_sweep(db, std::slice::from_ref(&cell), &opts, |c, _, seed| {
@@ -344,7 +347,7 @@ pub fn search_one(
             })?;
             let err = Metric::PopulationError.require(&rec.metrics)?;
             if summary.completed > 0 {
-                train_s += Metric::TrainTimeS.require(&rec.metrics)?;
+                train_s += rec.duration_s;
             }
             successes.push(1.0 - err >= SUCCESS_ACCURACY);
         }
@@ -361,6 +364,28 @@ pub fn search_one(
         train_s,
         trained,
     })
+}
+
+/// The key by which shards divide the searches: one independent unit per (series, T).
+pub fn unit_key(series: &ModelSeries, context_len: usize) -> String {
+    format!("{EXPERIMENT}/{}/T={context_len}", series.name)
+}
+
+/// The sweep stage of a sharded run: the searches of every (series, T) that the store's shard
+/// owns ([`unit_key`]), each searched to the end whatever the other units found (so
+/// `stop_after_censored` is not applied; the merged replay simply leaves unused units unread).
+/// Returns the number of trials trained.
+pub fn sweep(plan: &CriticalPlan, db: &mut ResultsDb, quiet: bool) -> Result<usize> {
+    plan.validate()?;
+    let mut trained = 0;
+    for s in &plan.series {
+        for &t in &plan.context_lens {
+            if db.shard().owns(&unit_key(s, t)) {
+                trained += search_one(plan, s, t, db, quiet)?.trained;
+            }
+        }
+    }
+    Ok(trained)
 }
 
 #[cfg(test)]

@@ -56,8 +56,14 @@ pub struct CriticalReport {
 }
 
 /// Runs (or replays) every search of the plan and aggregates.
+/// Needs the whole sweep: a store of a partial shard is refused (run [`super::sweep`] there).
 pub fn run(plan: &CriticalPlan, db: &mut ResultsDb, quiet: bool) -> Result<CriticalReport> {
     plan.validate()?;
+    if !db.shard().is_whole() {
+        let allowed =
+            "the whole sweep (0/1); a shard runs critical::sweep, the merged store reports";
+        return Err(crate::Error::invalid("shard", db.shard(), allowed));
+    }
     let clock = std::time::Instant::now();
     let mut series = Vec::new();
     for (si, s) in plan.series.iter().enumerate() {

@@ -155,3 +155,45 @@ fn a_store_error_stops_the_sweep_with_an_error() {
     assert!(e.to_string().contains("metrics.loss"), "{e}");
     assert_eq!(db.count().unwrap(), 0);
 }
+
+#[test]
+fn shards_run_every_trial_once_and_their_merge_equals_the_whole_sweep() {
+    let (cells, opts) = smoke_cells();
+    let mut whole = ResultsDb::open_in_memory().unwrap();
+    let all = pool(2)
+        .install(|| run_sweep(&mut whole, &cells, &opts, dummy_trial))
+        .unwrap();
+    assert_eq!(all.completed, cells.len() * opts.trials);
+    let dir = tempfile::tempdir().unwrap();
+    let n = 3;
+    let mut paths = Vec::new();
+    let mut ran = BTreeSet::new();
+    for i in 0..n {
+        let path = dir.path().join(format!("shard-{i}.sqlite"));
+        let mut db = ResultsDb::open(&path).unwrap();
+        db.set_shard(crate::results::Shard::new(i, n).unwrap());
+        let s = pool(2)
+            .install(|| run_sweep(&mut db, &cells, &opts, dummy_trial))
+            .unwrap();
+        assert_eq!(s.completed, s.total);
+        assert_eq!(s.total + s.other_shards, cells.len() * opts.trials);
+        for r in db.trials(None).unwrap() {
+            assert_eq!(r.shard, format!("{i}/{n}"));
+            // Disjoint: no (cell, trial) runs in two shards.
+            assert!(ran.insert((r.cell_hash, r.trial)), "ran twice");
+        }
+        paths.push(path);
+    }
+    // The smoke preset has enough cells that no shard of 3 is empty (else this tests less).
+    assert!(
+        paths
+            .iter()
+            .all(|p| ResultsDb::open(p).unwrap().count().unwrap() > 0)
+    );
+    let merged = dir.path().join("merged.sqlite");
+    crate::results::merge::merge(&merged, &paths).unwrap();
+    assert_eq!(
+        contents(&ResultsDb::open(&merged).unwrap()),
+        contents(&whole)
+    );
+}
