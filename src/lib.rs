@@ -17,6 +17,8 @@
 // Always built: the bounds and everything they read (`--no-default-features` builds only these).
 pub mod bounds;
 pub mod error;
+pub mod fsio;
+pub mod limits;
 pub mod model;
 pub mod norms;
 pub mod optim;

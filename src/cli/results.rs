@@ -65,7 +65,7 @@ fn export(a: &ExportArgs) -> Result<()> {
     let mut buf = Vec::new();
     db.export(a.experiment.as_deref(), format, &mut buf)?;
     match &a.out {
-        Some(path) => std::fs::write(path, &buf).map_err(|e| Error::io(path.display(), e)),
+        Some(path) => attnbounds::fsio::write_atomic(path, &buf),
         None => {
             let mut out = std::io::stdout().lock();
             out.write_all(&buf)

@@ -87,6 +87,7 @@ impl Spec {
     fn validate(&self) -> Result<Vec<usize>> {
         let s = check::at_least("sparsity", self.sparsity, 1)?;
         let t = check::at_least("context_len", self.context_len, 1)?;
+        crate::limits::count("context_len", t, crate::limits::MAX_CONTEXT_LEN)?;
         if s > t {
             return Err(Error::invalid(
                 "sparsity",
