@@ -13,13 +13,17 @@ use std::sync::atomic::{AtomicU64, Ordering};
 
 static COUNTER: AtomicU64 = AtomicU64::new(0);
 
-/// A fresh temporary name next to `path`: `.NAME.tmp-PID-N` (hidden, unique in this process).
+/// A fresh temporary name next to `path`: `.NAME.tmp-PID-N.EXT` (hidden, unique in this
+/// process, and ending in the same extension, which some encoders read to pick a format).
 pub fn temp_path(path: &Path) -> PathBuf {
     let name = path
         .file_name()
         .map_or_else(|| "file".into(), |n| n.to_string_lossy().into_owned());
+    let ext = path
+        .extension()
+        .map_or_else(String::new, |e| format!(".{}", e.to_string_lossy()));
     let n = COUNTER.fetch_add(1, Ordering::Relaxed);
-    path.with_file_name(format!(".{name}.tmp-{}-{n}", std::process::id()))
+    path.with_file_name(format!(".{name}.tmp-{}-{n}{ext}", std::process::id()))
 }
 
 /// Writes `bytes` to `path` atomically (see the module doc).

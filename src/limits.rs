@@ -234,6 +234,8 @@ pub struct TrainShape {
     /// 0 for a model without MLP.
     pub mlp_width: usize,
     pub steps: usize,
+    /// Steps between evaluations of the full sample (0: once per epoch).
+    pub eval_every: usize,
     /// Fresh samples for the population error (0 when it is enumerated).
     pub population_samples: usize,
 }
@@ -251,38 +253,62 @@ impl TrainShape {
         (2.0 + t) * d + 4.0 * d * k * h + 2.0 * d * self.mlp_width as f64 + d
     }
 
-    /// Floats per row in flight (one sequence position of one sample) in a forward and
-    /// backward pass.
-    fn floats_per_row(&self) -> f64 {
+    /// Floats of one sample in flight in a forward and backward pass (the token-table path:
+    /// per position the attention scores and weights of every head, per sample the mixed
+    /// values, the MLP and the read-out).
+    fn floats_per_sample(&self) -> f64 {
         let (d, k, h) = (self.width as f64, self.value_dim as f64, self.heads as f64);
-        4.0 * d + h * (3.0 * k + 2.0) + 2.0 * self.mlp_width as f64
+        let t = self.context_len as f64 + 1.0;
+        t * (2.0 * h + 2.0) + 4.0 * d + 3.0 * h * k + 2.0 * self.mlp_width as f64
+    }
+
+    /// Work of the token table of one step: every (position, token) row through the
+    /// projections and the MLP.
+    fn table_work(&self) -> f64 {
+        let (d, k, h) = (self.width as f64, self.value_dim as f64, self.heads as f64);
+        let t = self.context_len as f64 + 1.0;
+        2.0 * t * (4.0 * d * k * h + 2.0 * d * self.mlp_width as f64)
+    }
+
+    /// Rows of the full training sample evaluated per step, amortised: every `eval_every`
+    /// steps, or once per epoch when it is 0.
+    fn eval_rows_per_step(&self) -> f64 {
+        let m = self.num_samples as f64;
+        let batch = (self.batch_size as f64).clamp(1.0, m.max(1.0));
+        let every = if self.eval_every == 0 {
+            (m / batch).ceil().max(1.0)
+        } else {
+            self.eval_every as f64
+        };
+        m / every
     }
 
     /// Estimated peak memory in bytes: the sample (bits and labels), the parameters with
-    /// gradient and two Adam moments, the activations of one minibatch forward and backward
-    /// (and of one evaluation chunk of the full sample), and one population chunk.
+    /// gradient and two Adam moments (the fixed embedding counted as parameters too), the
+    /// token table, the activations of one evaluation chunk of the sample (at least one
+    /// minibatch) forward and backward, and one population chunk.
     pub fn memory_bytes(&self) -> f64 {
         let t = self.context_len as f64 + 1.0;
         let m = self.num_samples as f64;
         let batch = (self.batch_size as f64).min(m);
-        let eval_rows = m.min(POPULATION_CHUNK_ROWS).max(batch);
+        let rows = m.min(POPULATION_CHUNK_ROWS).max(batch);
         let data = m * (t + 1.0);
         let params = 4.0 * 4.0 * self.parameters();
-        let activations = 2.0 * 4.0 * eval_rows * t * self.floats_per_row();
+        let table = 2.0 * 4.0 * self.table_work();
+        let activations = 2.0 * 4.0 * rows * self.floats_per_sample();
         let population = POPULATION_CHUNK_ROWS.min(self.population_samples as f64) * t * 9.0;
-        data + params + activations + population
+        data + params + table + activations + population
     }
 
-    /// Estimated operations of one trial: every step on a minibatch, one full-sample
-    /// evaluation per step at most, and the population sample.
+    /// Estimated operations of one trial: per step the token table, the minibatch and the
+    /// amortised evaluation of the full sample; then the population sample.
     pub fn work(&self) -> f64 {
-        let t = self.context_len as f64 + 1.0;
         let m = self.num_samples as f64;
         let batch = (self.batch_size as f64).min(m);
-        let per_row = 3.0 * self.floats_per_row() * (self.width as f64).max(1.0);
+        let per_sample = 4.0 * self.floats_per_sample();
         let steps = self.steps as f64;
-        steps * (batch + m.min(steps * batch)) * t * per_row
-            + self.population_samples as f64 * t * per_row
+        steps * (self.table_work() + (batch + self.eval_rows_per_step()) * per_sample)
+            + self.population_samples as f64 * per_sample
     }
 }
 
@@ -340,6 +366,7 @@ mod tests {
             heads: 1,
             mlp_width: 32,
             steps: 2000,
+            eval_every: 0,
             population_samples: 20_000,
         };
         let (m0, w0) = (s.memory_bytes(), s.work());
@@ -350,10 +377,6 @@ mod tests {
                 context_len: 1000,
                 ..s
             },
-            TrainShape {
-                num_samples: 100_000,
-                ..s
-            },
             TrainShape { width: 64, ..s },
             TrainShape { heads: 4, ..s },
         ] {
@@ -362,6 +385,16 @@ mod tests {
                 "{bigger:?}"
             );
         }
+        // More samples cost memory; the work per step stays about the same (one evaluation
+        // of the sample per epoch); more steps or evaluations cost work.
+        let more = TrainShape {
+            num_samples: 100_000,
+            ..s
+        };
+        // The sample alone grows by 99_000 (T + 2) bytes.
+        assert!(more.memory_bytes() >= m0 + 99_000.0 * 102.0);
+        assert!(TrainShape { steps: 4000, ..s }.work() > 1.9 * w0);
+        assert!(TrainShape { eval_every: 1, ..s }.work() > 2.0 * w0);
         let huge = TrainShape {
             context_len: usize::MAX,
             num_samples: usize::MAX,

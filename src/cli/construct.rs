@@ -29,6 +29,7 @@ pub enum PositionalArg {
 }
 
 #[derive(Args, Debug)]
+#[command(allow_negative_numbers = true)]
 pub struct ConstructArgs {
     #[arg(long, value_enum, default_value_t = TaskArg::And)]
     pub task: TaskArg,
@@ -168,6 +169,9 @@ fn check_inputs(a: &ConstructArgs) -> Result<()> {
 
 pub fn run(a: ConstructArgs) -> Result<()> {
     let target = parse_target(&a)?;
+    if a.verify {
+        check_inputs(&a)?;
+    }
     let sparsity = match &target {
         Target::TruthTable(t) => t.len().trailing_zeros() as usize,
         _ => a.sparsity,
@@ -199,7 +203,6 @@ pub fn run(a: ConstructArgs) -> Result<()> {
         n.b_x, n.theta_frobenius, n.theta_21, n.w_v_spectral, n.w_v_21, n.w_2
     );
     if a.verify {
-        check_inputs(&a)?;
         let t0 = std::time::Instant::now();
         let v = c.verify(a.inputs)?;
         println!(

@@ -387,6 +387,7 @@ impl CellConfig {
             heads: t.heads,
             mlp_width,
             steps: t.steps,
+            eval_every: t.eval_every,
             population_samples: if self.context_len > 20 {
                 t.population_samples
             } else {
