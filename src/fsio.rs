@@ -65,6 +65,22 @@ pub fn write_atomic_with(
     })
 }
 
+/// Reads a text file (a config or layout) of at most `max` bytes: a larger file is refused
+/// before it is read, with an error naming `field`, the path, its size and the maximum.
+pub fn read_text(field: &str, path: &Path, max: u64) -> Result<String> {
+    let len = std::fs::metadata(path)
+        .map_err(|e| Error::io(path.display(), e))?
+        .len();
+    if len > max {
+        return Err(Error::invalid(
+            field,
+            format!("{} ({len} bytes)", path.display()),
+            format!("a text file of at most {max} bytes (docs/limits.md)"),
+        ));
+    }
+    std::fs::read_to_string(path).map_err(|e| Error::io(path.display(), e))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -56,6 +56,8 @@ pub const MAX_LAYERS: usize = 4096;
 pub const MAX_SPARSITY: usize = 24;
 /// Random inputs of `construct --verify --inputs`.
 pub const MAX_INPUTS: u64 = 1_000_000_000;
+/// Size of a text input file (sweep config, `bound --config`, layout mapping).
+pub const MAX_TEXT_FILE_BYTES: u64 = 16 << 20;
 /// Default work limit in "operations" (multiply-adds and comparable steps, as estimated here):
 /// about a day on two cores; the paper presets need about 1e16.
 pub const DEFAULT_WORK_LIMIT: f64 = 1e17;

@@ -24,8 +24,10 @@ const TIMEOUT: Duration = Duration::from_secs(30);
 enum Fixture {
     Text(&'static str),
     Bytes(fn() -> Vec<u8>),
+    /// A sparse file of this many bytes (no disk space used).
+    Sparse(u64),
 }
-use Fixture::{Bytes, Text};
+use Fixture::{Bytes, Sparse, Text};
 
 /// Whether the case is expected to pass today.
 #[derive(Clone, Copy, PartialEq)]
@@ -259,6 +261,14 @@ fn st_inputs_wrong_width() -> Vec<u8> {
 }
 fn st_inputs_wrong_t() -> Vec<u8> {
     safetensors(&[("x", &[2, 7, D], &vals(2 * 7 * D, 0.5))], "")
+}
+
+/// An empty results store, written by the library.
+fn empty_store() -> Vec<u8> {
+    let dir = tempfile::tempdir().unwrap();
+    let p = dir.path().join("db.sqlite");
+    drop(attnbounds::results::ResultsDb::open(&p).unwrap());
+    std::fs::read(&p).unwrap()
 }
 
 /// A SQLite database of some other program (no `trials` table, no application_id).
@@ -598,6 +608,10 @@ const CASES: &[Case] = &[
     f("norms --weights @/m.safetensors --num-samples 100 --context-len 3 --data @/x.st", &[("m.safetensors", Bytes(st_ok)), ("x.st", Text("not safetensors"))], 1, "x.st"),
     f("norms --weights @/m.safetensors --num-samples 100 --context-len 3 --data @/x.st", &[("m.safetensors", Bytes(st_ok)), ("x.st", Bytes(st_duplicate))], 1, "readout.weight"),
     f("norms --weights @/m.safetensors --num-samples 100 --context-len 3 --b-x 1 --data @/x.csv", &[("m.safetensors", Bytes(st_ok))], 2, "--data"),
+    f("norms --weights @/m.safetensors --num-samples 100 --context-len 5 --b-x 1", &[("m.safetensors", Sparse(1 << 36))], 1, "weights"),
+    f("norms --weights @/m.safetensors --num-samples 100 --context-len 3 --data @/x.csv", &[("m.safetensors", Bytes(st_ok)), ("x.csv", Sparse(1 << 36))], 1, "data"),
+    f("experiment gap --config @/c.toml --db @/db.sqlite --out @/out", &[("c.toml", Sparse(1 << 36))], 1, "c.toml"),
+    f("bound --config @/b.toml", &[("b.toml", Sparse(1 << 36))], 1, "b.toml"),
     // --- gap --config files (more: CONFIG_CASES)
     c("experiment gap --config @/missing.toml --db @/db.sqlite --out @/out", 1, "missing.toml"),
     c("experiment gap --config @ --db @/db.sqlite --out @/out", 1, "cannot access"),
@@ -630,6 +644,7 @@ const CASES: &[Case] = &[
     f("experiment sparse-parity --preset smoke --db @/file/db.sqlite --out @/out", &[("file", Text("a file"))], 1, "/file"),
     // --- results export
     c("results export --db @/absent.sqlite", 1, "absent.sqlite"),
+    f("results export --db @/db.sqlite --out @/no/such/dir/x.csv", &[("db.sqlite", Bytes(empty_store))], 1, "x.csv"),
     f("results export --db @/db.sqlite", &[("db.sqlite", Text("this is not a database at all, just text padding it out"))], 1, "db.sqlite"),
     f("results export --db @/db.sqlite", &[("db.sqlite", Bytes(|| vec![0u8; 4096]))], 1, "db.sqlite"),
     // Issue 19 item 3 (store identity, another engineer's slice): once it merges, a database
@@ -647,10 +662,20 @@ struct Outcome {
     timed_out: bool,
 }
 
-fn run_case(args: &str, files: &[(&str, Vec<u8>)]) -> Outcome {
+/// A fixture made ready to write.
+enum Made {
+    Bytes(Vec<u8>),
+    Sparse(u64),
+}
+
+fn run_case(args: &str, files: &[(&str, Made)]) -> Outcome {
     let dir = tempfile::tempdir().unwrap();
-    for (name, bytes) in files {
-        std::fs::write(dir.path().join(name), bytes).unwrap();
+    for (name, fixture) in files {
+        let path = dir.path().join(name);
+        match fixture {
+            Made::Bytes(bytes) => std::fs::write(path, bytes).unwrap(),
+            Made::Sparse(len) => std::fs::File::create(path).unwrap().set_len(*len).unwrap(),
+        }
     }
     let root = dir.path().to_str().unwrap();
     let argv: Vec<String> = args
@@ -712,14 +737,16 @@ fn run_case(args: &str, files: &[(&str, Vec<u8>)]) -> Outcome {
 }
 
 /// Every case as (label, args, files, code, needle, status).
-fn all_cases() -> Vec<(
+type Prepared = (
     String,
     String,
-    Vec<(&'static str, Vec<u8>)>,
+    Vec<(&'static str, Made)>,
     i32,
     String,
     Status,
-)> {
+);
+
+fn all_cases() -> Vec<Prepared> {
     let mut out = Vec::new();
     for (i, k) in CASES.iter().enumerate() {
         let files = k
@@ -727,8 +754,9 @@ fn all_cases() -> Vec<(
             .iter()
             .map(|(n, fx)| {
                 let b = match fx {
-                    Text(t) => t.as_bytes().to_vec(),
-                    Bytes(g) => g(),
+                    Text(t) => Made::Bytes(t.as_bytes().to_vec()),
+                    Bytes(g) => Made::Bytes(g()),
+                    Sparse(n) => Made::Sparse(*n),
                 };
                 (*n, b)
             })
@@ -747,7 +775,7 @@ fn all_cases() -> Vec<(
         out.push((
             format!("config case {i} ({top} | {train})"),
             "experiment gap --config @/c.toml --db @/db.sqlite --out @/out".to_string(),
-            vec![("c.toml", text.into_bytes())],
+            vec![("c.toml", Made::Bytes(text.into_bytes()))],
             1,
             needle.to_string(),
             Active,

@@ -138,7 +138,8 @@ fn resolve(a: &BoundArgs) -> Result<(Setting, Radii, BoundParams)> {
     let f: FileConfig = match &a.config {
         None => FileConfig::default(),
         Some(path) => {
-            let text = std::fs::read_to_string(path).map_err(|e| Error::io(path.display(), e))?;
+            let max = attnbounds::limits::MAX_TEXT_FILE_BYTES;
+            let text = attnbounds::fsio::read_text("config", path, max)?;
             toml::from_str(&text).map_err(|e| Error::parse(path.display(), e))?
         }
     };

@@ -408,7 +408,7 @@ impl SweepConfig {
     /// Reads, parses and validates a TOML file.
     pub fn load(path: impl AsRef<Path>) -> Result<SweepConfig> {
         let path = path.as_ref();
-        let text = std::fs::read_to_string(path).map_err(|e| Error::io(path.display(), e))?;
+        let text = crate::fsio::read_text("config", path, crate::limits::MAX_TEXT_FILE_BYTES)?;
         SweepConfig::from_toml(&text, &path.display().to_string())
     }
 

@@ -458,6 +458,20 @@ fn check_unique_names(bytes: &[u8]) -> Result<()> {
     }
 }
 
+/// A file is read whole and its tensors converted to f64 (up to 4 bytes per byte for F16 and
+/// BF16, plus the bytes themselves): refuse it before reading when that exceeds the memory
+/// limit (`crate::limits`).
+fn check_file_size(field: &str, path: &Path) -> Result<()> {
+    let len = std::fs::metadata(path)
+        .map_err(|e| Error::io(path.display(), e))?
+        .len();
+    crate::limits::memory(
+        field,
+        format!("{} ({len} bytes)", path.display()),
+        5.0 * len as f64,
+    )
+}
+
 /// Reads and imports a file.
 pub fn read_file(path: &Path, layout: Layout, heads: Option<usize>) -> Result<ImportedModel> {
     read_file_mapped(path, &layout.mapping(), layout.name(), heads)
@@ -470,6 +484,7 @@ pub fn read_file_mapped(
     name: &str,
     heads: Option<usize>,
 ) -> Result<ImportedModel> {
+    check_file_size("weights", path)?;
     let bytes = std::fs::read(path).map_err(|e| Error::io(path.display(), e))?;
     import_mapped(&bytes, mapping, name, heads)
 }
@@ -480,6 +495,7 @@ pub fn read_file_mapped(
 /// among several) of shape (n, T, d) or (n T, d). Returns B_X and the shape as stored.
 pub fn b_x_from_file(path: &Path) -> Result<(f64, Vec<usize>)> {
     let src = path.display().to_string();
+    check_file_size("data", path)?;
     let bytes = std::fs::read(path).map_err(|e| Error::io(&src, e))?;
     let csv = path
         .extension()
