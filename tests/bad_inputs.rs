@@ -538,6 +538,7 @@ const CASES: &[Case] = &[
     c("construct --context-len 100 --verify --inputs 10000000000", 1, "inputs"),
     c("construct --context-len 100000 --positional random --verify --inputs 1000000001", 1, "inputs"),
     c("construct --eta0 -0.5", 1, "eta0"),
+    c("construct --context-len 1000000 --sparsity 20 --positional random", 1, "context_len"),
     // --- norms: flags
     f("norms --weights @/m.safetensors --num-samples 100 --context-len 5 --b-x 1 --gamma -1", &[("m.safetensors", Bytes(st_ok))], 1, "gamma"),
     f("norms --weights @/m.safetensors --num-samples 100 --context-len 5 --b-x 1 --delta 2", &[("m.safetensors", Bytes(st_ok))], 1, "delta"),
