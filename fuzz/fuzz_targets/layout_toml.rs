@@ -5,11 +5,18 @@ use libfuzzer_sys::fuzz_target;
 
 /// A safetensors file: an 8-byte little-endian header length, the JSON header, the data.
 fn file() -> Vec<u8> {
-    let names = ["in_proj_weight", "out_proj.weight", "head.weight", "q.weight", "k.weight"];
+    let names = [
+        "in_proj_weight",
+        "out_proj.weight",
+        "head.weight",
+        "q.weight",
+        "k.weight",
+    ];
     let mut header = String::from("{");
     for (i, n) in names.iter().enumerate() {
         let (a, b) = (i * 16, i * 16 + 16);
-        header += &format!("\"{n}\":{{\"dtype\":\"F32\",\"shape\":[2,2],\"data_offsets\":[{a},{b}]}},");
+        header +=
+            &format!("\"{n}\":{{\"dtype\":\"F32\",\"shape\":[2,2],\"data_offsets\":[{a},{b}]}},");
     }
     header.pop();
     header += "}";
