@@ -136,7 +136,8 @@ impl RunArgs {
         let mut b = rayon::ThreadPoolBuilder::new();
         if let Some(n) = self.threads {
             let max = attnbounds::limits::MAX_THREADS;
-            attnbounds::limits::count_in("threads", n, 1, max)?;
+            attnbounds::error::check::at_least("threads", n, 1)?;
+            attnbounds::limits::count("threads", n, max)?;
             b = b.num_threads(n);
         }
         let pool = b.build().map_err(|e| {
