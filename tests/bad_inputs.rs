@@ -645,6 +645,7 @@ const CASES: &[Case] = &[
     f("experiment sparse-parity --preset smoke --db @/file/db.sqlite --out @/out", &[("file", Text("a file"))], 1, "/file"),
     // --- results export
     c("results export --db @/absent.sqlite", 1, "absent.sqlite"),
+    f("results export --db @/big.sqlite", &[("big.sqlite", Sparse(1 << 36))], 1, "db"),
     f("results export --db @/db.sqlite --out @/no/such/dir/x.csv", &[("db.sqlite", Bytes(empty_store))], 1, "x.csv"),
     f("results export --db @/db.sqlite", &[("db.sqlite", Text("this is not a database at all, just text padding it out"))], 1, "db.sqlite"),
     f("results export --db @/db.sqlite", &[("db.sqlite", Bytes(|| vec![0u8; 4096]))], 1, "db.sqlite"),

@@ -56,6 +56,16 @@ fn export(a: &ExportArgs) -> Result<()> {
             "an existing results store (run an experiment first)",
         ));
     }
+    // The export is built in memory (a few times the stored text): refuse a store whose
+    // export would not fit before reading it.
+    let len = std::fs::metadata(&a.db)
+        .map_err(|e| Error::io(a.db.display(), e))?
+        .len();
+    attnbounds::limits::memory(
+        "db",
+        format!("{} ({len} bytes)", a.db.display()),
+        4.0 * len as f64,
+    )?;
     let db = ResultsDb::open(&a.db)?;
     let format = match a.format {
         FormatArg::Csv => ExportFormat::Csv,
