@@ -272,6 +272,14 @@ impl TrainShape {
         2.0 * t * (4.0 * d * k * h + 2.0 * d * self.mlp_width as f64)
     }
 
+    /// Floats of the token table: one row per (position, token), holding every head's
+    /// projections, the MLP hidden layer and the output.
+    fn table_floats(&self) -> f64 {
+        let (d, k, h) = (self.width as f64, self.value_dim as f64, self.heads as f64);
+        let t = self.context_len as f64 + 1.0;
+        2.0 * t * (3.0 * h * k + 2.0 * d + self.mlp_width as f64)
+    }
+
     /// Rows of the full training sample evaluated per step, amortised: every `eval_every`
     /// steps, or once per epoch when it is 0.
     fn eval_rows_per_step(&self) -> f64 {
@@ -296,7 +304,7 @@ impl TrainShape {
         let rows = m.min(POPULATION_CHUNK_ROWS).max(batch);
         let data = m * (t + 1.0);
         let params = 4.0 * 4.0 * self.parameters();
-        let table = 2.0 * 4.0 * self.table_work();
+        let table = 2.0 * 4.0 * self.table_floats();
         let activations = 2.0 * 4.0 * rows * self.floats_per_sample();
         let population = POPULATION_CHUNK_ROWS.min(self.population_samples as f64) * t * 9.0;
         data + params + table + activations + population
