@@ -25,6 +25,14 @@ pub enum Error {
     Io { path: String, message: String },
     /// A config, weights or data file could be read but not understood.
     Parse { source: String, message: String },
+    /// An input whose estimated memory or work exceeds a limit (`crate::limits`), refused
+    /// before any allocation, e.g. `num_samples = 1e12` (estimate 9 TiB, limit 11 GiB).
+    TooLarge {
+        field: String,
+        value: String,
+        estimate: String,
+        limit: String,
+    },
     /// A numerical check found a lower estimate above a rigorous upper bound (or similar).
     /// This is a finding, never tuned away: callers print it and fail the run.
     Violation { claim: String, detail: String },
@@ -51,6 +59,15 @@ impl fmt::Display for Error {
             ),
             Error::Io { path, message } => write!(f, "cannot access {path}: {message}"),
             Error::Parse { source, message } => write!(f, "cannot parse {source}: {message}"),
+            Error::TooLarge {
+                field,
+                value,
+                estimate,
+                limit,
+            } => write!(
+                f,
+                "too large: {field} = {value} needs an estimated {estimate}, above the limit {limit}"
+            ),
             Error::Violation { claim, detail } => {
                 write!(f, "VIOLATION of {claim}: {detail}")
             }

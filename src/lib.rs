@@ -18,6 +18,8 @@
 pub mod bounds;
 pub mod check;
 pub mod error;
+pub mod fsio;
+pub mod limits;
 pub mod model;
 pub mod norms;
 pub mod optim;

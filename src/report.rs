@@ -104,5 +104,5 @@ pub fn write_gallery(out_dir: &Path, preset: Preset, stages: &[StageReport]) -> 
         }
     }
     let path = out_dir.join("README.md");
-    std::fs::write(&path, s).map_err(|e| Error::io(path.display(), e))
+    crate::fsio::write_atomic(&path, s.as_bytes())
 }

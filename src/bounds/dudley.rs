@@ -1,6 +1,6 @@
 //! Dudley's entropy integral (`docs/derivations.md#6-dudleys-entropy-integral`).
 
-use crate::error::{Result, check};
+use crate::error::{Error, Result, check};
 
 /// Result of [`dudley_numeric`].
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -28,9 +28,22 @@ const DECADES: f64 = 12.0;
 /// (in proportion to the observed gap) until the upper and lower objectives agree to
 /// [`DUDLEY_TOL`] (at most 3 refinements; the achieved gap is reported).
 ///
+/// The class's output range `B`; for a head it is the product `b_w l_sigma b_v b_x` of the
+/// radii, so radii that are each fine can still underflow it to 0: the error says so.
+fn check_range(b: f64) -> Result<f64> {
+    if b.is_finite() && b > 0.0 {
+        return Ok(b);
+    }
+    Err(Error::invalid(
+        "output range B = b_w * l_sigma * b_v * b_x (product of the radii)",
+        b,
+        "a finite number > 0 (radii whose product underflows or overflows f64 are refused)",
+    ))
+}
+
 /// Source: `docs/derivations.md#6-dudleys-entropy-integral`.
 pub fn dudley_numeric(ln_n: impl Fn(f64) -> f64, b: f64, m: usize) -> Result<Dudley> {
-    check::positive("range", b)?;
+    check_range(b)?;
     check::at_least("num_samples", m, 1)?;
     let coef = 12.0 / (m as f64).sqrt();
     let stop = (m as f64).sqrt() / 3.0;
@@ -95,7 +108,7 @@ pub fn dudley_numeric(ln_n: impl Fn(f64) -> f64, b: f64, m: usize) -> Result<Dud
 /// Source: `docs/derivations.md#6-dudleys-entropy-integral`.
 pub fn dudley_closed_form(c: f64, b: f64, m: usize) -> Result<f64> {
     check::non_negative("c", c)?;
-    check::positive("range", b)?;
+    check_range(b)?;
     check::at_least("num_samples", m, 1)?;
     let s = (c / m as f64).sqrt();
     if s == 0.0 {

@@ -33,6 +33,10 @@ impl Setting {
         check::at_least("value_dim", self.value_dim, 1)?;
         check::at_least("heads", self.heads, 1)?;
         check::at_least("layers", self.layers, 1)?;
+        // The deep bounds hold one entry per layer and head: bounded so no count reaches an
+        // allocation unchecked (`crate::limits`).
+        crate::limits::count("layers", self.layers, crate::limits::MAX_LAYERS)?;
+        crate::limits::count("heads", self.heads, crate::limits::MAX_HEADS)?;
         Ok(())
     }
 

@@ -138,7 +138,8 @@ fn resolve(a: &BoundArgs) -> Result<(Setting, Radii, BoundParams)> {
     let f: FileConfig = match &a.config {
         None => FileConfig::default(),
         Some(path) => {
-            let text = std::fs::read_to_string(path).map_err(|e| Error::io(path.display(), e))?;
+            let max = attnbounds::limits::MAX_TEXT_FILE_BYTES;
+            let text = attnbounds::fsio::read_text("config", path, max)?;
             toml::from_str(&text).map_err(|e| Error::parse(path.display(), e))?
         }
     };
@@ -211,8 +212,18 @@ fn parse_sweep(spec: &str, points: usize) -> Result<(SweepVar, Vec<usize>)> {
     if lo > hi {
         return Err(bad("LO <= HI"));
     }
-    if points == 0 {
-        return Err(Error::invalid("points", points, "an integer >= 1"));
+    use attnbounds::limits::{MAX_POINTS, MAX_SWEEP_POINTS, count_in};
+    count_in("points", points, 1, MAX_POINTS)?;
+    let total = ((hi as f64).log10() - (lo as f64).log10()) * points as f64 + 1.0;
+    if total > MAX_SWEEP_POINTS as f64 {
+        return Err(Error::invalid(
+            "points",
+            points,
+            format!(
+                "at most {MAX_SWEEP_POINTS} grid points in all (this sweep would evaluate about \
+                 {total:.0}; docs/limits.md)"
+            ),
+        ));
     }
     let grid = attnbounds::stats::log_grid(lo, hi, points);
     Ok((var, grid))
@@ -247,8 +258,25 @@ fn compute(a: &BoundArgs) -> Result<Vec<Line>> {
         }
     };
     let mut lines = Vec::new();
+    let swept = a.sweep.is_some();
     for s in settings {
-        for row in all_bounds(&s, &radii, &params)? {
+        let rows = all_bounds(&s, &radii, &params).map_err(|e| match e {
+            // Name the failing point of a sweep (its field keeps the library's name).
+            Error::InvalidValue {
+                field,
+                value,
+                allowed,
+            } if swept => Error::InvalidValue {
+                field: format!(
+                    "{field} (at sweep point context_len = {}, num_samples = {})",
+                    s.context_len, s.num_samples
+                ),
+                value,
+                allowed,
+            },
+            e => e,
+        })?;
+        for row in rows {
             lines.push(Line {
                 context_len: s.context_len,
                 num_samples: s.num_samples,

@@ -29,6 +29,7 @@ pub enum PositionalArg {
 }
 
 #[derive(Args, Debug)]
+#[command(allow_negative_numbers = true)]
 pub struct ConstructArgs {
     #[arg(long, value_enum, default_value_t = TaskArg::And)]
     pub task: TaskArg,
@@ -60,7 +61,7 @@ fn parse_target(a: &ConstructArgs) -> Result<Target> {
         TaskArg::And => Target::And,
         TaskArg::Or => Target::Or,
         TaskArg::Parity => Target::Parity,
-        TaskArg::Majority => Target::Majority,
+        TaskArg::Majority if a.sparsity % 2 == 1 => Target::Majority,
         TaskArg::TruthTable => {
             let s = a.truth_table.as_deref().unwrap_or("");
             if s.is_empty() || !s.chars().all(|c| c == '0' || c == '1') {
@@ -70,7 +71,23 @@ fn parse_target(a: &ConstructArgs) -> Result<Target> {
                     "a string of 2^s characters 0/1",
                 ));
             }
+            let n = s.len();
+            let max = 1usize << attnbounds::limits::MAX_SPARSITY;
+            if n < 2 || !n.is_power_of_two() || n > max {
+                return Err(Error::invalid(
+                    "truth-table length",
+                    n,
+                    format!("2^s characters 0/1 for a sparsity s >= 1 (2, 4, 8, ..., {max})"),
+                ));
+            }
             Target::TruthTable(s.chars().map(|c| c == '1').collect())
+        }
+        TaskArg::Majority => {
+            return Err(Error::invalid(
+                "sparsity",
+                a.sparsity,
+                "an odd integer for --task majority (an even s has ties; gap refuses it too)",
+            ));
         }
     })
 }
@@ -119,8 +136,34 @@ fn line(sp: &Spec) -> Result<String> {
     ))
 }
 
+/// `--inputs` of a random verification: at least 1 (0 inputs would report a margin of
+/// infinity), at most `limits::MAX_INPUTS`, and within the work limit (each input costs
+/// O(s + log T), or O(T) with random codes).
+fn check_inputs(a: &ConstructArgs) -> Result<()> {
+    use attnbounds::construct::EXHAUSTIVE_MAX_CONTEXT_LEN;
+    use attnbounds::limits::{self, MAX_INPUTS};
+    if a.context_len <= EXHAUSTIVE_MAX_CONTEXT_LEN {
+        return Ok(()); // all 2^T inputs; --inputs is not read
+    }
+    if a.inputs == 0 || a.inputs > MAX_INPUTS {
+        return Err(Error::invalid(
+            "inputs",
+            a.inputs,
+            format!("an integer in [1, {MAX_INPUTS}] (docs/limits.md)"),
+        ));
+    }
+    let per_input = match a.positional {
+        PositionalArg::OneHot => a.sparsity as f64 + (a.context_len as f64).log2() + 16.0,
+        PositionalArg::Random => a.context_len as f64,
+    };
+    limits::work("inputs", a.inputs, a.inputs as f64 * per_input)
+}
+
 pub fn run(a: ConstructArgs) -> Result<()> {
     let target = parse_target(&a)?;
+    if a.verify {
+        check_inputs(&a)?;
+    }
     let sparsity = match &target {
         Target::TruthTable(t) => t.len().trailing_zeros() as usize,
         _ => a.sparsity,

@@ -28,6 +28,11 @@ use std::path::PathBuf;
 pub struct Cli {
     #[command(subcommand)]
     pub command: Command,
+    /// Memory limit for the estimates checked before any work, in bytes (suffix K, M, G, T
+    /// allowed) [default: $ATTNBOUNDS_MEMORY_LIMIT, else half of physical memory or of the
+    /// address-space limit, whichever is smaller; docs/limits.md].
+    #[arg(long, global = true)]
+    pub memory_limit: Option<String>,
 }
 
 #[derive(Subcommand, Debug)]
@@ -57,6 +62,9 @@ pub enum Command {
 }
 
 pub fn run(cli: Cli) -> Result<()> {
+    if let Some(s) = &cli.memory_limit {
+        attnbounds::limits::set_memory_limit(attnbounds::limits::parse_bytes("memory-limit", s)?);
+    }
     match cli.command {
         Command::Figures(args) => args.in_pool(|| figures::run(&args)),
         Command::Bound(args) => bound::run(*args),
@@ -180,12 +188,18 @@ impl RunArgs {
     pub fn in_pool<T: Send>(&self, f: impl FnOnce() -> Result<T> + Send) -> Result<T> {
         let mut b = rayon::ThreadPoolBuilder::new();
         if let Some(n) = self.threads {
+            let max = attnbounds::limits::MAX_THREADS;
             attnbounds::error::check::at_least("threads", n, 1)?;
+            attnbounds::limits::count("threads", n, max)?;
             b = b.num_threads(n);
         }
-        let pool = b
-            .build()
-            .map_err(|e| Error::invalid("threads", format!("{:?}", self.threads), e.to_string()))?;
+        let pool = b.build().map_err(|e| {
+            Error::invalid(
+                "threads",
+                self.threads.map_or("(all cores)".into(), |n| n.to_string()),
+                format!("a count the system can start (starting the pool failed: {e})"),
+            )
+        })?;
         pool.install(f)
     }
 }

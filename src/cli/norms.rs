@@ -12,6 +12,7 @@ use clap::Args;
 use std::path::PathBuf;
 
 #[derive(Args, Debug)]
+#[command(allow_negative_numbers = true)]
 pub struct NormsArgs {
     /// safetensors file with the model (layout: docs/pytorch.md).
     #[arg(long)]

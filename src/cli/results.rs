@@ -82,6 +82,16 @@ fn export(a: &ExportArgs) -> Result<()> {
             "an existing results store (run an experiment first)",
         ));
     }
+    // The export is built in memory (a few times the stored text): refuse a store whose
+    // export would not fit before reading it.
+    let len = std::fs::metadata(&a.db)
+        .map_err(|e| Error::io(a.db.display(), e))?
+        .len();
+    attnbounds::limits::memory(
+        "db",
+        format!("{} ({len} bytes)", a.db.display()),
+        4.0 * len as f64,
+    )?;
     let db = ResultsDb::open(&a.db)?;
     let format = match a.format {
         FormatArg::Csv => ExportFormat::Csv,
@@ -91,7 +101,7 @@ fn export(a: &ExportArgs) -> Result<()> {
     let mut buf = Vec::new();
     db.export(a.experiment.as_deref(), format, &mut buf)?;
     match &a.out {
-        Some(path) => std::fs::write(path, &buf).map_err(|e| Error::io(path.display(), e)),
+        Some(path) => attnbounds::fsio::write_atomic(path, &buf),
         None => {
             let mut out = std::io::stdout().lock();
             out.write_all(&buf)

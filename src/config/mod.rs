@@ -229,7 +229,27 @@ impl TrainConfig {
         }
         check::non_negative("train.target_loss", self.target_loss)?;
         check::at_least("train.population_samples", self.population_samples, 1)?;
+        self.check_sizes()?;
         self.check_unread_are_default()
+    }
+
+    /// Every count at most its documented maximum (`crate::limits`).
+    fn check_sizes(&self) -> Result<()> {
+        use crate::limits::{self, count};
+        count("train.steps", self.steps, limits::MAX_STEPS)?;
+        count("train.batch_size", self.batch_size, limits::MAX_NUM_SAMPLES)?;
+        count("train.width", self.width, limits::MAX_WIDTH)?;
+        count("train.value_dim", self.value_dim, limits::MAX_VALUE_DIM)?;
+        count("train.heads", self.heads, limits::MAX_HEADS)?;
+        count("train.mlp_width", self.mlp_width, limits::MAX_WIDTH)?;
+        count("train.patience", self.patience, limits::MAX_PATIENCE)?;
+        count("train.eval_every", self.eval_every, limits::MAX_EVAL_EVERY)?;
+        count(
+            "train.population_samples",
+            self.population_samples,
+            limits::MAX_POPULATION_SAMPLES,
+        )?;
+        Ok(())
     }
 
     /// A field the configured trainer never reads must keep its default: the cell hash then
@@ -332,9 +352,48 @@ impl CellConfig {
     }
 
     pub fn validate(&self) -> Result<()> {
+        use crate::limits::{self, count};
+        count("context_len", self.context_len, limits::MAX_CONTEXT_LEN)?;
+        count("num_samples", self.num_samples, limits::MAX_NUM_SAMPLES)?;
+        count("sparsity", self.sparsity, limits::MAX_SPARSITY)?;
         self.task_kind()?;
         check::at_least("num_samples", self.num_samples, 1)?;
-        self.train.validate()
+        self.train.validate()?;
+        let shape = self.train_shape();
+        let what = format!(
+            "{} (context_len = {}, {} model)",
+            self.num_samples,
+            self.context_len,
+            self.model.name()
+        );
+        limits::memory("num_samples", &what, shape.memory_bytes())?;
+        limits::work("num_samples", &what, shape.work())
+    }
+
+    /// The sizes the memory and work estimates of one trial read (`crate::limits`).
+    pub fn train_shape(&self) -> crate::limits::TrainShape {
+        let t = &self.train;
+        let (width, mlp_width) = match self.model {
+            // The fixed one-hot embedding: d = T + 3, no MLP.
+            ModelKind::ClsHead => (self.context_len.saturating_add(3), 0),
+            ModelKind::Transformer => (t.width, t.mlp_width),
+        };
+        crate::limits::TrainShape {
+            context_len: self.context_len,
+            num_samples: self.num_samples,
+            batch_size: t.batch_size,
+            width,
+            value_dim: t.value_dim,
+            heads: t.heads,
+            mlp_width,
+            steps: t.steps,
+            eval_every: t.eval_every,
+            population_samples: if self.context_len > 20 {
+                t.population_samples
+            } else {
+                0
+            },
+        }
     }
 }
 
@@ -349,7 +408,7 @@ impl SweepConfig {
     /// Reads, parses and validates a TOML file.
     pub fn load(path: impl AsRef<Path>) -> Result<SweepConfig> {
         let path = path.as_ref();
-        let text = std::fs::read_to_string(path).map_err(|e| Error::io(path.display(), e))?;
+        let text = crate::fsio::read_text("config", path, crate::limits::MAX_TEXT_FILE_BYTES)?;
         SweepConfig::from_toml(&text, &path.display().to_string())
     }
 
@@ -362,19 +421,42 @@ impl SweepConfig {
                 "a non-empty experiment name",
             ));
         }
+        use crate::limits::{self, count};
         check::at_least("trials", self.trials, 1)?;
-        for (field, list) in [
-            ("context_len", &self.context_len),
-            ("num_samples", &self.num_samples),
+        count("trials", self.trials, limits::MAX_TRIALS)?;
+        count("sparsity", self.sparsity, limits::MAX_SPARSITY)?;
+        if let Some(t) = &self.truth_table {
+            count("truth_table length", t.len(), 1 << limits::MAX_SPARSITY)?;
+        }
+        for (field, list, max) in [
+            ("context_len", &self.context_len, limits::MAX_CONTEXT_LEN),
+            ("num_samples", &self.num_samples, limits::MAX_NUM_SAMPLES),
         ] {
             if list.is_empty() {
                 return Err(Error::invalid(field, "[]", "a non-empty list"));
             }
             for (i, &v) in list.iter().enumerate() {
                 check::at_least(&format!("{field}[{i}]"), v, 1)?;
+                count(&format!("{field}[{i}]"), v, max)?;
             }
         }
-        self.cells().iter().try_for_each(CellConfig::validate)
+        let cells = self
+            .context_len
+            .len()
+            .saturating_mul(self.num_samples.len());
+        count(
+            "cells (context_len x num_samples entries)",
+            cells,
+            limits::MAX_CELLS,
+        )?;
+        let cells = self.cells();
+        cells.iter().try_for_each(CellConfig::validate)?;
+        let total: f64 = cells.iter().map(|c| c.train_shape().work()).sum();
+        limits::work(
+            "trials",
+            format!("{} over {} cells", self.trials, cells.len()),
+            total * self.trials as f64,
+        )
     }
 
     /// The cells, `context_len` outer and `num_samples` inner, in file order.

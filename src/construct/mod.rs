@@ -87,6 +87,7 @@ impl Spec {
     fn validate(&self) -> Result<Vec<usize>> {
         let s = check::at_least("sparsity", self.sparsity, 1)?;
         let t = check::at_least("context_len", self.context_len, 1)?;
+        crate::limits::count("context_len", t, crate::limits::MAX_CONTEXT_LEN)?;
         if s > t {
             return Err(Error::invalid(
                 "sparsity",
@@ -98,6 +99,7 @@ impl Spec {
             return Err(Error::invalid("sparsity", s, "at most 20 (2^s levels)"));
         }
         check::open_unit("eta0", self.eta0)?;
+        self.check_memory()?;
         if let Target::TruthTable(tab) = &self.target
             && tab.len() != 1 << s
         {
@@ -118,6 +120,22 @@ impl Spec {
             }
         };
         Ok(support)
+    }
+
+    /// The head's memory before it is built (`crate::limits`): random codes are a dense
+    /// T x dim table of f64 (plus a copy in the embedding), every other vector has d entries.
+    fn check_memory(&self) -> Result<()> {
+        let t = self.context_len as f64;
+        let (dim, codes) = match self.code_dim() {
+            Some(dim) => (dim as f64, 2.0 * 8.0 * t * dim as f64),
+            None => (t, 0.0),
+        };
+        let vectors = 8.0 * (dim + 3.0) * (4.0 * self.sparsity as f64 + 16.0);
+        crate::limits::memory(
+            "context_len",
+            format!("{} (positional codes of dim {dim})", self.context_len),
+            codes + vectors,
+        )
     }
 
     /// Dimension of the random codes actually used.

@@ -2,7 +2,7 @@
 
 use super::{Construction, ConstructionNorms};
 use crate::bounds::{self, BoundId, BoundParams, HeadRadii, Radii, SampleSize, Setting};
-use crate::error::Result;
+use crate::error::{Error, Result};
 use crate::model::TokenBatch;
 use rand::{Rng, RngExt, SeedableRng};
 
@@ -190,6 +190,10 @@ impl Construction {
     /// the real forward runs on `forward_n` inputs when the embedding fits in memory.
     pub fn verify_random(&self, n: u64, forward_n: usize, seed: u64) -> Result<Verification> {
         use rayon::prelude::*;
+        if n == 0 {
+            // No input gives no margin (the minimum over none would be +infinity).
+            return Err(Error::invalid("inputs", n, "an integer >= 1"));
+        }
         let t = self.spec.context_len;
         let s = self.spec.sparsity;
         let chunks = 64u64;

@@ -283,7 +283,7 @@ impl Figure {
 }
 
 fn write_text(path: &Path, text: &str) -> Result<()> {
-    std::fs::write(path, text).map_err(|e| Error::io(path.display(), e))
+    crate::fsio::write_atomic(path, text.as_bytes())
 }
 
 #[cfg(test)]

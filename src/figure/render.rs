@@ -111,22 +111,27 @@ pub(crate) fn write_svg(fig: &Figure, prep: &Prepared, path: &Path) -> Result<()
         ),
         1,
     );
-    std::fs::write(path, sized).map_err(|e| Error::io(path.display(), e))
+    crate::fsio::write_atomic(path, sized.as_bytes())
 }
 
 pub(crate) fn write_png(fig: &Figure, prep: &Prepared, path: &Path) -> Result<()> {
     ensure_fonts()?;
     let (w, h, legend) = pixel_size(fig);
-    {
-        let root = BitMapBackend::new(path, (w, h)).into_drawing_area();
+    // plotters encodes to a temporary name next to `path`; the final name is written once,
+    // atomically, with the pHYs chunk added.
+    let tmp = crate::fsio::temp_path(path);
+    let drawn = (|| {
+        let root = BitMapBackend::new(&tmp, (w, h)).into_drawing_area();
         draw(&root, fig, prep, &legend).map_err(|e| Error::io(path.display(), e))?;
         root.present().map_err(|e| Error::io(path.display(), e))?;
-    }
+        drop(root);
+        std::fs::read(&tmp).map_err(|e| Error::io(path.display(), e))
+    })();
+    let _ = std::fs::remove_file(&tmp);
     // Record 300 dpi in the file so LaTeX and viewers size it at the paper width.
-    let bytes = std::fs::read(path).map_err(|e| Error::io(path.display(), e))?;
     let with_dpi =
-        png_with_dpi(&bytes, DPI).ok_or_else(|| Error::parse(path.display(), "not a PNG"))?;
-    std::fs::write(path, with_dpi).map_err(|e| Error::io(path.display(), e))
+        png_with_dpi(&drawn?, DPI).ok_or_else(|| Error::parse(path.display(), "not a PNG"))?;
+    crate::fsio::write_atomic(path, &with_dpi)
 }
 
 /// A linear coordinate in axis units with our own tick positions. (plotters' `WithKeyPoints`

@@ -89,14 +89,15 @@ impl ResultsDb {
     /// Writes CSV (`.csv`) or JSON (any other extension) to a file.
     pub fn export_file(&self, experiment: Option<&str>, path: impl AsRef<Path>) -> Result<()> {
         let path = path.as_ref();
-        let file = std::fs::File::create(path).map_err(|e| Error::io(path.display(), e))?;
-        let mut out = std::io::BufWriter::new(file);
+        // Into memory first, then one atomic write: a refused export or a full disk leaves no
+        // partial file under `path`.
+        let mut buf = Vec::new();
         if path.extension().is_some_and(|e| e == "csv") {
-            self.export_csv(experiment, &mut out)?;
+            self.export_csv(experiment, &mut buf)?;
         } else {
-            self.export_json(experiment, &mut out)?;
+            self.export_json(experiment, &mut buf)?;
         }
-        out.flush().map_err(|e| Error::io(path.display(), e))
+        crate::fsio::write_atomic(path, &buf)
     }
 }
 

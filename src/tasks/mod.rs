@@ -303,6 +303,9 @@ impl Task {
     pub fn sample<R: Rng + ?Sized>(&self, num_samples: usize, rng: &mut R) -> Result<Dataset> {
         check::at_least("num_samples", num_samples, 1)?;
         let t = self.context_len;
+        crate::limits::count("num_samples", num_samples, crate::limits::MAX_NUM_SAMPLES)?;
+        let bytes = (num_samples as f64) * (t as f64 + 1.0);
+        crate::limits::memory("num_samples", num_samples, bytes)?;
         let mut bits = vec![0u8; num_samples * t];
         let mut labels = Vec::with_capacity(num_samples);
         for row in bits.chunks_exact_mut(t) {
@@ -322,6 +325,7 @@ fn input_weight(p: f64, context_len: usize, ones: usize) -> f64 {
 
 fn validate(kind: &TaskKind, context_len: usize, sparsity: usize) -> Result<()> {
     check::at_least("context_len", context_len, 1)?;
+    crate::limits::count("context_len", context_len, crate::limits::MAX_CONTEXT_LEN)?;
     check::at_least("sparsity", sparsity, 1)?;
     if sparsity > context_len {
         return Err(Error::invalid(

@@ -176,5 +176,5 @@ pub fn export_transformer(model: &Transformer<f32>, layout: Layout) -> Result<Ve
 /// [`export_transformer`] written to `path`.
 pub fn write_transformer(model: &Transformer<f32>, layout: Layout, path: &Path) -> Result<()> {
     let bytes = export_transformer(model, layout)?;
-    std::fs::write(path, bytes).map_err(|err| Error::io(path.display(), err))
+    crate::fsio::write_atomic(path, &bytes)
 }

@@ -204,12 +204,21 @@ pub fn import_mapped(
     };
     let (_, meta) =
         SafeTensors::read_metadata(bytes).map_err(|e| Error::parse("safetensors header", e))?;
+    check_unique_names(bytes)?;
     let st = SafeTensors::deserialize(bytes).map_err(|e| Error::parse("safetensors file", e))?;
     let meta = meta.metadata().clone().unwrap_or_default();
     let meta_heads = match meta.get(META_HEADS) {
         Some(s) => Some(
             s.parse::<usize>()
-                .map_err(|_| Error::invalid("metadata heads", s, "a positive integer"))?,
+                .ok()
+                .filter(|h| (1..=crate::limits::MAX_HEADS).contains(h))
+                .ok_or_else(|| {
+                    Error::invalid(
+                        "metadata heads",
+                        s,
+                        format!("an integer in [1, {}]", crate::limits::MAX_HEADS),
+                    )
+                })?,
         ),
         None => None,
     };
@@ -230,7 +239,7 @@ pub fn import_mapped(
             ));
         }
     };
-    crate::error::check::at_least("heads", heads, 1)?;
+    crate::limits::count_in("heads", heads, 1, crate::limits::MAX_HEADS)?;
     let attn_activation = meta
         .get(META_ATTN_ACTIVATION)
         .map(|s| parse_activation(s))
@@ -402,6 +411,67 @@ fn read_block(
     Ok(Block { heads: hs, mlp })
 }
 
+/// The JSON header of a safetensors file names every tensor once: a repeated name (which the
+/// `safetensors` crate would silently resolve to the last entry) is an error naming it.
+/// Call after `SafeTensors::read_metadata` has checked the header's length and JSON.
+fn check_unique_names(bytes: &[u8]) -> Result<()> {
+    use serde::de::{Deserializer, IgnoredAny, MapAccess, Visitor};
+    struct Names;
+    impl<'de> Visitor<'de> for Names {
+        type Value = Option<String>;
+        fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+            f.write_str("a JSON object of tensors")
+        }
+        fn visit_map<A: MapAccess<'de>>(
+            self,
+            mut map: A,
+        ) -> std::result::Result<Self::Value, A::Error> {
+            let mut seen = std::collections::HashSet::new();
+            let mut repeated = None;
+            while let Some(k) = map.next_key::<String>()? {
+                map.next_value::<IgnoredAny>()?;
+                if !seen.insert(k.clone()) && repeated.is_none() {
+                    repeated = Some(k);
+                }
+            }
+            Ok(repeated)
+        }
+    }
+    let header = bytes
+        .get(..8)
+        .and_then(|b| <[u8; 8]>::try_from(b).ok())
+        .map(u64::from_le_bytes)
+        .and_then(|n| usize::try_from(n).ok())
+        .and_then(|n| bytes.get(8..8usize.checked_add(n)?));
+    let Some(header) = header else {
+        return Err(Error::parse("safetensors header", "truncated"));
+    };
+    let mut de = serde_json::Deserializer::from_slice(header);
+    match de.deserialize_map(Names) {
+        Ok(None) => Ok(()),
+        Ok(Some(name)) => Err(Error::invalid(
+            "safetensors header tensor name",
+            format!("`{name}` (repeated)"),
+            "each tensor name once",
+        )),
+        Err(e) => Err(Error::parse("safetensors header", e)),
+    }
+}
+
+/// A file is read whole and its tensors converted to f64 (up to 4 bytes per byte for F16 and
+/// BF16, plus the bytes themselves): refuse it before reading when that exceeds the memory
+/// limit (`crate::limits`).
+fn check_file_size(field: &str, path: &Path) -> Result<()> {
+    let len = std::fs::metadata(path)
+        .map_err(|e| Error::io(path.display(), e))?
+        .len();
+    crate::limits::memory(
+        field,
+        format!("{} ({len} bytes)", path.display()),
+        5.0 * len as f64,
+    )
+}
+
 /// Reads and imports a file.
 pub fn read_file(path: &Path, layout: Layout, heads: Option<usize>) -> Result<ImportedModel> {
     read_file_mapped(path, &layout.mapping(), layout.name(), heads)
@@ -414,6 +484,7 @@ pub fn read_file_mapped(
     name: &str,
     heads: Option<usize>,
 ) -> Result<ImportedModel> {
+    check_file_size("weights", path)?;
     let bytes = std::fs::read(path).map_err(|e| Error::io(path.display(), e))?;
     import_mapped(&bytes, mapping, name, heads)
 }
@@ -423,18 +494,26 @@ pub fn read_file_mapped(
 /// non-numeric header line allowed), or a safetensors file with one tensor (or a tensor `x`
 /// among several) of shape (n, T, d) or (n T, d). Returns B_X and the shape as stored.
 pub fn b_x_from_file(path: &Path) -> Result<(f64, Vec<usize>)> {
-    let src = path.display();
+    let src = path.display().to_string();
+    check_file_size("data", path)?;
     let bytes = std::fs::read(path).map_err(|e| Error::io(&src, e))?;
-    let (x, shape) = if path
+    let csv = path
         .extension()
-        .is_some_and(|e| e.eq_ignore_ascii_case("csv"))
-    {
-        let text = std::str::from_utf8(&bytes).map_err(|e| Error::parse(&src, e))?;
-        csv_rows(&src.to_string(), text)?
+        .is_some_and(|e| e.eq_ignore_ascii_case("csv"));
+    b_x_from_bytes(&src, &bytes, csv)
+}
+
+/// [`b_x_from_file`] on bytes already read: `csv` selects the CSV reader, else safetensors;
+/// `src` names the input in errors.
+pub fn b_x_from_bytes(src: &str, bytes: &[u8], csv: bool) -> Result<(f64, Vec<usize>)> {
+    let (x, shape) = if csv {
+        let text = std::str::from_utf8(bytes).map_err(|e| Error::parse(src, e))?;
+        parse_csv_rows(src, text)?
     } else {
-        let st = SafeTensors::deserialize(&bytes).map_err(|e| {
-            Error::parse(&src, format!("{e} (expected safetensors, or a .csv file)"))
+        let st = SafeTensors::deserialize(bytes).map_err(|e| {
+            Error::parse(src, format!("{e} (expected safetensors, or a .csv file)"))
         })?;
+        check_unique_names(bytes)?;
         let names = st.names();
         let name = match names.as_slice() {
             [one] => one.to_string(),
@@ -478,7 +557,8 @@ pub fn b_x_from_file(path: &Path) -> Result<(f64, Vec<usize>)> {
 }
 
 /// Numeric CSV rows (comma separated), all of one width; a first non-numeric line is a header.
-fn csv_rows(src: &str, text: &str) -> Result<(Vec<f64>, Vec<usize>)> {
+/// Returns the entries row-major and the shape `[rows, width]`; `src` names the input in errors.
+pub fn parse_csv_rows(src: &str, text: &str) -> Result<(Vec<f64>, Vec<usize>)> {
     let mut x = Vec::new();
     let mut width = None;
     let mut rows = 0;

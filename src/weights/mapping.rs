@@ -75,7 +75,7 @@ pub(crate) fn resolve(template: &str, l: usize) -> String {
 impl Mapping {
     /// Reads a TOML mapping file (format: `docs/pytorch.md`), validated.
     pub fn from_file(path: &Path) -> Result<Self> {
-        let s = std::fs::read_to_string(path).map_err(|e| Error::io(path.display(), e))?;
+        let s = crate::fsio::read_text("layout", path, crate::limits::MAX_TEXT_FILE_BYTES)?;
         Self::from_toml(&s).map_err(|e| match e {
             Error::Parse { message, .. } => Error::parse(path.display(), message),
             e => e,

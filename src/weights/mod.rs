@@ -35,7 +35,8 @@ mod tests;
 pub use crate::norms::model::{HeadNorms, LayerNorms, ModelNorms};
 pub use export::{export_transformer, write_transformer};
 pub use import::{
-    ImportedModel, b_x_from_file, import_bytes, import_mapped, read_file, read_file_mapped,
+    ImportedModel, b_x_from_bytes, b_x_from_file, import_bytes, import_mapped, parse_csv_rows,
+    read_file, read_file_mapped,
 };
 pub use mapping::{Mapping, layout_from_arg};
 pub use norms::model_norms;

@@ -35,10 +35,28 @@ pub fn bound_setting(model: &ImportedModel, num_samples: usize, context_len: usi
 /// `||W_C||_{2,1}`).
 pub fn radii_for_bounds(norms: &ModelNorms, b_x: f64) -> Result<Radii> {
     check::positive("b_x", b_x)?;
-    Ok(Radii::per_layer(
-        norms.head_radii(Some(b_x))?,
-        norms.layer_radii()?,
-    ))
+    let head = norms.head_radii(Some(b_x))?;
+    // A zero (or non-finite) radius comes from the weights, not from a radius the user gave:
+    // name the tensors it was measured on.
+    for (norm, value, tensors) in [
+        (
+            "||Theta||_F = ||W_K W_Q^T||_F",
+            head.b_qk,
+            "the query and key weights (W_Q, W_K)",
+        ),
+        ("||W_V||_2", head.b_v, "the value weights (W_V)"),
+        ("||w||_2", head.b_w, "the read-out weight (w)"),
+    ] {
+        if !(value.is_finite() && value > 0.0) {
+            return Err(Error::invalid(
+                format!("{norm}, max over every head, of {tensors}"),
+                value,
+                "> 0 and finite: the file's tensors are all zero there (or overflow), so no \
+                 bound applies",
+            ));
+        }
+    }
+    Ok(Radii::per_layer(head, norms.layer_radii()?))
 }
 
 /// B_X (the largest row norm) of the embedded inputs in `path` (see [`b_x_from_file`]), after
