@@ -33,10 +33,8 @@ use Fixture::{Bytes, Sparse, Text};
 #[derive(Clone, Copy, PartialEq)]
 enum Status {
     Active,
-    /// Waits for other work (named); run and held to "no panic, no abort, no hang" only.
-    Pending(&'static str),
 }
-use Status::{Active, Pending};
+use Status::Active;
 
 struct Case {
     args: &'static str,
@@ -651,8 +649,8 @@ const CASES: &[Case] = &[
     f("results export --db @/db.sqlite", &[("db.sqlite", Bytes(|| vec![0u8; 4096]))], 1, "db.sqlite"),
     // Issue 19 item 3 (store identity, another engineer's slice): once it merges, a database
     // without the store's application_id is refused with a message saying what was found.
-    Case { args: "results export --db @/other.sqlite", files: &[("other.sqlite", Bytes(unrelated_sqlite))], code: 1, needle: "application_id", status: Pending("issue 19 item 3: store identity") },
-    Case { args: "experiment sparse-parity --preset smoke --db @/other.sqlite --out @/out", files: &[("other.sqlite", Bytes(unrelated_sqlite))], code: 1, needle: "application_id", status: Pending("issue 19 item 3: store identity") },
+    Case { args: "results export --db @/other.sqlite", files: &[("other.sqlite", Bytes(unrelated_sqlite))], code: 1, needle: "application_id", status: Active },
+    Case { args: "experiment sparse-parity --preset smoke --db @/other.sqlite --out @/out", files: &[("other.sqlite", Bytes(unrelated_sqlite))], code: 1, needle: "application_id", status: Active },
 ];
 
 // ---------------------------------------------------------------- the runner
@@ -814,7 +812,7 @@ fn bad_inputs_give_clear_errors_and_never_panic_abort_or_hang() {
         }
     });
     let results = results.into_inner().unwrap();
-    let (mut clear, mut panics, mut aborts, mut hangs, mut pending) = (0, 0, 0, 0, 0);
+    let (mut clear, mut panics, mut aborts, mut hangs) = (0, 0, 0, 0);
     let mut failures = Vec::new();
     let mut slowest = Duration::ZERO;
     for (label, args, code, needle, status, o) in &results {
@@ -829,12 +827,6 @@ fn bad_inputs_give_clear_errors_and_never_panic_abort_or_hang() {
         let ok = robust && o.code == Some(*code) && named;
         clear += usize::from(ok);
         match status {
-            Pending(why) => {
-                pending += 1;
-                if !robust {
-                    failures.push(format!("{label} (pending: {why}) `{args}`: not robust: code {:?}, {:.1?}, stderr:\n{}", o.code, o.elapsed, o.stderr));
-                }
-            }
             Active if !ok => failures.push(format!(
                 "{label} `{args}`: expected exit {code} naming `{needle}`, got code {:?} after {:.1?}{}{}{}; stderr:\n{}",
                 o.code,
@@ -848,7 +840,7 @@ fn bad_inputs_give_clear_errors_and_never_panic_abort_or_hang() {
         }
     }
     eprintln!(
-        "bad inputs: {} cases, {clear} clear errors, {pending} pending, panics = {panics}, aborts = {aborts}, hangs = {hangs}, slowest {slowest:.1?}",
+        "bad inputs: {} cases, {clear} clear errors, panics = {panics}, aborts = {aborts}, hangs = {hangs}, slowest {slowest:.1?}",
         results.len()
     );
     assert!(
