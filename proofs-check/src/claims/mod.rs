@@ -29,15 +29,8 @@ fn claim(
     eval: impl Fn(&[f64]) -> Option<(f64, f64)> + Send + Sync + 'static,
 ) -> Claim {
     Claim {
-        id: id.into(),
         section: format!("docs/derivations.md#{section}"),
-        statement: statement.into(),
-        dim,
-        cost: 1,
-        eval: Box::new(eval),
-        seeds: Vec::new(),
-        mutant: None,
-        note: String::new(),
+        ..Claim::new(id, statement, dim, eval)
     }
 }
 
