@@ -29,19 +29,11 @@ enum Fixture {
 }
 use Fixture::{Bytes, Sparse, Text};
 
-/// Whether the case is expected to pass today.
-#[derive(Clone, Copy, PartialEq)]
-enum Status {
-    Active,
-}
-use Status::Active;
-
 struct Case {
     args: &'static str,
     files: &'static [(&'static str, Fixture)],
     code: i32,
     needle: &'static str,
-    status: Status,
 }
 
 const fn c(args: &'static str, code: i32, needle: &'static str) -> Case {
@@ -50,7 +42,6 @@ const fn c(args: &'static str, code: i32, needle: &'static str) -> Case {
         files: &[],
         code,
         needle,
-        status: Active,
     }
 }
 
@@ -65,7 +56,6 @@ const fn f(
         files,
         code,
         needle,
-        status: Active,
     }
 }
 
@@ -649,8 +639,8 @@ const CASES: &[Case] = &[
     f("results export --db @/db.sqlite", &[("db.sqlite", Bytes(|| vec![0u8; 4096]))], 1, "db.sqlite"),
     // Issue 19 item 3 (store identity, another engineer's slice): once it merges, a database
     // without the store's application_id is refused with a message saying what was found.
-    Case { args: "results export --db @/other.sqlite", files: &[("other.sqlite", Bytes(unrelated_sqlite))], code: 1, needle: "application_id", status: Active },
-    Case { args: "experiment sparse-parity --preset smoke --db @/other.sqlite --out @/out", files: &[("other.sqlite", Bytes(unrelated_sqlite))], code: 1, needle: "application_id", status: Active },
+    Case { args: "results export --db @/other.sqlite", files: &[("other.sqlite", Bytes(unrelated_sqlite))], code: 1, needle: "application_id" },
+    Case { args: "experiment sparse-parity --preset smoke --db @/other.sqlite --out @/out", files: &[("other.sqlite", Bytes(unrelated_sqlite))], code: 1, needle: "application_id" },
 ];
 
 // ---------------------------------------------------------------- the runner
@@ -736,15 +726,8 @@ fn run_case(args: &str, files: &[(&str, Made)]) -> Outcome {
     }
 }
 
-/// Every case as (label, args, files, code, needle, status).
-type Prepared = (
-    String,
-    String,
-    Vec<(&'static str, Made)>,
-    i32,
-    String,
-    Status,
-);
+/// Every case as (label, args, files, code, needle).
+type Prepared = (String, String, Vec<(&'static str, Made)>, i32, String);
 
 fn all_cases() -> Vec<Prepared> {
     let mut out = Vec::new();
@@ -767,7 +750,6 @@ fn all_cases() -> Vec<Prepared> {
             files,
             k.code,
             k.needle.to_string(),
-            k.status,
         ));
     }
     for (i, (top, train, needle)) in CONFIG_CASES.iter().enumerate() {
@@ -778,7 +760,6 @@ fn all_cases() -> Vec<Prepared> {
             vec![("c.toml", Made::Bytes(text.into_bytes()))],
             1,
             needle.to_string(),
-            Active,
         ));
     }
     out
@@ -795,7 +776,7 @@ fn bad_inputs_give_clear_errors_and_never_panic_abort_or_hang() {
             s.spawn(|| {
                 loop {
                     let i = next.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-                    let Some((label, args, files, code, needle, status)) = cases.get(i) else {
+                    let Some((label, args, files, code, needle)) = cases.get(i) else {
                         break;
                     };
                     let o = run_case(args, files);
@@ -804,7 +785,6 @@ fn bad_inputs_give_clear_errors_and_never_panic_abort_or_hang() {
                         args.clone(),
                         *code,
                         needle.clone(),
-                        *status,
                         o,
                     ));
                 }
@@ -815,7 +795,7 @@ fn bad_inputs_give_clear_errors_and_never_panic_abort_or_hang() {
     let (mut clear, mut panics, mut aborts, mut hangs) = (0, 0, 0, 0);
     let mut failures = Vec::new();
     let mut slowest = Duration::ZERO;
-    for (label, args, code, needle, status, o) in &results {
+    for (label, args, code, needle, o) in &results {
         slowest = slowest.max(o.elapsed);
         let panicked = o.stderr.contains("panicked") || o.code == Some(101);
         let aborted = !o.timed_out && (o.code.is_none() || o.code == Some(134));
@@ -826,8 +806,8 @@ fn bad_inputs_give_clear_errors_and_never_panic_abort_or_hang() {
         let named = o.stderr.to_lowercase().contains(&needle.to_lowercase());
         let ok = robust && o.code == Some(*code) && named;
         clear += usize::from(ok);
-        match status {
-            Active if !ok => failures.push(format!(
+        if !ok {
+            failures.push(format!(
                 "{label} `{args}`: expected exit {code} naming `{needle}`, got code {:?} after {:.1?}{}{}{}; stderr:\n{}",
                 o.code,
                 o.elapsed,
@@ -835,8 +815,7 @@ fn bad_inputs_give_clear_errors_and_never_panic_abort_or_hang() {
                 if aborted { " ABORT" } else { "" },
                 if o.timed_out { " HANG" } else { "" },
                 o.stderr
-            )),
-            Active => {}
+            ));
         }
     }
     eprintln!(
