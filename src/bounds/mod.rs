@@ -15,6 +15,7 @@ mod deep;
 mod dudley;
 mod generalization;
 mod inputs;
+mod kl;
 mod numerics;
 mod registry;
 mod sample_size;
@@ -33,6 +34,7 @@ pub use deep::{deep_log_covering, ln_layer_lipschitz};
 pub use dudley::{DUDLEY_TOL, Dudley, dudley_closed_form, dudley_numeric};
 pub use generalization::{PostHoc, gap, post_hoc_grid};
 pub use inputs::{BoundParams, HeadRadii, LayerRadii, Setting};
+pub use kl::{binary_kl, kl_inverse_lower, kl_inverse_upper};
 pub use registry::{BoundId, BoundInfo, Status};
 pub use sample_size::{SampleSize, sample_size, sample_size_of};
 pub use single_head::{
