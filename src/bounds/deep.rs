@@ -303,7 +303,7 @@ mod tests {
         let r = unit_layer();
         let v = deep_log_covering(&s, &[r], 1.0, &BoundParams::default(), 0.45).unwrap();
         let expect = 2845.0 * (153f64.ln() + 3.0 * 77f64.ln());
-        assert!((v - expect).abs() < 1e-9 * expect, "{v} vs {expect}");
+        crate::bounds::fixtures::assert_outward(v, expect);
     }
 
     #[test]

@@ -264,9 +264,37 @@ mod tests {
         let (s, r, p) = unit();
         let v = explicit_log_covering(&s, &r, &p, 0.85).unwrap();
         let expect = 449.0 * (69f64.ln() + 2.0 * 35f64.ln());
-        assert!((v - expect).abs() < 1e-9 * expect, "{v} vs {expect}");
-        // Trivial scale: eps >= b_range = 1 -> ln N = 0.
-        assert_eq!(explicit_log_covering(&s, &r, &p, 1.0).unwrap(), 0.0);
+        crate::bounds::fixtures::assert_outward(v, expect);
+        // Trivial scale: eps >= b_range -> ln N = 0; b_range = 1 is rounded outward to
+        // 1 + 1e-9, so eps = 1 itself is (conservatively) not yet trivial.
+        assert_eq!(explicit_log_covering(&s, &r, &p, 1.0 + 1e-8).unwrap(), 0.0);
+        assert!(explicit_log_covering(&s, &r, &p, 1.0).unwrap() > 0.0);
+    }
+
+    #[test]
+    fn tightened_stages_by_hand() {
+        // Same unit setting, only the L2(S) covers on (unweighted split, no volumetric):
+        // A/eps_j = 3/0.85 = 3.5294 for each stage. Scores, Zhang as above: 449 ln 69.
+        // Values and read-out, BFT (I26) with W = max(d, k) = 1 and k = 1:
+        // ceil(3.5294^2) = ceil(12.457) = 13, times ln(2 * 1^2) = ln 2, each.
+        let (s, r, p) = unit();
+        let t = Tightening {
+            l2_covers: true,
+            ..Tightening::ROUND_1
+        };
+        let v = head_covering_fn(&s, &r, &p, t)(0.85);
+        crate::bounds::fixtures::assert_outward(v, 449.0 * 69f64.ln() + 26.0 * 2f64.ln());
+        // Volumetric on too (I27), d = 1: min(449 ln 69, 1 * ln(1 + 2 * 3.5294)) = ln 8.0588.
+        let t = Tightening {
+            volumetric: true,
+            ..t
+        };
+        let v = head_covering_fn(&s, &r, &p, t)(0.85);
+        let expect = (1.0 + 2.0 * 3.0 / 0.85f64).ln() + 26.0 * 2f64.ln();
+        crate::bounds::fixtures::assert_outward(v, expect);
+        // The full bound (log-weighted family, I28) is at most the unweighted member.
+        let all = explicit_l2_log_covering(&s, &r, &p, 0.85).unwrap();
+        assert!(all <= v, "{all} > {v}");
     }
 
     #[test]
