@@ -5,7 +5,7 @@
 //! is the closed-form optimum of the leading term (I14); any split is valid, so the result stays
 //! rigorous. Everything is in log space.
 
-use super::covering::{bft_ratio, maurey_ratio, sum_stages, zhang_ratio};
+use super::covering::{bft_ratio, maurey_ratio, sum_stages, volume_ratio, zhang_ratio};
 use super::numerics::{exp_sat, log_sum_exp, up};
 
 /// Which counting lemma a stage uses.
@@ -31,11 +31,7 @@ impl Lemma {
             Lemma::Maurey { dim } => maurey_ratio(ln_r, dim),
             Lemma::Bft { ln_log } => bft_ratio(ln_r, ln_log),
             Lemma::ZhangOrVolume { ln_n, dim2 } => {
-                let zhang = zhang_ratio(36f64.ln(), ln_r, ln_n);
-                // ln(1 + 2r) = softplus(ln 2 + ln r), rounded outward.
-                let x = std::f64::consts::LN_2 + ln_r;
-                let ln1p = if x > 35.0 { x } else { x.exp().ln_1p() };
-                zhang.min(up(dim2 * up(ln1p)))
+                zhang_ratio(36f64.ln(), ln_r, ln_n).min(volume_ratio(ln_r, dim2))
             }
         }
     }

@@ -106,6 +106,29 @@ pub(crate) fn bft_ratio(ln_r: f64, ln_log: f64) -> f64 {
     exp_up(ln_ceil(2.0 * ln_r) + ln_log)
 }
 
+/// Kernel of (I27): `dim2 ln(1 + 2 r)` from `ln r`, rounded outward.
+pub(crate) fn volume_ratio(ln_r: f64, dim2: f64) -> f64 {
+    // ln(1 + 2r) = softplus(ln 2 + ln r).
+    let x = std::f64::consts::LN_2 + ln_r;
+    let ln1p = if x > 35.0 { x } else { x.exp().ln_1p() };
+    up(dim2 * up(ln1p)).min(f64::MAX)
+}
+
+/// Volumetric cover of the score class — inequality (I27), **rigorous**: for
+/// `{(x_t^T Theta z) : ||Theta||_F <= a}`, `Theta in R^{dim x dim}`, on rows with
+/// `||x_t||, ||z|| <= b`, `ln N_inf(eps) <= dim^2 ln(1 + 2 a b^2 / eps)`; no dependence on the
+/// number of points.
+///
+/// Source: `docs/derivations.md#122-a-t-free-cover-of-the-score-stage`.
+pub fn volumetric(a: f64, b: f64, eps: f64, dim: usize) -> Result<f64> {
+    check::positive("a", a)?;
+    check::positive("b", b)?;
+    check::positive("eps", eps)?;
+    check::at_least("dim", dim, 1)?;
+    let d = dim as f64;
+    Ok(volume_ratio(a.ln() + 2.0 * b.ln() - eps.ln(), d * d))
+}
+
 /// Saturating sum of stage log covering numbers (I12).
 pub(crate) fn sum_stages(terms: impl IntoIterator<Item = f64>) -> f64 {
     terms.into_iter().fold(0.0, add_sat)
