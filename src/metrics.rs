@@ -91,6 +91,8 @@ metrics! {
     ExplicitC => "explicit_c", "nats", "C of the explicit covering number in closed form, ln N ~ C / eps^2";
     PaperC => "paper_c", "nats", "C of the paper-shape covering number, ln N ~ C / eps^2";
     BoundExplicitShape => "bound_explicit_shape", "fraction", "gap-bound shape 2/gamma 12 sqrt(C/m) + confidence, explicit C";
+    BoundExplicitRound1 => "bound_explicit_round1", "fraction", "explicit generalization-gap bound before the tightenings (round 1, uncapped)";
+    BoundExplicitRound1Shape => "bound_explicit_round1_shape", "fraction", "gap-bound shape 2/gamma 12 sqrt(C/m) + confidence, round-1 explicit C";
     BoundPaperShape => "bound_paper_shape", "fraction", "gap-bound shape 2/gamma 12 sqrt(C/m) + confidence, paper C";
     // Capacity experiment.
     RademacherLowerMean => "rademacher_lower_mean", "output units", "empirical Rademacher lower estimate (mean over sign draws)";

@@ -325,3 +325,52 @@ pub fn slack_ledger(
     })?;
     Ok((out, remainder))
 }
+
+/// The explicit single-head bound at trained norms (post hoc, section 8) under `t`.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct ExplicitPostHoc {
+    /// The grid radii (with `t.fixed_b_x` and `b_x_fixed`, `b_x` is the trained one).
+    pub radii: HeadRadii,
+    /// `ln(2/delta_J)` of the grid point (I23).
+    pub ln_two_over_delta: f64,
+    /// Bound on `Rad_S(F)` at the grid radii.
+    pub rademacher: f64,
+    /// The confidence term of the gap (two-sided, or one-sided by (I32)).
+    pub confidence: f64,
+    /// `(2/gamma) Rad(clip o F) + confidence`, not capped at 1 (figures show it raw).
+    pub gap_uncapped: f64,
+    /// `C` of the closed form (`ln N ~ C/eps^2` at `eps`: (I15) for round 1, (I29) otherwise),
+    /// for the uncapped shape `12 sqrt(C/m)`; a shape, not a bound.
+    pub closed_form_c: f64,
+}
+
+/// [`ExplicitPostHoc`] for trained norms `trained`, **rigorous** (the gap; the closed form is a
+/// shape). Source: `docs/derivations.md#8-post-hoc-bound-for-trained-weights`, section 12.
+pub fn explicit_post_hoc(
+    setting: &Setting,
+    trained: &HeadRadii,
+    params: &BoundParams,
+    t: Tightening,
+) -> Result<ExplicitPostHoc> {
+    setting.validate()?;
+    params.validate()?;
+    let (radii, ln_conf) = head_post_hoc(trained, params, t)?;
+    let f = head_covering_fn(setting, &radii, params, t);
+    let m = setting.num_samples;
+    let rads = rademachers(&f, head_range(&radii, params), m, params.gamma, t)?;
+    let one_sided = t.fixed_b_x && params.b_x_fixed;
+    let confidence = gap_of(0.0, params.gamma, m, ln_conf, one_sided);
+    let closed_form_c = if t.l2_covers {
+        super::single_head::explicit_closed_form(setting, &radii, params, params.eps)?
+    } else {
+        super::single_head::explicit_closed_form_round1(setting, &radii, params, params.eps)?
+    };
+    Ok(ExplicitPostHoc {
+        radii,
+        ln_two_over_delta: ln_conf,
+        rademacher: rads.of_f,
+        confidence,
+        gap_uncapped: up(2.0 / params.gamma * rads.for_gap + confidence),
+        closed_form_c,
+    })
+}
