@@ -145,7 +145,11 @@ pub(crate) fn deep_fn_with(
     } else {
         Split::Unweighted
     };
-    covering_fn_split(deep_stages_with(setting, layers, b_w, params, t), b_w, split)
+    covering_fn_split(
+        deep_stages_with(setting, layers, b_w, params, t),
+        b_w,
+        split,
+    )
 }
 
 /// Deep model bound, **rigorous** for the model `Y_0 = Pi(X~)`,
@@ -166,7 +170,13 @@ pub fn deep_log_covering(
 ) -> Result<f64> {
     validate_deep(setting, layers, b_w, params)?;
     check::positive("eps", eps)?;
-    Ok(deep_fn_with(setting, layers, b_w, params, Tightening::ROUND_1)(eps))
+    Ok(deep_fn_with(
+        setting,
+        layers,
+        b_w,
+        params,
+        Tightening::ROUND_1,
+    )(eps))
 }
 
 /// The tightened deep bound's `L2(S)` covering number (section 12.6), **rigorous**: as
@@ -184,7 +194,9 @@ pub fn deep_l2_log_covering(
 ) -> Result<f64> {
     validate_deep(setting, layers, b_w, params)?;
     check::positive("eps", eps)?;
-    Ok(deep_fn_with(setting, layers, b_w, params, Tightening::ALL)(eps))
+    Ok(deep_fn_with(setting, layers, b_w, params, Tightening::ALL)(
+        eps,
+    ))
 }
 
 /// Row `Deep` (when `radii.deep` is given): the tightened deep bound [`deep_l2_log_covering`],

@@ -45,8 +45,8 @@ pub use single_head::{
     explicit_closed_form, explicit_closed_form_round1, explicit_l2_log_covering,
     explicit_log_covering, head_range, paper_log_covering,
 };
-pub use tightening::{ExplicitPostHoc, LedgerStep, Tightening, explicit_post_hoc, slack_ledger};
 pub use table::{
     BoundRow, DeepRadii, Radii, all_bounds, bound_row, explicit_gap, explicit_rademacher,
     explicit_with, row,
 };
+pub use tightening::{ExplicitPostHoc, LedgerStep, Tightening, explicit_post_hoc, slack_ledger};

@@ -125,7 +125,11 @@ mod tests {
         let f = [0.7f64, 1.3, 2.9, 0.11];
         let direct: f64 = f.iter().product();
         let via_logs: f64 = f.iter().map(|x| x.ln()).sum::<f64>();
-        assert!(exp_up(via_logs) >= direct, "{} < {direct}", exp_up(via_logs));
+        assert!(
+            exp_up(via_logs) >= direct,
+            "{} < {direct}",
+            exp_up(via_logs)
+        );
         assert!(exp_up(via_logs) <= direct * (1.0 + 2.0 * OUTWARD));
         // A value one ulp below the true one is raised above it by `up`.
         let v = f64::from_bits(0.5f64.to_bits() - 1);

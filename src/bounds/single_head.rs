@@ -120,7 +120,10 @@ pub fn explicit_closed_form(
 ) -> Result<f64> {
     validate(setting, radii, params, ("eps_ref", eps_ref))?;
     let stages = tight_stages(setting, radii, params, false);
-    Ok(closed_form_at(closed_form_weighted_ln_c(&stages, eps_ref), 1.0))
+    Ok(closed_form_at(
+        closed_form_weighted_ln_c(&stages, eps_ref),
+        1.0,
+    ))
 }
 
 /// The tightened explicit single-head bound's `L2(S)` covering number, **rigorous**, (I26)-(I29):
@@ -139,7 +142,9 @@ pub fn explicit_l2_log_covering(
     eps: f64,
 ) -> Result<f64> {
     validate(setting, radii, params, ("eps", eps))?;
-    Ok(head_covering_fn(setting, radii, params, Tightening::ALL)(eps))
+    Ok(head_covering_fn(setting, radii, params, Tightening::ALL)(
+        eps,
+    ))
 }
 
 /// `ln C` of the paper's shape (I16), `ln N = C / eps^2`; `None` when `ln(m T) = 0`.

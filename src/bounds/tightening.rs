@@ -63,22 +63,32 @@ impl Tightening {
             (name, eq, t)
         };
         [
-            step("L2(S) covers after the softmax (values, read-out)", "I26", |t| {
-                t.l2_covers = true
+            step(
+                "L2(S) covers after the softmax (values, read-out)",
+                "I26",
+                |t| t.l2_covers = true,
+            ),
+            step(
+                "eps split weighted by the stages' log factors",
+                "I28",
+                |t| t.log_split = true,
+            ),
+            step("Dudley's integral ends at b/2", "I30", |t| {
+                t.dudley_half = true
             }),
-            step("eps split weighted by the stages' log factors", "I28", |t| {
-                t.log_split = true
-            }),
-            step("Dudley's integral ends at b/2", "I30", |t| t.dudley_half = true),
             step("ramp-loss range min(b_range, gamma)", "I31", |t| {
                 t.ramp_range = true
             }),
-            step("volumetric T-free score cover (min with Zhang)", "I27", |t| {
-                t.volumetric = true
-            }),
-            step("B_X fixed by the embedding: one-sided confidence", "I32", |t| {
-                t.fixed_b_x = true
-            }),
+            step(
+                "volumetric T-free score cover (min with Zhang)",
+                "I27",
+                |t| t.volumetric = true,
+            ),
+            step(
+                "B_X fixed by the embedding: one-sided confidence",
+                "I32",
+                |t| t.fixed_b_x = true,
+            ),
         ]
     }
 }
@@ -97,10 +107,7 @@ pub(crate) fn tight_stages(
     let (d, k) = (setting.width as f64, setting.value_dim as f64);
     let ln_n = setting.m().ln() + (setting.t() + 1.0).ln();
     let score = if volumetric {
-        Lemma::ZhangOrVolume {
-            ln_n,
-            dim2: d * d,
-        }
+        Lemma::ZhangOrVolume { ln_n, dim2: d * d }
     } else {
         Lemma::Zhang { ln_n }
     };
@@ -245,10 +252,16 @@ pub(crate) fn head_post_hoc(
     let a = trained.to_array();
     if t.fixed_b_x && params.b_x_fixed {
         let (g, _, ln_conf) = round_up_to_grid(&a[1..], params.r_min, params.delta)?;
-        Ok((HeadRadii::from_array([a[0], g[0], g[1], g[2], g[3]]), ln_conf))
+        Ok((
+            HeadRadii::from_array([a[0], g[0], g[1], g[2], g[3]]),
+            ln_conf,
+        ))
     } else {
         let (g, _, ln_conf) = round_up_to_grid(&a, params.r_min, params.delta)?;
-        Ok((HeadRadii::from_array([g[0], g[1], g[2], g[3], g[4]]), ln_conf))
+        Ok((
+            HeadRadii::from_array([g[0], g[1], g[2], g[3], g[4]]),
+            ln_conf,
+        ))
     }
 }
 
@@ -300,7 +313,10 @@ pub fn slack_ledger(
     }];
     for (name, eq, t) in Tightening::steps() {
         let ss = search(t)?;
-        let factor = match (out.last().and_then(|p| p.sample_size.reached()), ss.reached()) {
+        let factor = match (
+            out.last().and_then(|p| p.sample_size.reached()),
+            ss.reached(),
+        ) {
             (Some(a), Some(b)) => Some(a / b),
             _ => None,
         };

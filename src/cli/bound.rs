@@ -455,11 +455,16 @@ fn explain(a: &BoundArgs) -> Result<()> {
     if a.csv {
         println!("step,inequality,sample_size,factor");
         for s in &steps {
-            let ss = s.sample_size.reached().map_or_else(String::new, |v| format!("{v:e}"));
+            let ss = s
+                .sample_size
+                .reached()
+                .map_or_else(String::new, |v| format!("{v:e}"));
             let f = s.factor.map_or_else(String::new, |v| format!("{v:e}"));
             println!("{},{},{ss},{f}", csv_field(s.step), s.inequality);
         }
-        let r = remainder.reached().map_or_else(String::new, |v| format!("{v:e}"));
+        let r = remainder
+            .reached()
+            .map_or_else(String::new, |v| format!("{v:e}"));
         println!("remainder: score stage free (not a bound),,{r},");
         return Ok(());
     }
@@ -470,9 +475,16 @@ fn explain(a: &BoundArgs) -> Result<()> {
         setting.context_len, setting.width, setting.value_dim, params.delta, params.gamma
     );
     let w = steps.iter().map(|s| s.step.len()).max().unwrap_or(0).max(4);
-    println!("{:<w$}  {:>5}  {:>12}  {:>10}", "step", "(In)", "m", "factor");
+    println!(
+        "{:<w$}  {:>5}  {:>12}  {:>10}",
+        "step", "(In)", "m", "factor"
+    );
     for s in &steps {
-        let note = if s.inequality == "I32" { fixed_note } else { "" };
+        let note = if s.inequality == "I32" {
+            fixed_note
+        } else {
+            ""
+        };
         println!(
             "{:<w$}  {:>5}  {:>12}  {:>10}{note}",
             s.step,
@@ -491,7 +503,10 @@ fn explain(a: &BoundArgs) -> Result<()> {
         "remainder (not a bound): with the score stage free (Zhang's 36 and ln(m (T+1)), or the \
          volumetric d^2 log) the same target needs m = {}; the tightened bound is {} that.",
         m(remainder),
-        match (steps.last().and_then(|s| s.sample_size.reached()), remainder.reached()) {
+        match (
+            steps.last().and_then(|s| s.sample_size.reached()),
+            remainder.reached()
+        ) {
             (Some(a), Some(b)) => format!("{:.3}x", a / b),
             _ => "-".into(),
         }

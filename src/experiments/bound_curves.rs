@@ -6,8 +6,7 @@
 //! randomness; the radii are stated in the figure title and the CSV.
 
 use crate::bounds::{
-    BoundId, BoundParams, HeadRadii, Radii, Setting, all_bounds, row, sample_size_of,
-    slack_ledger,
+    BoundId, BoundParams, HeadRadii, Radii, Setting, all_bounds, row, sample_size_of, slack_ledger,
 };
 use crate::error::Result;
 use crate::experiments::{GalleryEntry, Preset};

@@ -87,10 +87,7 @@ pub fn ramp_clip(wrong: f64) -> Claim {
             let y = if p[2] >= 0.0 { 1.0 } else { -1.0 };
             let loss = Loss::Ramp { gamma: g };
             let c = wrong * g;
-            Some((
-                1.0 + loss.value(f.clamp(-c, c), y),
-                1.0 + loss.value(f, y),
-            ))
+            Some((1.0 + loss.value(f.clamp(-c, c), y), 1.0 + loss.value(f, y)))
         },
     )
 }
@@ -201,9 +198,7 @@ pub fn bft_normalised(members: usize, wrong: f64) -> Claim {
                     h
                 })
                 .collect();
-            let packing = greedy(&values, 2.0 * e, |x, y| {
-                l2(&diff(x, y)) / (m as f64).sqrt()
-            });
+            let packing = greedy(&values, 2.0 * e, |x, y| l2(&diff(x, y)) / (m as f64).sqrt());
             let sm = (m as f64).sqrt();
             let bound = bounds::bft_matrix(1.0, sm * b, sm * e, d.max(k)).ok()?;
             Some(((packing as f64).ln(), wrong * bound))

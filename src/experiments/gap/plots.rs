@@ -152,8 +152,12 @@ pub(super) fn render(
             mean(|c| c.bound_explicit_round1_shape),
         ) {
             series.push(
-                Series::points(format!("explicit bound, round 1 (rigorous); T={t}"), x.clone(), r1)
-                    .with_color(i),
+                Series::points(
+                    format!("explicit bound, round 1 (rigorous); T={t}"),
+                    x.clone(),
+                    r1,
+                )
+                .with_color(i),
             );
             series.push(
                 Series::points(format!("explicit shape, round 1; T={t}"), x.clone(), r1s)
