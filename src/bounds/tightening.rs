@@ -145,11 +145,11 @@ pub(crate) fn head_covering_fn(
         tight_stages(setting, radii, params, t.volumetric)
     } else {
         let mut s = explicit_stages(setting, radii, params);
-        if t.volumetric {
-            if let Lemma::Zhang { ln_n } = s[0].lemma {
-                let d = setting.width as f64;
-                s[0].lemma = Lemma::ZhangOrVolume { ln_n, dim2: d * d };
-            }
+        if t.volumetric
+            && let Lemma::Zhang { ln_n } = s[0].lemma
+        {
+            let d = setting.width as f64;
+            s[0].lemma = Lemma::ZhangOrVolume { ln_n, dim2: d * d };
         }
         s
     };
