@@ -328,6 +328,10 @@ pub const UNCHECKED: &[(&str, &str)] = &[
         "the high-probability statement is a cited theorem (Mohri et al. Thm 3.3 + contraction); rows I22a-c check its deterministic parts",
     ),
     (
+        "I29",
+        "a closed-form shape for plots, labelled 'not a bound' (ceilings dropped, a log frozen): neither an upper nor a lower bound, so there is no inequality to check",
+    ),
+    (
         "I30",
         "Dudley's integral to b/2 is a theorem proved in docs/derivations.md 6.1 (chaining from {0}); row I30c checks our evaluation of it",
     ),
