@@ -17,6 +17,7 @@ mod generalization;
 mod inputs;
 mod kl;
 mod numerics;
+mod occam;
 mod registry;
 mod sample_size;
 mod single_head;
@@ -35,6 +36,10 @@ pub use dudley::{DUDLEY_TOL, Dudley, dudley_closed_form, dudley_numeric};
 pub use generalization::{PostHoc, gap, post_hoc_grid};
 pub use inputs::{BoundParams, HeadRadii, LayerRadii, Setting};
 pub use kl::{binary_kl, kl_inverse_lower, kl_inverse_upper};
+pub use occam::{
+    MAX_CODE_SPARSITY, elias_gamma_bits, index_bits, junta_code_bits, occam_hoeffding, occam_kl,
+    occam_rhs,
+};
 pub use registry::{BoundId, BoundInfo, Status};
 pub use sample_size::{SampleSize, sample_size, sample_size_of};
 pub use single_head::{
