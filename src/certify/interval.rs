@@ -46,25 +46,25 @@ impl Interval {
         }
     }
 
-    pub fn add(self, o: Interval) -> Interval {
+    pub fn plus(self, o: Interval) -> Interval {
         Interval {
             lo: down(self.lo + o.lo, 1),
             hi: up(self.hi + o.hi, 1),
         }
     }
 
-    pub fn neg(self) -> Interval {
+    pub fn negated(self) -> Interval {
         Interval {
             lo: -self.hi,
             hi: -self.lo,
         }
     }
 
-    pub fn sub(self, o: Interval) -> Interval {
-        self.add(o.neg())
+    pub fn minus(self, o: Interval) -> Interval {
+        self.plus(o.negated())
     }
 
-    pub fn mul(self, o: Interval) -> Interval {
+    pub fn times(self, o: Interval) -> Interval {
         let p = [
             self.lo * o.lo,
             self.lo * o.hi,
@@ -85,12 +85,12 @@ impl Interval {
 
     /// Times an exact scalar.
     pub fn scale(self, w: f64) -> Interval {
-        self.mul(Interval::point(w))
+        self.times(Interval::point(w))
     }
 
     /// Division by an interval of positive numbers (`o.lo > 0`); otherwise the whole line.
     pub fn div_positive(self, o: Interval) -> Interval {
-        if !(o.lo > 0.0) {
+        if o.lo.is_nan() || o.lo <= 0.0 {
             return Interval {
                 lo: f64::NEG_INFINITY,
                 hi: f64::INFINITY,
@@ -165,7 +165,7 @@ impl Interval {
 pub fn dot_exact(a: &[Interval], w: &[f64]) -> Interval {
     a.iter()
         .zip(w)
-        .fold(Interval::point(0.0), |acc, (x, &wi)| acc.add(x.scale(wi)))
+        .fold(Interval::point(0.0), |acc, (x, &wi)| acc.plus(x.scale(wi)))
 }
 
 #[cfg(test)]
@@ -176,7 +176,7 @@ mod tests {
     fn outward_rounding_contains_the_exact_result() {
         // 0.1 + 0.2 is not representable: the interval must contain the real sum of the two
         // stored doubles, which lies strictly between the two nearest doubles around 0.3.
-        let s = Interval::point(0.1).add(Interval::point(0.2));
+        let s = Interval::point(0.1).plus(Interval::point(0.2));
         assert!(s.lo < 0.1 + 0.2 && s.hi > 0.1 + 0.2);
         // 1/3 rounded outward brackets 1/3: 3 * lo < 1 < 3 * hi in exact arithmetic; checked
         // through the f64 products, which are exact here to within one ulp of 1.
@@ -199,7 +199,7 @@ mod tests {
             lo: 0.0,
             hi: f64::INFINITY,
         }
-        .mul(Interval::point(0.0));
+        .times(Interval::point(0.0));
         assert!(!m.lo.is_nan() && !m.hi.is_nan());
     }
 }

@@ -52,7 +52,7 @@ pub fn fractional_max(fixed: &[Choice], free: &[[Choice; 2]]) -> f64 {
 pub fn fractional_min(fixed: &[Choice], free: &[[Choice; 2]]) -> f64 {
     let neg = |c: &Choice| Choice {
         weight: c.weight,
-        value: c.value.neg(),
+        value: c.value.negated(),
     };
     let fixed: Vec<Choice> = fixed.iter().map(neg).collect();
     let free: Vec<[Choice; 2]> = free.iter().map(|o| [neg(&o[0]), neg(&o[1])]).collect();
@@ -82,7 +82,7 @@ pub fn dinkelbach_max(fixed: &[Choice], free: &[[Choice; 2]]) -> f64 {
             let g = |x: &Choice| cm(x) * (vm(x) - lambda);
             usize::from(g(&o[1]) > g(&o[0]))
         });
-        if !(next > lambda) {
+        if next.is_nan() || next <= lambda {
             break;
         }
         lambda = next;
@@ -95,16 +95,18 @@ pub fn dinkelbach_max(fixed: &[Choice], free: &[[Choice; 2]]) -> f64 {
 /// every choice (V3), because sum c > 0.
 fn f_upper(fixed: &[Choice], free: &[[Choice; 2]], lambda: f64) -> f64 {
     let term = |x: &Choice| {
-        let gap = Interval::point(x.value.hi).sub(Interval::point(lambda)).hi;
+        let gap = Interval::point(x.value.hi)
+            .minus(Interval::point(lambda))
+            .hi;
         let c = if gap >= 0.0 { x.weight.hi } else { x.weight.lo };
         Interval::point(c).scale(gap).hi
     };
     let mut acc = Interval::point(0.0);
     for x in fixed {
-        acc = acc.add(Interval::point(term(x)));
+        acc = acc.plus(Interval::point(term(x)));
     }
     for o in free {
-        acc = acc.add(Interval::point(term(&o[0]).max(term(&o[1]))));
+        acc = acc.plus(Interval::point(term(&o[0]).max(term(&o[1]))));
     }
     if acc.hi.is_nan() {
         f64::INFINITY
@@ -245,7 +247,7 @@ pub(crate) fn activation(a: Activation, x: Interval) -> Interval {
 pub(crate) fn project(p: &[Interval]) -> Vec<Interval> {
     let sq = p
         .iter()
-        .fold(Interval::point(0.0), |acc, x| acc.add(x.square()));
+        .fold(Interval::point(0.0), |acc, x| acc.plus(x.square()));
     let norm = sq.sqrt().max_const(1.0);
     p.iter().map(|x| x.div_positive(norm)).collect()
 }
@@ -255,7 +257,7 @@ pub(crate) fn row_times(x: &[Interval], w: &Mat<f64>) -> Vec<Interval> {
     (0..w.cols)
         .map(|j| {
             (0..w.rows).fold(Interval::point(0.0), |acc, i| {
-                acc.add(x[i].scale(w.get(i, j)))
+                acc.plus(x[i].scale(w.get(i, j)))
             })
         })
         .collect()
@@ -342,10 +344,10 @@ pub(crate) fn head_view(
     };
     for t in 0..t_len {
         for b in 0..2 {
-            scores.push(pos_s.get(t, 0).add(tok_s.get(b, 0)));
+            scores.push(pos_s.get(t, 0).plus(tok_s.get(b, 0)));
             let r = 2 * t + b;
             for j in 0..dim {
-                let v = pos_v.get(t, j).add(tok_v.get(b, j));
+                let v = pos_v.get(t, j).plus(tok_v.get(b, j));
                 set_interval(&mut values, r, j, v);
             }
         }
@@ -390,54 +392,21 @@ pub fn verify(model: &ClsModel, junta: &Junta) -> Result<Verdict> {
 
 pub(crate) fn verify_view(view: &ClsView, junta: &Junta) -> Verdict {
     let t_len = view.context_len;
-    let s = junta.positions.len();
-    let settings = 1usize << s;
     let mut in_i = vec![false; t_len];
     for &p in &junta.positions {
         in_i[p] = true;
     }
-    // boxes[setting][head] = the head's output coordinates over the free bits.
-    let mut boxes: Vec<Vec<Vec<Interval>>> = vec![Vec::with_capacity(view.heads.len()); settings];
-    let shift = |h: &HeadView| {
-        h.scores
-            .iter()
-            .map(|s| s.hi)
-            .fold(f64::NEG_INFINITY, f64::max)
-    };
-    for head in &view.heads {
-        let m = shift(head);
-        let weights: Vec<Interval> = head
-            .scores
-            .iter()
-            .map(|s| s.sub(Interval::point(m)).exp())
-            .collect();
-        let dim = head.dim();
-        for b in boxes.iter_mut() {
-            b.push(vec![Interval::point(0.0); dim]);
-        }
-        let choice = |r: usize, j: usize| Choice {
-            weight: weights[r],
-            value: head.values.get(r, j),
-        };
-        for j in 0..dim {
-            let free: Vec<[Choice; 2]> = (0..t_len)
-                .filter(|&t| !in_i[t])
-                .map(|t| [choice(2 * t, j), choice(2 * t + 1, j)])
-                .collect();
-            for (p, b) in boxes.iter_mut().enumerate() {
-                let mut fixed = vec![choice(2 * t_len, j)];
-                for (k, &t) in junta.positions.iter().enumerate() {
-                    fixed.push(choice(2 * t + ((p >> k) & 1), j));
-                }
-                let last = b.len() - 1;
-                b[last][j] = Interval {
-                    lo: fractional_min(&fixed, &free),
-                    hi: fractional_max(&fixed, &free),
-                };
-            }
-        }
-    }
-    let outputs: Vec<Interval> = boxes.iter().map(|b| post(&view.post, b)).collect();
+    let heads: Vec<Weighted> = view.heads.iter().map(Weighted::new).collect();
+    let outputs: Vec<Interval> = (0..junta.table.len())
+        .map(|p| {
+            let ctx = Setting {
+                positions: &junta.positions,
+                in_i: &in_i,
+                pattern: p,
+            };
+            post(&view.post, &heads, &ctx)
+        })
+        .collect();
     let worst_margin = outputs
         .iter()
         .zip(&junta.table)
@@ -450,13 +419,122 @@ pub(crate) fn verify_view(view: &ClsView, junta: &Junta) -> Verdict {
     }
 }
 
-/// Propagates one setting's head boxes to the output interval (V4).
-fn post(post: &Post, heads: &[Vec<Interval>]) -> Interval {
+/// One setting of x_I: the positions of I, membership, and the pattern's bits.
+struct Setting<'a> {
+    positions: &'a [usize],
+    in_i: &'a [bool],
+    pattern: usize,
+}
+
+/// A head's weights c = e^(score - shift) (shift the largest score, so c <= 1) and values.
+struct Weighted<'a> {
+    weights: Vec<Interval>,
+    view: &'a HeadView,
+}
+
+impl<'a> Weighted<'a> {
+    fn new(view: &'a HeadView) -> Self {
+        let shift = view
+            .scores
+            .iter()
+            .map(|s| s.hi)
+            .fold(f64::NEG_INFINITY, f64::max);
+        let weights = view
+            .scores
+            .iter()
+            .map(|s| s.minus(Interval::point(shift)).exp())
+            .collect();
+        Weighted { weights, view }
+    }
+
+    /// Ranges of every coordinate of `values` (rows as in the view) over the free bits (V1-V3).
+    fn ranges(&self, values: &IMat, ctx: &Setting<'_>) -> Vec<Interval> {
+        let t_len = ctx.in_i.len();
+        let choice = |r: usize, j: usize| Choice {
+            weight: self.weights[r],
+            value: values.get(r, j),
+        };
+        (0..values.mid.cols)
+            .map(|j| {
+                let free: Vec<[Choice; 2]> = (0..t_len)
+                    .filter(|&t| !ctx.in_i[t])
+                    .map(|t| [choice(2 * t, j), choice(2 * t + 1, j)])
+                    .collect();
+                let mut fixed = vec![choice(2 * t_len, j)];
+                for (k, &t) in ctx.positions.iter().enumerate() {
+                    fixed.push(choice(2 * t + ((ctx.pattern >> k) & 1), j));
+                }
+                Interval {
+                    lo: fractional_min(&fixed, &free),
+                    hi: fractional_max(&fixed, &free),
+                }
+            })
+            .collect()
+    }
+
+    /// sigma(mixed) W over the free bits, for exact W (k x out). The box of the coordinates
+    /// through sigma and W; for ReLU, also (V4'): on the coordinates whose box is >= 0 the
+    /// ReLU is the identity for every input of the setting, so their part of sigma(mixed) W is
+    /// a linear map of the mixed value, itself a ratio whose range (V1-V3) is exact; the
+    /// straddling coordinates are added as boxes. Both enclosures are sound: we intersect.
+    fn through(&self, sigma: Activation, w: &Mat<f64>, ctx: &Setting<'_>) -> Vec<Interval> {
+        let boxes = self.ranges(&self.view.values, ctx);
+        let h: Vec<Interval> = boxes.iter().map(|&x| activation(sigma, x)).collect();
+        let plain = row_times(&h, w);
+        if sigma != Activation::Relu || !boxes.iter().any(|b| b.lo >= 0.0) {
+            return plain;
+        }
+        let mut w_on = w.clone();
+        let mut h_straddle = vec![Interval::point(0.0); boxes.len()];
+        for (j, b) in boxes.iter().enumerate() {
+            if b.lo < 0.0 {
+                w_on.row_mut(j).iter_mut().for_each(|x| *x = 0.0);
+                if b.hi > 0.0 {
+                    h_straddle[j] = activation(sigma, *b);
+                }
+            }
+        }
+        let projected = enclose_right(&self.view.values, &w_on);
+        let linear = self.ranges(&projected, ctx);
+        let straddle = row_times(&h_straddle, w);
+        plain
+            .iter()
+            .zip(linear.iter().zip(straddle))
+            .map(|(p, (l, s))| {
+                let r = l.plus(s);
+                Interval {
+                    lo: p.lo.max(r.lo),
+                    hi: p.hi.min(r.hi),
+                }
+            })
+            .collect()
+    }
+}
+
+/// Enclosure of `a b` for an interval `a` and exact `b`: through `(b^T a^T)^T` (V5).
+fn enclose_right(a: &IMat, b: &Mat<f64>) -> IMat {
+    let at = IMat {
+        mid: a.mid.transpose(),
+        rad: a.rad.transpose(),
+    };
+    let p = enclose_product(&b.transpose(), &at);
+    IMat {
+        mid: p.mid.transpose(),
+        rad: p.rad.transpose(),
+    }
+}
+
+/// Propagates one setting through the heads and what follows them to f (V4).
+fn post(post: &Post, heads: &[Weighted<'_>], ctx: &Setting<'_>) -> Interval {
     match post {
-        Post::Scalar => heads[0][0],
+        Post::Scalar => heads[0].ranges(&heads[0].view.values, ctx)[0],
         Post::HeadSigma { activation: a, w } => {
-            let h: Vec<Interval> = heads[0].iter().map(|&x| activation(*a, x)).collect();
-            dot_exact(&h, w)
+            let w = Mat {
+                rows: w.len(),
+                cols: 1,
+                data: w.clone(),
+            };
+            heads[0].through(*a, &w, ctx)[0]
         }
         Post::Block {
             attn_activation,
@@ -467,19 +545,13 @@ fn post(post: &Post, heads: &[Vec<Interval>]) -> Interval {
             w,
         } => {
             let mut p1: Vec<Interval> = x_cls.iter().map(|&x| Interval::point(x)).collect();
-            for (coords, wc) in heads.iter().zip(w_c) {
+            for (head, wc) in heads.iter().zip(w_c) {
                 let out = match wc {
-                    None => coords.clone(),
-                    Some(wc) => {
-                        let h: Vec<Interval> = coords
-                            .iter()
-                            .map(|&x| activation(*attn_activation, x))
-                            .collect();
-                        row_times(&h, wc)
-                    }
+                    None => head.ranges(&head.view.values, ctx),
+                    Some(wc) => head.through(*attn_activation, wc, ctx),
                 };
                 for (p, o) in p1.iter_mut().zip(out) {
-                    *p = p.add(o);
+                    *p = p.plus(o);
                 }
             }
             let mut y = project(&p1);
@@ -487,7 +559,7 @@ fn post(post: &Post, heads: &[Vec<Interval>]) -> Interval {
                 let z = row_times(&y, &mlp.w1);
                 let g: Vec<Interval> = z.iter().map(|&x| activation(*mlp_activation, x)).collect();
                 let add = row_times(&g, &mlp.w2);
-                let p2: Vec<Interval> = y.iter().zip(add).map(|(a, b)| a.add(b)).collect();
+                let p2: Vec<Interval> = y.iter().zip(add).map(|(a, b)| a.plus(b)).collect();
                 y = project(&p2);
             }
             dot_exact(&y, w)
