@@ -33,7 +33,9 @@ pub fn gaussian_kl(sq_distance: f64, sigma: f64) -> Result<f64> {
         return Err(Error::invalid(
             "sigma",
             sigma,
-            format!("large enough that ||theta - theta_0||^2 / (2 sigma^2) is finite (||.||^2 = {sq_distance})"),
+            format!(
+                "large enough that ||theta - theta_0||^2 / (2 sigma^2) is finite (||.||^2 = {sq_distance})"
+            ),
         ));
     }
     // 0 / x is exact; anything else carries three roundings.

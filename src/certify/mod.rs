@@ -19,6 +19,7 @@
 mod interval;
 mod junta;
 pub mod occam;
+pub mod pac_bayes;
 pub mod sampled;
 pub mod verify;
 
