@@ -17,6 +17,8 @@ mod generalization;
 mod inputs;
 mod kl;
 mod numerics;
+mod occam;
+mod pac_bayes;
 mod registry;
 mod sample_size;
 mod single_head;
@@ -39,6 +41,13 @@ pub use dudley::{
 pub use generalization::{PostHoc, gap, post_hoc_grid};
 pub use inputs::{BoundParams, HeadRadii, LayerRadii, Setting};
 pub use kl::{binary_kl, kl_inverse_lower, kl_inverse_upper};
+pub use occam::{
+    MAX_CODE_SPARSITY, elias_gamma_bits, index_bits, junta_code_bits, occam_hoeffding, occam_kl,
+    occam_rhs,
+};
+pub use pac_bayes::{
+    gaussian_kl, grid_delta, maurer_bound, maurer_rhs, mc_train_error_upper, pac_bayes_at_sigma,
+};
 pub use registry::{BoundId, BoundInfo, Status};
 pub use sample_size::{SampleSize, sample_size, sample_size_of};
 pub use single_head::{
