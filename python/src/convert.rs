@@ -18,12 +18,24 @@ pub fn to_py_err(py: Python<'_>, e: Error) -> PyErr {
             field,
             value,
             allowed,
-        } => ("InvalidValueError", "invalid_value", Some(field), Some(value), Some(allowed)),
+        } => (
+            "InvalidValueError",
+            "invalid_value",
+            Some(field),
+            Some(value),
+            Some(allowed),
+        ),
         Error::ShapeMismatch {
             field,
             expected,
             found,
-        } => ("ShapeMismatchError", "shape_mismatch", Some(field), Some(found), Some(expected)),
+        } => (
+            "ShapeMismatchError",
+            "shape_mismatch",
+            Some(field),
+            Some(found),
+            Some(expected),
+        ),
         Error::Io { path, message } => ("FileError", "io", Some(path), none(), Some(message)),
         Error::Parse { source, message } => {
             ("ParseError", "parse", Some(source), none(), Some(message))
@@ -40,9 +52,13 @@ pub fn to_py_err(py: Python<'_>, e: Error) -> PyErr {
             Some(format!("{value} (estimate {estimate})")),
             Some(format!("at most {limit}")),
         ),
-        Error::Violation { claim, detail } => {
-            ("ViolationError", "violation", Some(claim), Some(detail), none())
-        }
+        Error::Violation { claim, detail } => (
+            "ViolationError",
+            "violation",
+            Some(claim),
+            Some(detail),
+            none(),
+        ),
     };
     let made = py
         .import("attnbounds._errors")
@@ -72,7 +88,10 @@ pub fn count(py: Python<'_>, field: &str, obj: &Bound<'_, PyAny>) -> PyResult<us
     let v: i128 = obj
         .extract()
         .map_err(|_| bad_arg(py, field, obj, "an integer >= 0"))?;
-    usize::try_from(v).map_err(|_| bad_arg(py, field, obj, "an integer in 0..=usize::MAX"))
+    if v < 0 {
+        return Err(bad_arg(py, field, obj, "an integer >= 0"));
+    }
+    usize::try_from(v).map_err(|_| bad_arg(py, field, obj, "an integer at most usize::MAX"))
 }
 
 /// A real number (`f64`): a Python or numpy float or integer, never a bool. Its domain (finite,
@@ -87,12 +106,16 @@ pub fn real(py: Python<'_>, field: &str, obj: &Bound<'_, PyAny>) -> PyResult<f64
 
 /// An optional count.
 pub fn opt_count(py: Python<'_>, f: &str, o: Option<&Bound<'_, PyAny>>) -> PyResult<Option<usize>> {
-    o.filter(|o| !o.is_none()).map(|o| count(py, f, o)).transpose()
+    o.filter(|o| !o.is_none())
+        .map(|o| count(py, f, o))
+        .transpose()
 }
 
 /// An optional real.
 pub fn opt_real(py: Python<'_>, f: &str, o: Option<&Bound<'_, PyAny>>) -> PyResult<Option<f64>> {
-    o.filter(|o| !o.is_none()).map(|o| real(py, f, o)).transpose()
+    o.filter(|o| !o.is_none())
+        .map(|o| real(py, f, o))
+        .transpose()
 }
 
 /// A serde value as Python objects: objects to dicts, arrays to lists, integers to `int`, other
@@ -130,6 +153,10 @@ pub fn json_to_py<'py>(py: Python<'py>, v: &serde_json::Value) -> PyResult<Bound
 }
 
 /// Any serializable library value, through serde (the CLI's `--json` path).
-pub fn to_json<T: serde::Serialize>(py: Python<'_>, what: &str, v: &T) -> PyResult<serde_json::Value> {
+pub fn to_json<T: serde::Serialize>(
+    py: Python<'_>,
+    what: &str,
+    v: &T,
+) -> PyResult<serde_json::Value> {
     serde_json::to_value(v).map_err(|e| to_py_err(py, Error::parse(what, e)))
 }

@@ -21,7 +21,10 @@ use pyo3::types::{PyDict, PyList};
 use std::path::PathBuf;
 
 /// A required argument, with the CLI's error when it is missing.
-fn required<'a, 'py>(field: &str, v: Option<&'a Bound<'py, PyAny>>) -> Result<&'a Bound<'py, PyAny>> {
+fn required<'a, 'py>(
+    field: &str,
+    v: Option<&'a Bound<'py, PyAny>>,
+) -> Result<&'a Bound<'py, PyAny>> {
     v.filter(|o| !o.is_none())
         .ok_or_else(|| Error::invalid(field, "(missing)", "a value (a keyword argument)"))
 }
@@ -144,12 +147,19 @@ fn norms<'py>(
     let (shown, model) = if let Ok(dict) = weights.cast::<PyDict>() {
         let bytes = tensors::dict_to_safetensors(py, dict)?;
         let shown = format!("<dict of {} tensors>", dict.len());
-        (shown, import_mapped(&bytes, &mapping, &layout, heads).map_err(e)?)
+        (
+            shown,
+            import_mapped(&bytes, &mapping, &layout, heads).map_err(e)?,
+        )
     } else if let Ok(path) = weights.extract::<PathBuf>() {
         let model = read_file_mapped(&path, &mapping, &layout, heads).map_err(e)?;
         (path.display().to_string(), model)
     } else {
-        let shown = weights.get_type().name().map(|n| n.to_string()).unwrap_or_default();
+        let shown = weights
+            .get_type()
+            .name()
+            .map(|n| n.to_string())
+            .unwrap_or_default();
         return Err(e(Error::invalid(
             "weights",
             format!("a {shown}"),
@@ -161,7 +171,11 @@ fn norms<'py>(
         (Some(b), None) => b,
         (None, Some(p)) => b_x_for_model(p, &model, context_len).map_err(e)?,
         (Some(_), Some(_)) => {
-            return Err(e(Error::invalid("b_x", "given with data", "b_x or data, not both")));
+            return Err(e(Error::invalid(
+                "b_x",
+                "given with data",
+                "b_x or data, not both",
+            )));
         }
         (None, None) => return Err(e(Error::invalid("b_x", "absent", "b_x=X or data=FILE"))),
     };

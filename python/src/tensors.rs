@@ -21,11 +21,21 @@ struct Owned {
 fn one(py: Python<'_>, name: String, obj: &Bound<'_, PyAny>) -> PyResult<Owned> {
     if let Ok(a) = obj.extract::<PyReadonlyArrayDyn<'_, f32>>() {
         let bytes = a.as_array().iter().flat_map(|x| x.to_le_bytes()).collect();
-        return Ok(Owned { shape: a.shape().to_vec(), name, dtype: Dtype::F32, bytes });
+        return Ok(Owned {
+            shape: a.shape().to_vec(),
+            name,
+            dtype: Dtype::F32,
+            bytes,
+        });
     }
     if let Ok(a) = obj.extract::<PyReadonlyArrayDyn<'_, f64>>() {
         let bytes = a.as_array().iter().flat_map(|x| x.to_le_bytes()).collect();
-        return Ok(Owned { shape: a.shape().to_vec(), name, dtype: Dtype::F64, bytes });
+        return Ok(Owned {
+            shape: a.shape().to_vec(),
+            name,
+            dtype: Dtype::F64,
+            bytes,
+        });
     }
     let found = obj
         .getattr("dtype")
@@ -51,7 +61,10 @@ pub fn dict_to_safetensors(py: Python<'_>, d: &Bound<'_, PyDict>) -> PyResult<Ve
     for (k, v) in d.iter() {
         let name: String = k.extract().map_err(|_| {
             let shown = k.repr().map(|r| r.to_string()).unwrap_or_default();
-            to_py_err(py, Error::invalid("weights (a key)", shown, "tensor names as str"))
+            to_py_err(
+                py,
+                Error::invalid("weights (a key)", shown, "tensor names as str"),
+            )
         })?;
         owned.push(one(py, name, &v)?);
     }
@@ -61,7 +74,10 @@ pub fn dict_to_safetensors(py: Python<'_>, d: &Bound<'_, PyDict>) -> PyResult<Ve
             TensorView::new(t.dtype, t.shape.clone(), &t.bytes)
                 .map(|view| (t.name.clone(), view))
                 .map_err(|e| {
-                    to_py_err(py, Error::invalid(format!("weights[{:?}]", t.name), e, "a consistent shape"))
+                    to_py_err(
+                        py,
+                        Error::invalid(format!("weights[{:?}]", t.name), e, "a consistent shape"),
+                    )
                 })
         })
         .collect::<PyResult<Vec<_>>>()?;
