@@ -115,7 +115,13 @@ impl HfConfig {
                 "max_position_embeddings",
                 "layer_norm_eps",
             ),
-            Arch::Gpt2 => ("n_layer", "n_head", "n_embd", "n_positions", "layer_norm_epsilon"),
+            Arch::Gpt2 => (
+                "n_layer",
+                "n_head",
+                "n_embd",
+                "n_positions",
+                "layer_norm_epsilon",
+            ),
         };
         use crate::limits::{MAX_HEADS, MAX_LAYERS, MAX_WIDTH};
         let layers = required(field_usize(&v, &[l], src)?, l, src, MAX_LAYERS)?;
@@ -128,7 +134,9 @@ impl HfConfig {
             Some(x) => x
                 .as_f64()
                 .filter(|x| x.is_finite() && *x >= 0.0)
-                .ok_or_else(|| Error::invalid(format!("{src}: `{e}`"), x, "a finite number >= 0"))?,
+                .ok_or_else(|| {
+                    Error::invalid(format!("{src}: `{e}`"), x, "a finite number >= 0")
+                })?,
         };
         let c = HfConfig {
             arch,
@@ -224,17 +232,15 @@ impl HfCheckpoint {
         }
         let cfg_path = dir.join("config.json");
         if !cfg_path.is_file() {
-            return Err(Error::invalid(
-                "weights directory",
-                dir.display(),
-                "a directory holding config.json (architecture, heads, layers, width)",
+            return Err(Error::io(
+                cfg_path.display(),
+                "no such file (a Hugging Face checkpoint directory holds config.json with the \
+                 architecture, heads, layers and width; a single safetensors file is given by \
+                 its path)",
             ));
         }
-        let text = crate::fsio::read_text(
-            "config.json",
-            &cfg_path,
-            crate::limits::MAX_TEXT_FILE_BYTES,
-        )?;
+        let text =
+            crate::fsio::read_text("config.json", &cfg_path, crate::limits::MAX_TEXT_FILE_BYTES)?;
         let config = HfConfig::from_json(&cfg_path.display().to_string(), &text)?;
         let single = dir.join("model.safetensors");
         let index = dir.join("model.safetensors.index.json");
@@ -330,7 +336,10 @@ impl HfCheckpoint {
             Error::invalid(
                 format!("tensor `{full}`"),
                 "missing",
-                format!("present in the {} layout (docs/pytorch.md)", self.config.arch.name()),
+                format!(
+                    "present in the {} layout (docs/pytorch.md)",
+                    self.config.arch.name()
+                ),
             )
         })?;
         if info.shape != shape {
@@ -353,7 +362,9 @@ impl HfCheckpoint {
 
     /// Shape of a tensor (name without the prefix), if present.
     pub fn shape(&self, name: &str) -> Option<&[usize]> {
-        self.tensors.get(&self.full(name)).map(|t| t.shape.as_slice())
+        self.tensors
+            .get(&self.full(name))
+            .map(|t| t.shape.as_slice())
     }
 }
 
@@ -385,7 +396,11 @@ fn shard_names(index: &Path) -> Result<Vec<String>> {
         }
     }
     if names.is_empty() {
-        return Err(Error::invalid(format!("{src}: `weight_map`"), "empty", "at least one tensor"));
+        return Err(Error::invalid(
+            format!("{src}: `weight_map`"),
+            "empty",
+            "at least one tensor",
+        ));
     }
     names.sort();
     Ok(names)

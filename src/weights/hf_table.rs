@@ -233,7 +233,10 @@ const BERT: Names = Names {
     mlp_in: "encoder.layer.{l}.intermediate.dense",
     mlp_out: "encoder.layer.{l}.output.dense",
     ln: [
-        ("attention output", "encoder.layer.{l}.attention.output.LayerNorm"),
+        (
+            "attention output",
+            "encoder.layer.{l}.attention.output.LayerNorm",
+        ),
         ("block output", "encoder.layer.{l}.output.LayerNorm"),
     ],
 };
@@ -385,8 +388,17 @@ fn layer_weights(lg: &mut Ledger<'_>, l: usize, heads: usize) -> Result<LayerWei
         }
     };
     let o = at(nm.o, l);
-    let w_o = lg.weight(&format!("{o}.weight"), d, d, &role("W_O: W_C^h norms, rho_l"))?;
-    let b_o = lg.vec(&format!("{o}.bias"), d, &role("b_O: norm reported (layer bias)"))?;
+    let w_o = lg.weight(
+        &format!("{o}.weight"),
+        d,
+        d,
+        &role("W_O: W_C^h norms, rho_l"),
+    )?;
+    let b_o = lg.vec(
+        &format!("{o}.bias"),
+        d,
+        &role("b_O: norm reported (layer bias)"),
+    )?;
     Ok(LayerWeights {
         w_q: w_q * scale,
         w_k,
@@ -464,8 +476,7 @@ fn layer_norm(
     let c = &lg.ck.config;
     let (d, eps) = (c.width, c.layer_norm_eps);
     // BERT checkpoints converted from TF may name them gamma/beta.
-    let (wn, bn) = if lg.ck.has(&format!("{base}.weight")) || !lg.ck.has(&format!("{base}.gamma"))
-    {
+    let (wn, bn) = if lg.ck.has(&format!("{base}.weight")) || !lg.ck.has(&format!("{base}.gamma")) {
         (format!("{base}.weight"), format!("{base}.bias"))
     } else {
         (format!("{base}.gamma"), format!("{base}.beta"))
@@ -553,7 +564,11 @@ pub fn hf_table(ck: &HfCheckpoint, opts: &HfOptions) -> Result<HfTable> {
             )),
         }
     };
-    let pos_t = table(&mut lg, pos, "positional table: raw-embedding row bound; context_len check")?;
+    let pos_t = table(
+        &mut lg,
+        pos,
+        "positional table: raw-embedding row bound; context_len check",
+    )?;
     if let (Some(p), Some(t)) = (&pos_t, opts.context_len) {
         let need = t + offset;
         let cfg_rows = c.max_positions.unwrap_or(p.nrows());
@@ -567,7 +582,11 @@ pub fn hf_table(ck: &HfCheckpoint, opts: &HfOptions) -> Result<HfTable> {
                     ck.full(pos),
                     p.nrows(),
                     cfg_rows,
-                    if offset > 0 { ", RoBERTa positions start at 2" } else { "" }
+                    if offset > 0 {
+                        ", RoBERTa positions start at 2"
+                    } else {
+                        ""
+                    }
                 ),
             ));
         }
@@ -614,9 +633,12 @@ pub fn hf_table(ck: &HfCheckpoint, opts: &HfOptions) -> Result<HfTable> {
             layer_norms.push(r);
             Some(b)
         }
-        None => embeddings
-            .as_ref()
-            .map(|e| (e.sum_bound, "raw embedding sum (token + position rows)".into())),
+        None => embeddings.as_ref().map(|e| {
+            (
+                e.sum_bound,
+                "raw embedding sum (token + position rows)".into(),
+            )
+        }),
     };
 
     let mut heads_table = Vec::new();
@@ -634,12 +656,23 @@ pub fn hf_table(ck: &HfCheckpoint, opts: &HfOptions) -> Result<HfTable> {
         }
         let mut lns = Vec::new();
         for (site, t) in nm.ln {
-            lns.push(layer_norm(&mut lg, &at(t, l), site, Some(l), opts.variance_floor)?);
+            lns.push(layer_norm(
+                &mut lg,
+                &at(t, l),
+                site,
+                Some(l),
+                opts.variance_floor,
+            )?);
         }
         let (b_x_in, src) = match arch {
             // Pre-LN: attention reads ln_1's output.
-            Arch::Gpt2 => (lns[0].output_norm_bound, format!("LayerNorm `{}`", lns[0].tensor)),
-            Arch::Bert => prev_bound.clone().unwrap_or((f64::INFINITY, "unbounded".into())),
+            Arch::Gpt2 => (
+                lns[0].output_norm_bound,
+                format!("LayerNorm `{}`", lns[0].tensor),
+            ),
+            Arch::Bert => prev_bound
+                .clone()
+                .unwrap_or((f64::INFINITY, "unbounded".into())),
         };
         prev_bound = Some((
             lns[1].output_norm_bound,
@@ -649,7 +682,9 @@ pub fn hf_table(ck: &HfCheckpoint, opts: &HfOptions) -> Result<HfTable> {
         let mo = at(nm.mlp_out, l);
         let p_dim = match arch {
             Arch::Bert => ck.shape(&format!("{mi}.weight")).map(|s| s[0]),
-            Arch::Gpt2 => ck.shape(&format!("{mi}.weight")).and_then(|s| s.get(1).copied()),
+            Arch::Gpt2 => ck
+                .shape(&format!("{mi}.weight"))
+                .and_then(|s| s.get(1).copied()),
         }
         .unwrap_or(0);
         let mrole = format!("MLP norms reported, layer {l}");
@@ -685,7 +720,13 @@ pub fn hf_table(ck: &HfCheckpoint, opts: &HfOptions) -> Result<HfTable> {
         layer_norms.extend(lns);
     }
     if arch == Arch::Gpt2 && ck.has("ln_f.weight") {
-        layer_norms.push(layer_norm(&mut lg, "ln_f", "final (ln_f)", None, opts.variance_floor)?);
+        layer_norms.push(layer_norm(
+            &mut lg,
+            "ln_f",
+            "final (ln_f)",
+            None,
+            opts.variance_floor,
+        )?);
     }
 
     let readout = match &opts.readout {
@@ -738,7 +779,8 @@ pub fn hf_table(ck: &HfCheckpoint, opts: &HfOptions) -> Result<HfTable> {
         ),
     });
     statements.push(if arch.causal() {
-        "attention is causal (query t attends to keys s <= t); the norms do not depend on the mask".into()
+        "attention is causal (query t attends to keys s <= t); the norms do not depend on the mask"
+            .into()
     } else {
         "attention is bidirectional (every query attends to every key)".into()
     });
