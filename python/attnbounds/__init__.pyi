@@ -46,15 +46,23 @@ def bound(
     r_min: Optional[Real] = None,
 ) -> List[Dict[str, Any]]: ...
 
+class AttnboundsWarning(UserWarning): ...
+
+PathLike = Union[str, os.PathLike[str]]
+
 def norms(
-    weights: Union[str, os.PathLike[str], Mapping[str, npt.ArrayLike]],
+    weights: Union[PathLike, Mapping[str, npt.ArrayLike]],
     *,
-    num_samples: Count,
-    context_len: Count,
-    layout: Union[str, os.PathLike[str]] = "torch-mha",
+    num_samples: Optional[Count] = None,
+    context_len: Optional[Count] = None,
+    layout: PathLike = "torch-mha",
     heads: Optional[Count] = None,
     delta: Optional[Real] = None,
     gamma: Optional[Real] = None,
     b_x: Optional[Real] = None,
-    data: Union[str, os.PathLike[str], None] = None,
+    data: Optional[PathLike] = None,
+    readout: Optional[str] = None,
+    variance_floor: Optional[Real] = None,
+    config: Union[Mapping[str, Any], PathLike, None] = None,
+    export_augmented: Optional[PathLike] = None,
 ) -> Dict[str, Any]: ...

@@ -11,14 +11,15 @@ mod tensors;
 
 use attnbounds::bounds::{BoundParams, HeadRadii, Radii, Setting, all_bounds};
 use attnbounds::weights::{
-    b_x_for_model, bound_setting, import_mapped, layout_from_arg, model_norms, radii_for_bounds,
-    read_file_mapped,
+    HfCheckpoint, HfConfig, HfOptions, b_x_for_model, bound_setting,
+    export_augmented as export_augmented_heads, hf_table, import_mapped, layout_from_arg,
+    model_norms, radii_for_bounds, read_file_mapped,
 };
 use attnbounds::{Error, Result};
 use convert::{count, json_to_py, opt_count, opt_real, real, to_json, to_py_err};
 use pyo3::prelude::*;
 use pyo3::types::{PyDict, PyList};
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 /// A required argument, with the CLI's error when it is missing.
 fn required<'a, 'py>(
@@ -117,54 +118,142 @@ fn bound<'py>(
     Ok(out)
 }
 
-/// The norms of a model and the bounds they give: the object `attnbounds norms --json` prints.
-/// `weights` is a path (str) or a dict of float32/float64 numpy arrays.
+/// A required count of the safetensors-file path, with the CLI's error when it is missing.
+fn need(py: Python<'_>, v: Option<&Bound<'_, PyAny>>, field: &str, flag: &str) -> PyResult<usize> {
+    match opt_count(py, field, v)? {
+        Some(n) => Ok(n),
+        None => Err(to_py_err(
+            py,
+            Error::invalid(
+                field,
+                "absent",
+                format!("{flag} N (required for a safetensors file)"),
+            ),
+        )),
+    }
+}
+
+/// The norms of a model: the object `attnbounds norms --json` prints. `weights` is a path (a
+/// safetensors file, or a Hugging Face checkpoint directory) or a dict of float32/float64 numpy
+/// arrays (read as a safetensors file, or as a checkpoint when `config` holds config.json's text).
 #[pyfunction]
-#[pyo3(signature = (weights, *, num_samples, context_len, layout="torch-mha", heads=None,
-    delta=None, gamma=None, b_x=None, data=None))]
+#[pyo3(signature = (weights, *, num_samples=None, context_len=None, layout="torch-mha",
+    heads=None, delta=None, gamma=None, b_x=None, data=None, readout=None, variance_floor=None,
+    config=None, export_augmented=None))]
 #[allow(clippy::too_many_arguments)]
 fn norms<'py>(
     py: Python<'py>,
     weights: Bound<'py, PyAny>,
-    num_samples: Bound<'py, PyAny>,
-    context_len: Bound<'py, PyAny>,
+    num_samples: Option<Bound<'py, PyAny>>,
+    context_len: Option<Bound<'py, PyAny>>,
     layout: &str,
     heads: Option<Bound<'py, PyAny>>,
     delta: Option<Bound<'py, PyAny>>,
     gamma: Option<Bound<'py, PyAny>>,
     b_x: Option<Bound<'py, PyAny>>,
     data: Option<PathBuf>,
+    readout: Option<String>,
+    variance_floor: Option<Bound<'py, PyAny>>,
+    config: Option<String>,
+    export_augmented: Option<PathBuf>,
 ) -> PyResult<Bound<'py, PyAny>> {
     let e = |err| to_py_err(py, err);
-    let num_samples = count(py, "num_samples", &num_samples)?;
-    let context_len = count(py, "context_len", &context_len)?;
     let heads = opt_count(py, "heads", heads.as_ref())?;
+    let b_x = opt_real(py, "b_x", b_x.as_ref())?;
+    let dict = weights.cast::<PyDict>().ok();
+    let path = match dict {
+        Some(_) => None,
+        None => Some(weights.extract::<PathBuf>().map_err(|_| {
+            let shown =
+                (weights.get_type().name()).map_or_else(|_| String::new(), |n| n.to_string());
+            e(Error::invalid(
+                "weights",
+                format!("a {shown}"),
+                "a path (str or os.PathLike) or a dict of numpy arrays",
+            ))
+        })?),
+    };
+    let checkpoint = match (&path, dict, &config) {
+        (Some(p), _, None) if p.is_dir() => Some(HfCheckpoint::read_dir(p).map_err(e)?),
+        (Some(p), _, Some(_)) => {
+            return Err(e(Error::invalid(
+                "config",
+                "given with a path",
+                format!(
+                    "absent: config.json is read from the checkpoint directory ({})",
+                    p.display()
+                ),
+            )));
+        }
+        (None, Some(d), Some(text)) => {
+            let cfg = HfConfig::from_json("config", text).map_err(e)?;
+            let bytes = tensors::dict_to_safetensors(py, d)?;
+            let shown = format!("<dict of {} tensors>", d.len());
+            let files = vec![(shown.clone(), bytes)];
+            Some(HfCheckpoint::from_parts(Path::new(&shown), cfg, files).map_err(e)?)
+        }
+        _ => None,
+    };
+    if let Some(ck) = checkpoint {
+        // As `attnbounds norms --weights DIR` (src/cli/norms.rs): the per-layer, per-head table.
+        if data.is_some() {
+            return Err(e(Error::invalid(
+                "data",
+                "given with a checkpoint",
+                "absent: B_X of every layer is bounded from the checkpoint's LayerNorms; give \
+                 b_x to be warned where those bounds exceed it",
+            )));
+        }
+        let opts = HfOptions {
+            heads,
+            context_len: opt_count(py, "context_len", context_len.as_ref())?,
+            b_x,
+            variance_floor: opt_real(py, "variance_floor", variance_floor.as_ref())?,
+            readout,
+        };
+        let t = hf_table(&ck, &opts).map_err(e)?;
+        if let Some(dir) = &export_augmented {
+            export_augmented_heads(&ck, dir).map_err(e)?;
+        }
+        return json_to_py(py, &to_json(py, "table", &t)?);
+    }
+    for (field, given) in [
+        ("readout", readout.is_some()),
+        (
+            "variance_floor",
+            variance_floor.as_ref().is_some_and(|v| !v.is_none()),
+        ),
+        ("export_augmented", export_augmented.is_some()),
+    ] {
+        if given {
+            return Err(e(Error::invalid(
+                field,
+                "given for a safetensors file",
+                "only with a Hugging Face checkpoint (a directory, or a dict with config)",
+            )));
+        }
+    }
+    // As `attnbounds norms --weights FILE` (src/cli/norms.rs): norms and the bounds they give.
+    let num_samples = need(py, num_samples.as_ref(), "num_samples", "--num-samples")?;
+    let context_len = need(py, context_len.as_ref(), "context_len", "--context-len")?;
     let d = BoundParams::default();
     let delta = opt_real(py, "delta", delta.as_ref())?.unwrap_or(d.delta);
     let gamma = opt_real(py, "gamma", gamma.as_ref())?.unwrap_or(d.gamma);
-    let b_x = opt_real(py, "b_x", b_x.as_ref())?;
     let (layout, mapping) = layout_from_arg(layout).map_err(e)?;
-    let (shown, model) = if let Ok(dict) = weights.cast::<PyDict>() {
-        let bytes = tensors::dict_to_safetensors(py, dict)?;
-        let shown = format!("<dict of {} tensors>", dict.len());
-        (
-            shown,
-            import_mapped(&bytes, &mapping, &layout, heads).map_err(e)?,
-        )
-    } else if let Ok(path) = weights.extract::<PathBuf>() {
-        let model = read_file_mapped(&path, &mapping, &layout, heads).map_err(e)?;
-        (path.display().to_string(), model)
-    } else {
-        let shown = weights
-            .get_type()
-            .name()
-            .map(|n| n.to_string())
-            .unwrap_or_default();
-        return Err(e(Error::invalid(
-            "weights",
-            format!("a {shown}"),
-            "a path (str or os.PathLike) or a dict of numpy arrays",
-        )));
+    let (shown, model) = match (dict, &path) {
+        (Some(dict), _) => {
+            let bytes = tensors::dict_to_safetensors(py, dict)?;
+            let shown = format!("<dict of {} tensors>", dict.len());
+            (
+                shown,
+                import_mapped(&bytes, &mapping, &layout, heads).map_err(e)?,
+            )
+        }
+        (None, Some(path)) => {
+            let model = read_file_mapped(path, &mapping, &layout, heads).map_err(e)?;
+            (path.display().to_string(), model)
+        }
+        (None, None) => return Err(e(Error::invalid("weights", "absent", "a path or a dict"))),
     };
     let norms = model_norms(&model).map_err(e)?;
     let b_x = match (b_x, &data) {
