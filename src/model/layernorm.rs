@@ -61,7 +61,11 @@ impl<S: Real> LayerNorm<S> {
     /// All three slices have length d (callers allocate them from the same width).
     pub fn forward_row(&self, x: &[S], xhat: &mut [S], y: &mut [S]) -> S {
         let rstd = normalize(x, xhat);
-        for (((yj, &xh), &g), &b) in y.iter_mut().zip(xhat.iter()).zip(&self.gain).zip(&self.bias)
+        for (((yj, &xh), &g), &b) in y
+            .iter_mut()
+            .zip(xhat.iter())
+            .zip(&self.gain)
+            .zip(&self.bias)
         {
             *yj = g * xh + b;
         }
@@ -133,14 +137,20 @@ mod tests {
     fn backward_matches_central_differences() {
         // L = sum_j c_j y_j + y_j^2 / 2 (curvature so dx is not only through the mean);
         // central differences h = 1e-6, error ~h^2 << 1e-7.
-        let ln = LayerNorm::new(vec![1.3, -0.4, 0.8, 2.0, 0.5], vec![0.1, 0.0, -0.3, 0.2, 1.0])
-            .unwrap();
+        let ln = LayerNorm::new(
+            vec![1.3, -0.4, 0.8, 2.0, 0.5],
+            vec![0.1, 0.0, -0.3, 0.2, 1.0],
+        )
+        .unwrap();
         let x = [0.3f64, -1.2, 2.5, 0.7, -0.1];
         let c = [0.5, -1.0, 0.25, 2.0, -0.7];
         let value = |ln: &LayerNorm<f64>, x: &[f64]| {
             let (mut xh, mut y) = (vec![0.0; 5], vec![0.0; 5]);
             ln.forward_row(x, &mut xh, &mut y);
-            y.iter().zip(&c).map(|(y, c)| c * y + 0.5 * y * y).sum::<f64>()
+            y.iter()
+                .zip(&c)
+                .map(|(y, c)| c * y + 0.5 * y * y)
+                .sum::<f64>()
         };
         let (mut xh, mut y) = (vec![0.0; 5], vec![0.0; 5]);
         let rstd = ln.forward_row(&x, &mut xh, &mut y);
@@ -165,7 +175,10 @@ mod tests {
                 *a += h;
                 *b -= h;
                 let fd = (value(&p, &x) - value(&q, &x)) / (2.0 * h);
-                assert!((fd - ana).abs() < 1e-7, "param {which} [{j}]: {fd} vs {ana}");
+                assert!(
+                    (fd - ana).abs() < 1e-7,
+                    "param {which} [{j}]: {fd} vs {ana}"
+                );
             }
         }
     }

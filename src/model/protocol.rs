@@ -185,7 +185,13 @@ fn add_col_sums<S: Real>(x: &[S], cols: usize, acc: &mut [S]) {
 /// `x W + b` for every row of `x` (n x d_in): a new n x d_out block.
 fn affine<S: Real>(x: &[S], n: usize, w: &Mat<S>, b: &[S]) -> Vec<S> {
     let mut y: Vec<S> = (0..n).flat_map(|_| b.iter().copied()).collect();
-    gemm(S::one(), View::new(x, n, w.rows), w.view(), S::one(), &mut y);
+    gemm(
+        S::one(),
+        View::new(x, n, w.rows),
+        w.view(),
+        S::one(),
+        &mut y,
+    );
     y
 }
 
@@ -242,7 +248,11 @@ impl<S: Real> ProtocolModel<S> {
     }
 
     pub fn cast<T: Real>(&self) -> ProtocolModel<T> {
-        let v = |x: &[S]| x.iter().map(|a| T::from_f64(a.as_f64())).collect::<Vec<T>>();
+        let v = |x: &[S]| {
+            x.iter()
+                .map(|a| T::from_f64(a.as_f64()))
+                .collect::<Vec<T>>()
+        };
         ProtocolModel {
             embedding: Embedding {
                 tok: self.embedding.tok.cast(),
@@ -276,7 +286,13 @@ impl<S: Real> ProtocolModel<S> {
         let mut x = Vec::with_capacity((2 * t + 1) * d);
         for pos in 0..t {
             for b in 0..2 {
-                x.extend(e.tok.row(b).iter().zip(e.pos.row(pos)).map(|(a, p)| *a + *p));
+                x.extend(
+                    e.tok
+                        .row(b)
+                        .iter()
+                        .zip(e.pos.row(pos))
+                        .map(|(a, p)| *a + *p),
+                );
             }
         }
         x.extend_from_slice(&e.cls);
@@ -339,7 +355,11 @@ impl<S: Real> ProtocolModel<S> {
                 mk.mlp_out.len(),
             ];
             if want != got {
-                return Err(Error::shape("dropout masks", format!("{want:?}"), format!("{got:?}")));
+                return Err(Error::shape(
+                    "dropout masks",
+                    format!("{want:?}"),
+                    format!("{got:?}"),
+                ));
             }
         }
         let rows = 2 * t + 1;
@@ -400,7 +420,9 @@ impl<S: Real> ProtocolModel<S> {
         // Output projection, attention-branch dropout, residual on x_cls.
         let mut hres = affine(&o, m, &self.w_o, &self.b_o);
         if let Some(mk) = &masks {
-            hres.iter_mut().zip(&mk.attn_out).for_each(|(u, &k)| *u *= k);
+            hres.iter_mut()
+                .zip(&mk.attn_out)
+                .for_each(|(u, &k)| *u *= k);
         }
         for hr in hres.chunks_exact_mut(d) {
             for (a, &c) in hr.iter_mut().zip(&self.embedding.cls) {
@@ -482,8 +504,7 @@ impl<S: Real> ProtocolModel<S> {
             .zip(cache.out.chunks_exact(d))
             .zip(dl)
         {
-            for ((dj, &oj), (&wj, gw)) in dr.iter_mut().zip(or).zip(self.w.iter().zip(&mut gr.w))
-            {
+            for ((dj, &oj), (&wj, gw)) in dr.iter_mut().zip(or).zip(self.w.iter().zip(&mut gr.w)) {
                 *dj = di * wj;
                 *gw += di * oj;
             }
@@ -503,13 +524,7 @@ impl<S: Real> ProtocolModel<S> {
             &mut gr.w_2.data,
         );
         let mut dg = vec![S::zero(); m * f];
-        gemm(
-            one,
-            View::new(&du2, m, d),
-            self.w_2.t(),
-            S::zero(),
-            &mut dg,
-        );
+        gemm(one, View::new(&du2, m, d), self.w_2.t(), S::zero(), &mut dg);
         if let Some(mk) = &cache.masks {
             dg.iter_mut().zip(&mk.hidden).for_each(|(g, &k)| *g *= k);
         }
@@ -620,7 +635,13 @@ impl<S: Real> ProtocolModel<S> {
         );
         gr.b_q.iter_mut().zip(&dq).for_each(|(a, &b)| *a += b);
         let mut dz = vec![S::zero(); rows * d];
-        gemm(one, View::new(&dk, rows, d), self.w_k.t(), S::zero(), &mut dz);
+        gemm(
+            one,
+            View::new(&dk, rows, d),
+            self.w_k.t(),
+            S::zero(),
+            &mut dz,
+        );
         gemm(one, View::new(&dv, rows, d), self.w_v.t(), one, &mut dz);
         gemm(
             one,

@@ -75,11 +75,21 @@ fn check_fd(
             // ignores: the gradient is exactly zero (and finite differences agree).
             // Analytic: rounding only; finite differences: rounding ~1e-16 |L| / h.
             let (a, f) = (dot(ana[j], ana[j]).sqrt(), dot(&fd, &fd).sqrt());
-            assert!(a < 1e-12 && f < 1e-7, "b_k: gradient {a} (fd {f}), expected 0");
+            assert!(
+                a < 1e-12 && f < 1e-7,
+                "b_k: gradient {a} (fd {f}), expected 0"
+            );
             continue;
         }
-        assert!(scale > 1e-8, "{name}: gradient is zero, the check would be empty");
-        assert!(diff / scale < 1e-6, "{name}: relative error {}", diff / scale);
+        assert!(
+            scale > 1e-8,
+            "{name}: gradient is zero, the check would be empty"
+        );
+        assert!(
+            diff / scale < 1e-6,
+            "{name}: relative error {}",
+            diff / scale
+        );
     }
 }
 
@@ -92,7 +102,10 @@ fn table_path_equals_the_plain_computation() {
         let fast = m.predict(&b).unwrap();
         let plain = m.forward_plain(&b).unwrap();
         for (a, p) in fast.iter().zip(&plain) {
-            assert!((a - p).abs() < 1e-12 * (1.0 + p.abs()), "T = {t}: {a} vs {p}");
+            assert!(
+                (a - p).abs() < 1e-12 * (1.0 + p.abs()),
+                "T = {t}: {a} vs {p}"
+            );
         }
         // And the predictions vary with the input (the check is not between constants).
         let spread = fast.iter().fold(0.0f64, |s, &f| s.max((f - fast[0]).abs()));
@@ -107,7 +120,12 @@ fn gradients_match_finite_differences_without_dropout() {
     let b = batch(t, n, 12);
     let c = coeffs(n);
     let cache = m.forward(&b, None).unwrap();
-    let dl: Vec<f64> = cache.predictions.iter().zip(&c).map(|(f, c)| c + f).collect();
+    let dl: Vec<f64> = cache
+        .predictions
+        .iter()
+        .zip(&c)
+        .map(|(f, c)| c + f)
+        .collect();
     let g = m.backward(&b, &cache, &dl).unwrap();
     check_fd(&m, &g, |p| loss(&p.predict(&b).unwrap(), &c));
 }
@@ -122,7 +140,12 @@ fn gradients_match_finite_differences_with_fixed_dropout_masks() {
     let masks = DropoutMasks::draw(&m, n, 0.3, &mut ChaCha8Rng::seed_from_u64(23)).unwrap();
     assert!(masks.attn.contains(&0.0) && masks.hidden.iter().any(|&x| x > 1.0));
     let cache = m.forward(&b, Some(masks.clone())).unwrap();
-    let dl: Vec<f64> = cache.predictions.iter().zip(&c).map(|(f, c)| c + f).collect();
+    let dl: Vec<f64> = cache
+        .predictions
+        .iter()
+        .zip(&c)
+        .map(|(f, c)| c + f)
+        .collect();
     let g = m.backward(&b, &cache, &dl).unwrap();
     check_fd(&m, &g, |p| {
         let f = p.forward(&b, Some(masks.clone())).unwrap().predictions;
@@ -147,7 +170,11 @@ fn masks_keep_one_minus_p_and_scale_by_its_inverse() {
     let n = mk.attn.len() as f64;
     let kept = mk.attn.iter().filter(|&&x| x != 0.0).count() as f64 / n;
     assert!((kept - 0.9).abs() < 5.0 * (0.09 / n).sqrt(), "{kept}");
-    assert!(mk.attn.iter().all(|&x| x == 0.0 || (x - 1.0 / 0.9).abs() < 1e-6));
+    assert!(
+        mk.attn
+            .iter()
+            .all(|&x| x == 0.0 || (x - 1.0 / 0.9).abs() < 1e-6)
+    );
     let none = DropoutMasks::draw(&m, 3, 0.0, &mut ChaCha8Rng::seed_from_u64(6)).unwrap();
     assert!(none.hidden.iter().all(|&x| x == 1.0));
     for bad in [1.0, -0.1, f64::NAN] {
@@ -183,14 +210,19 @@ fn f32_follows_f64() {
     let b = batch(6, 4, 32);
     let (a, c) = (m.predict(&b).unwrap(), m.cast::<f32>().predict(&b).unwrap());
     for (x, y) in a.iter().zip(&c) {
-        assert!((x - f64::from(*y)).abs() < 1e-4 * (1.0 + x.abs()), "{x} vs {y}");
+        assert!(
+            (x - f64::from(*y)).abs() < 1e-4 * (1.0 + x.abs()),
+            "{x} vs {y}"
+        );
     }
 }
 
 #[test]
 fn bad_inputs_are_errors() {
     let m = model(3, 41);
-    let e = m.predict(&TokenBatch::new(3, vec![0, 2, 1]).unwrap()).unwrap_err();
+    let e = m
+        .predict(&TokenBatch::new(3, vec![0, 2, 1]).unwrap())
+        .unwrap_err();
     assert!(e.to_string().contains("tokens"), "{e}");
     assert!(m.predict(&batch(4, 2, 1)).is_err());
     let mut c = cfg(3);
