@@ -164,7 +164,7 @@ mod tests {
         // kl(0 || p) = c  <=>  p = 1 - e^{-c}: the realisable Occam bound.
         for c in [1e-300, 1e-12, 1e-3, 0.1, 1.0, 10.0, 700.0] {
             let p = kl_inverse_upper(0.0, c).unwrap();
-            let exact = -(-c as f64).exp_m1();
+            let exact = -(-c).exp_m1();
             assert!(p >= exact, "c = {c:e}: {p:e} < {exact:e}");
             assert!(
                 p <= exact * (1.0 + 1e-9) + 1e-300,
