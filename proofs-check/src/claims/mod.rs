@@ -10,6 +10,7 @@ use attnbounds::tensor::Mat;
 use nalgebra::{DMatrix, DVector};
 
 mod assembly;
+pub mod certificates;
 mod generalization;
 mod heads;
 mod packings;
@@ -464,6 +465,7 @@ pub fn all(members: usize) -> Vec<Claim> {
         ),
     ]);
     v.extend(tightened_claims(members));
+    v.extend(certificates::all());
     v
 }
 
