@@ -664,10 +664,10 @@ impl<S: Real> ProtocolModel<S> {
         for pos in 0..t {
             for b in 0..2 {
                 let r = &dx[(2 * pos + b) * d..(2 * pos + b + 1) * d];
-                for j in 0..d {
-                    gr.embedding.tok.data[b * d + j] += r[j];
-                    gr.embedding.pos.data[pos * d + j] += r[j];
-                }
+                let tok = &mut gr.embedding.tok.data[b * d..(b + 1) * d];
+                tok.iter_mut().zip(r).for_each(|(a, &x)| *a += x);
+                let p = &mut gr.embedding.pos.data[pos * d..(pos + 1) * d];
+                p.iter_mut().zip(r).for_each(|(a, &x)| *a += x);
             }
         }
         gr.embedding

@@ -52,6 +52,7 @@ use rand_chacha::ChaCha8Rng;
 
 /// A trained model of either class.
 #[derive(Debug, Clone, PartialEq)]
+#[allow(clippy::large_enum_variant)] // one value per trial
 pub enum TrainedModel {
     ClsHead(FixedEmbeddingHead),
     Transformer(Transformer<f32>),
