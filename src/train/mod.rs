@@ -34,10 +34,10 @@ pub use fit::{
     Batches, FixedEmbeddingHead, LoopReport, SampleFit, StopReason, Trainable, fit_on, train_loop,
 };
 pub use loss::Loss;
-pub use protocol::{PROTOCOL_INIT_STD, ProtocolTrainee, protocol_norms};
 pub use measure::{
     HeadNorms, Margins, Norms, cls_head_norms, embedding_b_x, margins, transformer_norms,
 };
+pub use protocol::{PROTOCOL_INIT_STD, ProtocolTrainee, protocol_norms};
 
 use crate::config::{CellConfig, ModelKind, TrainConfig};
 use crate::error::Result;
