@@ -2,7 +2,7 @@
 //! as PyTorch's `nn.TransformerEncoderLayer(norm_first = True, activation = "gelu")`, read out
 //! at \[CLS\] by a linear layer with bias.
 //!
-//! Rows: x_t = tok[b_t] + pos[t] for the T bits, x_cls = cls (learned, last row). Then
+//! Rows: `x_t = tok[b_t] + pos[t]` for the T bits, x_cls = cls (learned, last row). Then
 //! h = x_cls + drop(MHA(LN1(X~))_cls), out = h + drop(W_2 drop(gelu(LN2(h) W_1 + b_1)) + b_2),
 //! f = out . w + c, where MHA has H heads of width d / H, biases on Q, K, V and the output
 //! projection, scores scaled by 1 / sqrt(d / H) and dropout on the attention probabilities.
@@ -279,7 +279,7 @@ impl<S: Real> ProtocolModel<S> {
         }
     }
 
-    /// The 2T + 1 distinct input rows: row 2t + b = tok[b] + pos[t], row 2T = cls.
+    /// The 2T + 1 distinct input rows: row 2t + b = `tok[b] + pos[t]`, row 2T = cls.
     pub fn distinct_rows(&self) -> Vec<S> {
         let (t, d) = (self.context_len(), self.width());
         let e = &self.embedding;
@@ -664,10 +664,10 @@ impl<S: Real> ProtocolModel<S> {
         for pos in 0..t {
             for b in 0..2 {
                 let r = &dx[(2 * pos + b) * d..(2 * pos + b + 1) * d];
-                for j in 0..d {
-                    gr.embedding.tok.data[b * d + j] += r[j];
-                    gr.embedding.pos.data[pos * d + j] += r[j];
-                }
+                let tok = &mut gr.embedding.tok.data[b * d..(b + 1) * d];
+                tok.iter_mut().zip(r).for_each(|(a, &x)| *a += x);
+                let p = &mut gr.embedding.pos.data[pos * d..(pos + 1) * d];
+                p.iter_mut().zip(r).for_each(|(a, &x)| *a += x);
             }
         }
         gr.embedding

@@ -34,10 +34,10 @@ pub use fit::{
     Batches, FixedEmbeddingHead, LoopReport, SampleFit, StopReason, Trainable, fit_on, train_loop,
 };
 pub use loss::Loss;
-pub use protocol::{PROTOCOL_INIT_STD, ProtocolTrainee, protocol_norms};
 pub use measure::{
     HeadNorms, Margins, Norms, cls_head_norms, embedding_b_x, margins, transformer_norms,
 };
+pub use protocol::{PROTOCOL_INIT_STD, ProtocolTrainee, protocol_norms};
 
 use crate::config::{CellConfig, ModelKind, TrainConfig};
 use crate::error::Result;
@@ -52,6 +52,7 @@ use rand_chacha::ChaCha8Rng;
 
 /// A trained model of either class.
 #[derive(Debug, Clone, PartialEq)]
+#[allow(clippy::large_enum_variant)] // one value per trial
 pub enum TrainedModel {
     ClsHead(FixedEmbeddingHead),
     Transformer(Transformer<f32>),
