@@ -275,7 +275,7 @@ fn bias_absorption_is_exact_on_random_weights() {
         let mut worst: f64 = 0.0;
         for tq in 0..n {
             // Real.
-            let mut ctx = vec![0.0; D];
+            let mut ctx = [0.0; D];
             for h in 0..H {
                 let q: Vec<f64> = (0..DH).map(|j| proj(&x[tq], h * DH + j)).collect();
                 let sc: Vec<f64> = (0..=tq)
