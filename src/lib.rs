@@ -27,6 +27,8 @@ pub mod tensor;
 
 #[cfg(feature = "experiments")]
 pub mod capacity;
+#[cfg(feature = "experiments")]
+pub mod certify;
 #[cfg(feature = "store")]
 pub mod config;
 #[cfg(feature = "experiments")]

@@ -91,6 +91,8 @@ metrics! {
     ExplicitC => "explicit_c", "nats", "C of the explicit covering number in closed form, ln N ~ C / eps^2";
     PaperC => "paper_c", "nats", "C of the paper-shape covering number, ln N ~ C / eps^2";
     BoundExplicitShape => "bound_explicit_shape", "fraction", "gap-bound shape 2/gamma 12 sqrt(C/m) + confidence, explicit C";
+    BoundExplicitRound1 => "bound_explicit_round1", "fraction", "explicit generalization-gap bound before the tightenings (round 1, uncapped)";
+    BoundExplicitRound1Shape => "bound_explicit_round1_shape", "fraction", "gap-bound shape 2/gamma 12 sqrt(C/m) + confidence, round-1 explicit C";
     BoundPaperShape => "bound_paper_shape", "fraction", "gap-bound shape 2/gamma 12 sqrt(C/m) + confidence, paper C";
     // Capacity experiment.
     RademacherLowerMean => "rademacher_lower_mean", "output units", "empirical Rademacher lower estimate (mean over sign draws)";
@@ -115,6 +117,21 @@ metrics! {
     MassS => "mass_s", "fraction", "[CLS] attention mass on the hidden set S after training";
     // Sparse parity.
     DropStep => "drop_step", "steps", "first step whose windowed loss < ln(2)/2 (steps + 1 if never)";
+    // Certificates (experiments::certificates; delta = 0.05).
+    CertJunta => "cert_junta", "fraction", "junta certificate: upper bound on the trained model's test error";
+    CertJuntaVerified => "cert_junta_verified", "0/1", "1 if the model was verified equal to the extracted junta on all 2^T inputs";
+    CertJuntaBits => "cert_junta_bits", "bits", "code length K of the extracted junta";
+    CertJuntaTrainError => "cert_junta_train_error", "fraction", "training error of the extracted junta g";
+    CertJuntaOccamKl => "cert_junta_occam_kl", "fraction", "Occam bound (kl form) on the junta's test error";
+    CertJuntaOccamHoeffding => "cert_junta_occam_hoeffding", "fraction", "Occam bound (Hoeffding form) on the junta's test error";
+    CertJuntaSampledUpper => "cert_junta_sampled_upper", "fraction", "Clopper-Pearson upper limit of P(model != g) (0 when verified)";
+    CertJuntaHiddenSet => "cert_junta_hidden_set", "0/1", "1 if the junta's positions are the task's hidden index set";
+    CertPacBayes => "cert_pac_bayes", "fraction", "PAC-Bayes certificate: upper bound on the STOCHASTIC predictor Q's test error";
+    CertPacBayesKl => "cert_pac_bayes_kl", "nats", "KL(Q || P) at the certificate's sigma";
+    CertPacBayesSigma => "cert_pac_bayes_sigma", "1", "sigma of the grid giving the PAC-Bayes certificate";
+    CertPacBayesMcTrainError => "cert_pac_bayes_mc_train_error", "fraction", "Monte Carlo mean training error of Q at that sigma";
+    CertPacBayesSqDistance => "cert_pac_bayes_sq_distance", "1", "||theta_hat - theta_0||^2 over every trained tensor";
+    CertNormBound => "cert_norm_bound", "fraction", "best norm bound on the test error: training ramp loss + explicit post-hoc gap bound";
 }
 
 impl Metric {

@@ -44,6 +44,11 @@ proptest! {
         let big = bump(&r, i, f);
         prop_assert!(explicit_log_covering(&s, &big, &p, eps).unwrap() >= explicit_log_covering(&s, &r, &p, eps).unwrap());
         prop_assert!(paper_log_covering(&s, &big, &p, eps).unwrap() >= paper_log_covering(&s, &r, &p, eps).unwrap());
+        prop_assert!(explicit_l2_log_covering(&s, &big, &p, eps).unwrap() >= explicit_l2_log_covering(&s, &r, &p, eps).unwrap());
+        for (_, _, t) in Tightening::steps() {
+            let (a, b) = (explicit_with(&s, &r, &p, t).unwrap(), explicit_with(&s, &big, &p, t).unwrap());
+            prop_assert!(b.0 >= a.0 && b.1 >= a.1 * (1.0 - 1e-12) && b.2 >= a.2 * (1.0 - 1e-12), "{t:?}: {a:?} vs {b:?}");
+        }
         prop_assert!(explicit_rademacher(&s, &big, &p).unwrap() >= explicit_rademacher(&s, &r, &p).unwrap() * (1.0 - 1e-12));
         prop_assert!(explicit_gap(&s, &big, &p).unwrap() >= explicit_gap(&s, &r, &p).unwrap() * (1.0 - 1e-12));
     }
@@ -59,6 +64,13 @@ proptest! {
         let (a2, b2) = (Setting { layers: 2, heads: 2, ..a }, Setting { layers: 2, heads: 2, ..b });
         prop_assert!(deep_log_covering(&b2, &[layer; 2], r.b_w, &p, eps).unwrap()
             >= deep_log_covering(&a2, &[layer; 2], r.b_w, &p, eps).unwrap());
+        prop_assert!(explicit_l2_log_covering(&b, &r, &p, eps).unwrap() >= explicit_l2_log_covering(&a, &r, &p, eps).unwrap());
+        prop_assert!(deep_l2_log_covering(&b2, &[layer; 2], r.b_w, &p, eps).unwrap()
+            >= deep_l2_log_covering(&a2, &[layer; 2], r.b_w, &p, eps).unwrap());
+        for (_, _, tt) in Tightening::steps() {
+            let (x, y) = (explicit_with(&a, &r, &p, tt).unwrap(), explicit_with(&b, &r, &p, tt).unwrap());
+            prop_assert!(y.0 >= x.0 && y.1 >= x.1 * (1.0 - 1e-12) && y.2 >= x.2 * (1.0 - 1e-12), "{tt:?}: {x:?} vs {y:?}");
+        }
     }
 
     /// The gap is non-increasing in m and in delta (more confidence = smaller delta = larger gap).
@@ -243,7 +255,8 @@ fn paper_setting_rows_and_lower_bound_values() {
             &BoundParams::default(),
         )
         .unwrap();
-        assert_eq!(rows.len(), 8);
+        // 9 single-head rows: ours, its closed form, post-hoc, round 1, paper, 3 baselines, lower.
+        assert_eq!(rows.len(), 9);
         assert_eq!(
             row(&rows, BoundId::SparseAndLowerBound)
                 .unwrap()
@@ -315,14 +328,14 @@ mod cli {
         csv.push("--csv");
         let out = run(&csv);
         let text = String::from_utf8(out.stdout).unwrap();
-        // header + 2 values of T x 8 rows
-        assert_eq!(text.lines().count(), 1 + 2 * 8, "{text}");
+        // header + 2 values of T x 9 rows
+        assert_eq!(text.lines().count(), 1 + 2 * 9, "{text}");
         let mut json = args.clone();
         json.push("--json");
         let out = run(&json);
         let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
-        assert_eq!(v.as_array().unwrap().len(), 16);
-        assert_eq!(v[15]["vc_dimension"], 24.0);
+        assert_eq!(v.as_array().unwrap().len(), 18);
+        assert_eq!(v[17]["vc_dimension"], 24.0);
     }
 
     #[test]

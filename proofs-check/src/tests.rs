@@ -161,9 +161,25 @@ fn wrong_peeling_constant_is_flagged() {
     assert!(o.violated(), "{o:?}");
 }
 
-/// Inequality numbers `I1..=I25` of docs/derivations.md.
+/// Inequality numbers `I1..=I33` of docs/derivations.md.
 fn numbers() -> Vec<String> {
-    (1..=25).map(|i| format!("I{i}")).collect()
+    (1..=33).map(|i| format!("I{i}")).collect()
+}
+
+#[test]
+fn tightened_claims_hold_and_their_mutants_are_caught() {
+    // docs/derivations.md section 12: every claim holds under the quick search and its
+    // deliberately wrong constant is caught by the same search.
+    for c in claims::tightened_claims(200) {
+        let o = attnbounds::check::search::run_claim(&c, Budget::QUICK, SEED);
+        assert!(!o.outcome.violated(), "{}: {:?}", c.id, o.outcome);
+        let (stmt, m) = o.mutant.expect("every section-12 claim has a mutant");
+        assert!(m.violated(), "{}: mutant not caught: {stmt}: {m:?}", c.id);
+        eprintln!(
+            "{}: worst {:.4}, mutant worst {:.4}",
+            c.id, o.outcome.worst_ratio, m.worst_ratio
+        );
+    }
 }
 
 #[test]

@@ -10,7 +10,8 @@ use super::table::{RowInputs, RowValues};
 use crate::error::Result;
 
 /// `ln C` of the spectral bound on the flattened input, `ln N ~ C / eps^2` in `L2(S)`:
-/// `C = (T+1) B_X^2 ln(2 W^2) (L_sigma B_V B_w)^2 ((B_VF / B_V)^{2/3} + 1)^3`,
+/// `C = (T+1) B_X^2 ln(2 W^2) (L_sigma B_V B_w)^2 ((B_V21 / B_V)^{2/3} + 1)^3`,
+/// `B_V21 = min(b_v21, sqrt(k min(d, k)) b_v)` (BFT's Theorem 3.3 reads a (2,1) radius),
 /// `W = max((T+1) d, k)`. Polynomial in `T`.
 ///
 /// Source: Bartlett, Foster, Telgarsky (2017) Lemma 3.2 and Thm 3.3 applied to the flattened
@@ -18,7 +19,7 @@ use crate::error::Result;
 pub fn spectral_flat_ln_c(setting: &Setting, r: &HeadRadii, p: &BoundParams) -> f64 {
     let t1 = setting.t() + 1.0;
     let w = (t1 * setting.width as f64).max(setting.value_dim as f64);
-    let ratio = 2.0 / 3.0 * (r.b_vf(setting).ln() - r.b_v.ln());
+    let ratio = 2.0 / 3.0 * (r.b_v21_eff(setting).ln() - r.b_v.ln());
     t1.ln()
         + 2.0 * r.b_x.ln()
         + (std::f64::consts::LN_2 + 2.0 * w.ln()).ln()

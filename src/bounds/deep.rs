@@ -1,10 +1,11 @@
 //! Multi-head, multi-layer bound (docs/derivations.md §5), `docs/derivations.md#5-multi-head-multi-layer`.
 
-use super::compose::{Lemma, Stage, covering_fn};
-use super::dudley::dudley_numeric;
+use super::compose::{Lemma, Split, Stage, covering_fn_split};
+use super::covering::bft_ln_log;
 use super::generalization::round_up_to_grid;
 use super::inputs::{BoundParams, LayerRadii, Setting};
 use super::table::{DeepRadii, RowInputs, RowValues};
+use super::tightening::{Tightening, gap_of, rademachers};
 use crate::error::{Error, Result, check};
 
 /// `ln(1 + e^x)` without overflow.
@@ -25,11 +26,16 @@ pub fn ln_layer_lipschitz(heads: usize, r: &LayerRadii, p: &BoundParams) -> f64 
 
 /// Stages of the deep cover: per layer `l` and head, scores / values / output projection, then
 /// the read-out (table in the derivation document).
-pub(crate) fn deep_stages(
+/// The deep cover's stages under `t`; [`Tightening::ROUND_1`] gives the table of section 5: with `l2_covers`, the last layer's values and output projection
+/// and the read-out use the normalised BFT lemma in `L2(S)` (I26; only the \[CLS\] row of the
+/// last layer is read, so their errors need no uniform control, section 12.6); with
+/// `volumetric`, every score stage is min'd with the volumetric count (I27).
+pub(crate) fn deep_stages_with(
     setting: &Setting,
     layers: &[LayerRadii],
     b_w: f64,
     p: &BoundParams,
+    t: Tightening,
 ) -> Vec<Stage> {
     let (d, k, h) = (
         setting.width as f64,
@@ -46,13 +52,34 @@ pub(crate) fn deep_stages(
         let ls = p.l_sigma.ln();
         let b_vf = r.b_v21.min(rank * r.b_v);
         let b_cf = r.b_c21.min(rank * r.b_c);
+        let ln_n = ln_m + ln_q + ln_t1;
         stages.push(Stage {
             ln_a: ln_d + ls + r.b_c.ln() + r.b_v.ln() + p.kappa.ln() + r.b_qk.ln(),
             copies: h,
-            lemma: Lemma::Zhang {
-                ln_n: ln_m + ln_q + ln_t1,
+            lemma: if t.volumetric {
+                Lemma::ZhangOrVolume { ln_n, dim2: d * d }
+            } else {
+                Lemma::Zhang { ln_n }
             },
         });
+        if t.l2_covers && l + 1 == layers.len() {
+            // (2,1) radii: ||A||_{2,1} <= sqrt(cols) ||A||_F (W_V: k columns, W_C: d columns).
+            let b_v21 = r.b_v21.min(k.sqrt() * rank * r.b_v);
+            let b_c21 = r.b_c21.min(d.sqrt() * rank * r.b_c);
+            let ln_log = bft_ln_log(d.max(k));
+            stages.push(Stage {
+                ln_a: ln_d + ls + r.b_c.ln() + b_v21.ln(),
+                copies: h,
+                lemma: Lemma::Bft { ln_log },
+            });
+            stages.push(Stage {
+                ln_a: ln_d + b_c21.ln() + ls + r.b_v.ln(),
+                copies: h,
+                lemma: Lemma::Bft { ln_log },
+            });
+            ln_d += ln_layer_lipschitz(setting.heads, r, p);
+            continue;
+        }
         stages.push(Stage {
             ln_a: ln_d + ls + r.b_c.ln() + 0.5 * k.ln() + b_vf.ln(),
             copies: h,
@@ -72,7 +99,13 @@ pub(crate) fn deep_stages(
     stages.push(Stage {
         ln_a: b_w.ln(),
         copies: 1.0,
-        lemma: Lemma::Zhang { ln_n: ln_m },
+        lemma: if t.l2_covers {
+            Lemma::Bft {
+                ln_log: bft_ln_log(d),
+            }
+        } else {
+            Lemma::Zhang { ln_n: ln_m }
+        },
     });
     stages
 }
@@ -99,14 +132,24 @@ pub(crate) fn validate_deep(
         .try_for_each(|(l, r)| r.validate(l))
 }
 
-/// Validated `eps -> ln N` of the deep model, and its range `b_range = B_w`.
-pub(crate) fn deep_fn(
+/// `eps -> ln N` of the deep model under `t` (range `b_range = B_w`).
+pub(crate) fn deep_fn_with(
     setting: &Setting,
     layers: &[LayerRadii],
     b_w: f64,
     params: &BoundParams,
+    t: Tightening,
 ) -> impl Fn(f64) -> f64 + use<> {
-    covering_fn(deep_stages(setting, layers, b_w, params), b_w)
+    let split = if t.log_split {
+        Split::LogWeighted
+    } else {
+        Split::Unweighted
+    };
+    covering_fn_split(
+        deep_stages_with(setting, layers, b_w, params, t),
+        b_w,
+        split,
+    )
 }
 
 /// Deep model bound, **rigorous** for the model `Y_0 = Pi(X~)`,
@@ -127,16 +170,52 @@ pub fn deep_log_covering(
 ) -> Result<f64> {
     validate_deep(setting, layers, b_w, params)?;
     check::positive("eps", eps)?;
-    Ok(deep_fn(setting, layers, b_w, params)(eps))
+    Ok(deep_fn_with(
+        setting,
+        layers,
+        b_w,
+        params,
+        Tightening::ROUND_1,
+    )(eps))
 }
 
-/// Row `Deep` (when `radii.deep` is given): [`deep_log_covering`] at `eps`, numeric Dudley
-/// (I19) on the range `B_w`, gap (I22).
+/// The tightened deep bound's `L2(S)` covering number (section 12.6), **rigorous**: as
+/// [`deep_log_covering`], with the last layer's values and output projection and the read-out
+/// covered in `L2(S)` by the normalised BFT lemma (I26), every score stage min'd with the
+/// volumetric count (I27), and the log-weighted split family (I28).
+///
+/// Source: `docs/derivations.md#126-the-deep-bound`.
+pub fn deep_l2_log_covering(
+    setting: &Setting,
+    layers: &[LayerRadii],
+    b_w: f64,
+    params: &BoundParams,
+    eps: f64,
+) -> Result<f64> {
+    validate_deep(setting, layers, b_w, params)?;
+    check::positive("eps", eps)?;
+    Ok(deep_fn_with(setting, layers, b_w, params, Tightening::ALL)(
+        eps,
+    ))
+}
+
+/// Row `Deep` (when `radii.deep` is given): the tightened deep bound [`deep_l2_log_covering`],
+/// numeric Dudley to `B_w / 2` (I30), the gap with the range `min(B_w, gamma)` (I31) and the
+/// one-sided confidence (I32: `B_X` does not enter, so the bound holds for every sample).
 pub(crate) fn deep_row(x: &RowInputs) -> Result<Option<RowValues>> {
     let Some((layers, b_w)) = x.radii.layers(x.setting) else {
         return Ok(None);
     };
-    deep_values(x, &layers, b_w, x.ln_conf).map(Some)
+    deep_values(x, &layers, b_w, x.ln_conf, Tightening::ALL).map(Some)
+}
+
+/// Row `DeepRound1`: the deep bound of section 5 (`l_inf` covers, Dudley to `B_w`, two-sided
+/// confidence), kept for comparison.
+pub(crate) fn deep_round1_row(x: &RowInputs) -> Result<Option<RowValues>> {
+    let Some((layers, b_w)) = x.radii.layers(x.setting) else {
+        return Ok(None);
+    };
+    deep_values(x, &layers, b_w, x.ln_conf, Tightening::ROUND_1).map(Some)
 }
 
 /// Row `DeepPostHoc`: every radius rounded up to its grid (I23), `delta` split over the grid
@@ -181,13 +260,28 @@ pub(crate) fn deep_post_hoc_row(x: &RowInputs) -> Result<Option<RowValues>> {
         }
     };
     validate_deep(x.setting, &layers, b_w, p)?;
-    deep_values(x, &layers, b_w, ln_conf).map(Some)
+    deep_values(x, &layers, b_w, ln_conf, Tightening::ALL).map(Some)
 }
 
-fn deep_values(x: &RowInputs, layers: &[LayerRadii], b_w: f64, ln_conf: f64) -> Result<RowValues> {
-    let f = deep_fn(x.setting, layers, b_w, x.params);
-    let rad = dudley_numeric(&f, b_w, x.setting.num_samples)?.value;
-    Ok(RowValues::covering(f(x.params.eps), rad, x, ln_conf))
+fn deep_values(
+    x: &RowInputs,
+    layers: &[LayerRadii],
+    b_w: f64,
+    ln_conf: f64,
+    t: Tightening,
+) -> Result<RowValues> {
+    let f = deep_fn_with(x.setting, layers, b_w, x.params, t);
+    let (m, gamma) = (x.setting.num_samples, x.params.gamma);
+    let rads = rademachers(&f, b_w, m, gamma, t)?;
+    let ln_n = f(x.params.eps);
+    Ok(RowValues {
+        log_covering: Some(ln_n),
+        rademacher: Some(rads.of_f),
+        // B_X does not enter the deep bound: one-sided whenever the step is on (I32).
+        gap: Some(gap_of(rads.for_gap, gamma, m, ln_conf, t.fixed_b_x)),
+        vc_dimension: None,
+        saturated: ln_n >= f64::MAX,
+    })
 }
 
 #[cfg(test)]
@@ -221,7 +315,7 @@ mod tests {
         let r = unit_layer();
         let v = deep_log_covering(&s, &[r], 1.0, &BoundParams::default(), 0.45).unwrap();
         let expect = 2845.0 * (153f64.ln() + 3.0 * 77f64.ln());
-        assert!((v - expect).abs() < 1e-9 * expect, "{v} vs {expect}");
+        crate::bounds::fixtures::assert_outward(v, expect);
     }
 
     #[test]

@@ -1,5 +1,6 @@
 //! Dudley's entropy integral (`docs/derivations.md#6-dudleys-entropy-integral`).
 
+use super::numerics::up;
 use crate::error::{Error, Result, check};
 
 /// Result of [`dudley_numeric`].
@@ -43,7 +44,24 @@ fn check_range(b: f64) -> Result<f64> {
 
 /// Source: `docs/derivations.md#6-dudleys-entropy-integral`.
 pub fn dudley_numeric(ln_n: impl Fn(f64) -> f64, b: f64, m: usize) -> Result<Dudley> {
+    dudley_numeric_top(ln_n, b, b, m)
+}
+
+/// Dudley's bound with the integral ending at `b/2` (I30), **rigorous**, numerically as
+/// [`dudley_numeric`]: `Rad_S(F) <= min(b, inf_alpha 4 alpha + (12/sqrt m) int_alpha^{b/2}
+/// sqrt(ln N(eps)) d eps)` for `F` with `sup_f ||f||_{L2(S)} <= b` (the chain starts from the
+/// cover `{0}` at scale `b`).
+///
+/// Source: `docs/derivations.md#61-dudley-from-the-cover-0-at-scale-b`.
+pub fn dudley_numeric_half(ln_n: impl Fn(f64) -> f64, b: f64, m: usize) -> Result<Dudley> {
     check_range(b)?;
+    dudley_numeric_top(ln_n, b, b / 2.0, m)
+}
+
+/// The numeric integral from `top` down, capped at `b`.
+fn dudley_numeric_top(ln_n: impl Fn(f64) -> f64, b: f64, top: f64, m: usize) -> Result<Dudley> {
+    check_range(b)?;
+    check_range(top)?;
     check::at_least("num_samples", m, 1)?;
     let coef = 12.0 / (m as f64).sqrt();
     let stop = (m as f64).sqrt() / 3.0;
@@ -56,11 +74,11 @@ pub fn dudley_numeric(ln_n: impl Fn(f64) -> f64, b: f64, m: usize) -> Result<Dud
     for _ in 0..4 {
         let ratio = (-h).exp();
         let steps = (DECADES * std::f64::consts::LN_10 / h).ceil() as usize;
-        // (upper, lower) objectives at alpha = eps_0 = b: 4b, no integral.
-        let (mut up, mut lo) = (0.0f64, 0.0f64);
-        let (mut best_up, mut best_alpha, mut best_lo) = (4.0 * b, b, 4.0 * b);
-        let mut eps_prev = b;
-        let mut g_prev = ln_n(b).max(0.0).sqrt();
+        // (upper, lower) objectives at alpha = eps_0 = top: 4 top, no integral.
+        let (mut hi_sum, mut lo) = (0.0f64, 0.0f64);
+        let (mut best_up, mut best_alpha, mut best_lo) = (4.0 * top, top, 4.0 * top);
+        let mut eps_prev = top;
+        let mut g_prev = ln_n(top).max(0.0).sqrt();
         for _ in 1..=steps {
             let eps = eps_prev * ratio;
             let g = ln_n(eps).max(0.0).sqrt();
@@ -72,9 +90,9 @@ pub fn dudley_numeric(ln_n: impl Fn(f64) -> f64, b: f64, m: usize) -> Result<Dud
             // For alpha in [eps, eps_prev] the continuous objective is >= 4 eps + coef * (lower
             // sum down to eps_prev): a lower bound used only for the error estimate.
             best_lo = best_lo.min(4.0 * eps + coef * lo);
-            up += g * width;
+            hi_sum += g * width;
             lo += g_prev * width;
-            let obj_up = 4.0 * eps + coef * up;
+            let obj_up = 4.0 * eps + coef * hi_sum;
             if obj_up < best_up {
                 best_up = obj_up;
                 best_alpha = eps;
@@ -88,7 +106,9 @@ pub fn dudley_numeric(ln_n: impl Fn(f64) -> f64, b: f64, m: usize) -> Result<Dud
             0.0
         };
         best = Dudley {
-            value: best_up.min(b),
+            // Outward: the upper sum's own rounding (a few thousand additions) is far below
+            // the margin of `up`.
+            value: up(best_up).min(b),
             alpha: best_alpha,
             rel_gap,
         };
@@ -119,7 +139,28 @@ pub fn dudley_closed_form(c: f64, b: f64, m: usize) -> Result<f64> {
     } else {
         4.0 * b
     };
-    Ok(v.min(b))
+    Ok(up(v).min(b))
+}
+
+/// Dudley's bound (I30) in closed form for `ln N(eps) = C / eps^2`, integral ending at `b/2`:
+/// `12 s (1 + ln(b / (6 s)))`, `s = sqrt(C/m)`, if `6 s < b` (the minimiser `alpha* = 3 s` lies
+/// below `b/2`), else `b`; capped at `b`. **Rigorous** for such a class.
+///
+/// Source: `docs/derivations.md#61-dudley-from-the-cover-0-at-scale-b`.
+pub fn dudley_closed_form_half(c: f64, b: f64, m: usize) -> Result<f64> {
+    check::non_negative("c", c)?;
+    check_range(b)?;
+    check::at_least("num_samples", m, 1)?;
+    let s = (c / m as f64).sqrt();
+    if s == 0.0 {
+        return Ok(0.0);
+    }
+    let v = if 6.0 * s < b {
+        12.0 * s * (1.0 + (b / (6.0 * s)).ln())
+    } else {
+        b
+    };
+    Ok(up(v).min(b))
 }
 
 #[cfg(test)]

@@ -36,3 +36,13 @@ pub(crate) fn unit_layer() -> LayerRadii {
         b_c21: 1.0,
     }
 }
+
+/// `v` is the hand value `expect` rounded outward: `expect <= v <= expect (1 + 1e-8)` (the
+/// relative margin 1e-9 of `numerics::OUTWARD`, applied at most a few times).
+#[track_caller]
+pub(crate) fn assert_outward(v: f64, expect: f64) {
+    assert!(
+        v >= expect && v <= expect * (1.0 + 1e-8),
+        "{v} is not {expect} rounded outward"
+    );
+}

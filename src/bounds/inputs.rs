@@ -104,6 +104,14 @@ impl HeadRadii {
         let rank = setting.width.min(setting.value_dim) as f64;
         self.b_v21.min(rank.sqrt() * self.b_v)
     }
+
+    /// `min(b_v21, sqrt(k min(d, k)) b_v)`, a valid bound on `||W_V||_{2,1}`: `||A||_{2,1} <=
+    /// sqrt(k) ||A||_F <= sqrt(k rank) ||A||_2` for the `k` columns (Cauchy-Schwarz, (I10)).
+    pub fn b_v21_eff(&self, setting: &Setting) -> f64 {
+        let k = setting.value_dim as f64;
+        let rank = setting.width.min(setting.value_dim) as f64;
+        self.b_v21.min((k * rank).sqrt() * self.b_v)
+    }
 }
 
 /// Radii of one layer of the deep model (`docs/derivations.md#5-multi-head-multi-layer`),
@@ -159,6 +167,12 @@ pub struct BoundParams {
     pub zhang3_const: f64,
     /// Constant of the parameter-counting VC shape.
     pub c_vc: f64,
+    /// `b_x` bounds every possible input row (e.g. a fixed embedding), fixed before the data:
+    /// the explicit bound then uses the one-sided confidence term and puts no grid on `B_X`
+    /// (`docs/derivations.md#12-tightened-explicit-bounds`, (I32)). Default false: `b_x` is
+    /// read off the sample.
+    #[serde(default)]
+    pub b_x_fixed: bool,
 }
 
 impl Default for BoundParams {
@@ -175,6 +189,7 @@ impl Default for BoundParams {
             r_min: (-20f64).exp2(),
             zhang3_const: 288.0,
             c_vc: 1.0,
+            b_x_fixed: false,
         }
     }
 }

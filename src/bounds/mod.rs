@@ -17,10 +17,13 @@ mod generalization;
 mod inputs;
 mod kl;
 mod numerics;
+mod occam;
+mod pac_bayes;
 mod registry;
 mod sample_size;
 mod single_head;
 mod table;
+mod tightening;
 
 #[cfg(test)]
 pub(crate) mod fixtures;
@@ -29,17 +32,30 @@ pub use baselines::{
     parameter_count, rademacher_from_vc, spectral_flat_ln_c, vc_lower_sparse_and,
     vc_parameter_counting,
 };
-pub use covering::{bft_matrix, maurey, zhang_l1_shape, zhang_l2};
-pub use deep::{deep_log_covering, ln_layer_lipschitz};
-pub use dudley::{DUDLEY_TOL, Dudley, dudley_closed_form, dudley_numeric};
+pub use covering::{bft_matrix, maurey, volumetric, zhang_l1_shape, zhang_l2};
+pub use deep::{deep_l2_log_covering, deep_log_covering, ln_layer_lipschitz};
+pub use dudley::{
+    DUDLEY_TOL, Dudley, dudley_closed_form, dudley_closed_form_half, dudley_numeric,
+    dudley_numeric_half,
+};
 pub use generalization::{PostHoc, gap, post_hoc_grid};
 pub use inputs::{BoundParams, HeadRadii, LayerRadii, Setting};
 pub use kl::{binary_kl, kl_inverse_lower, kl_inverse_upper};
+pub use occam::{
+    MAX_CODE_SPARSITY, elias_gamma_bits, index_bits, junta_code_bits, occam_hoeffding, occam_kl,
+    occam_rhs,
+};
+pub use pac_bayes::{
+    gaussian_kl, grid_delta, maurer_bound, maurer_rhs, mc_train_error_upper, pac_bayes_at_sigma,
+};
 pub use registry::{BoundId, BoundInfo, Status};
 pub use sample_size::{SampleSize, sample_size, sample_size_of};
 pub use single_head::{
-    explicit_closed_form, explicit_log_covering, head_range, paper_log_covering,
+    explicit_closed_form, explicit_closed_form_round1, explicit_l2_log_covering,
+    explicit_log_covering, head_range, paper_log_covering,
 };
 pub use table::{
-    BoundRow, DeepRadii, Radii, all_bounds, bound_row, explicit_gap, explicit_rademacher, row,
+    BoundRow, DeepRadii, Radii, all_bounds, bound_row, explicit_gap, explicit_rademacher,
+    explicit_with, row,
 };
+pub use tightening::{ExplicitPostHoc, LedgerStep, Tightening, explicit_post_hoc, slack_ledger};

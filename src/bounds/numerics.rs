@@ -8,9 +8,40 @@ pub const LN_MAX: f64 = 709.782_712_893_384;
 /// `ceil(x) == x` in f64, so ceilings are taken only below it.
 const EXACT_INT: f64 = 9_007_199_254_740_992.0;
 
+/// Relative outward-rounding margin of every rigorous row (`docs/derivations.md#10-numerics`):
+/// a quantity computed as `exp(sum of logs)`, a ceiling argument, a Rademacher or gap value is
+/// raised by this factor before it is used. It exceeds the first-order rounding error
+/// `(n - 1) u sum_i |t_i|` (`u = 2^-53`) of any sum of `n` logs with `(n - 1) sum_i |t_i| <= 1e6`,
+/// plus the few ulps of `exp`, `ln` and `ceil`'s argument.
+pub const OUTWARD: f64 = 1e-9;
+
+/// `x` raised by the outward margin: `x (1 + OUTWARD)` for `x >= 0` (saturating).
+pub fn up(x: f64) -> f64 {
+    (x * (1.0 + OUTWARD)).min(f64::MAX)
+}
+
+/// `ln x` raised by the outward margin, so that `exp(ln_up(y)) >= x` when `y` is a computed
+/// `ln x` (a sum of logs).
+pub fn ln_up(ln_x: f64) -> f64 {
+    ln_x + OUTWARD
+}
+
+/// `ceil(x)` of a computed argument, rounded outward: `ceil(x (1 + OUTWARD))`. An argument whose
+/// exact value is an integer `n` but which was computed one ulp below `n` still gives `>= n`;
+/// one computed at exactly `n` gives `n + 1` (conservative).
+pub fn ceil_up(x: f64) -> f64 {
+    up(x).ceil()
+}
+
 /// `exp(x)`, saturating at `f64::MAX` instead of overflowing to infinity.
 pub fn exp_sat(x: f64) -> f64 {
     if x >= LN_MAX { f64::MAX } else { x.exp() }
+}
+
+/// `exp(x)` rounded outward (`exp(ln_up(x))`), saturating: for ranges and radius products
+/// computed as `exp(sum of logs)`.
+pub fn exp_up(x: f64) -> f64 {
+    exp_sat(ln_up(x))
 }
 
 /// Saturating sum of non-negative terms.
@@ -18,8 +49,10 @@ pub fn add_sat(a: f64, b: f64) -> f64 {
     (a + b).min(f64::MAX)
 }
 
-/// `ln ceil(e^ln_x)` for `x > 0`, exact while `x < 2^53`.
+/// `ln ceil_up(e^ln_x)` for `x > 0` (the argument rounded outward, [`ceil_up`]); above `2^53`
+/// every f64 is an integer and the result is `ln_up(ln_x)`.
 pub fn ln_ceil(ln_x: f64) -> f64 {
+    let ln_x = ln_up(ln_x);
     if ln_x <= 0.0 {
         // 0 < x <= 1 (also when e^ln_x underflows): ceil(x) = 1.
         0.0
@@ -59,16 +92,48 @@ mod tests {
 
     #[test]
     fn ceil_and_log_factor_match_direct_evaluation() {
-        // Direct evaluation where nothing overflows: ceil(36 * 2.5^2) = ceil(225) = 225.
-        assert_eq!(ln_ceil((225.0f64).ln()).exp().round(), 225.0);
+        // Direct evaluation where nothing overflows. An argument that is (or was computed as)
+        // exactly the integer 225 is rounded outward to 226: conservative by design.
+        assert_eq!(ln_ceil((225.0f64).ln()).exp().round(), 226.0);
         // ceil(36 * 0.3^2) = ceil(3.24) = 4.
         assert!((ln_ceil((3.24f64).ln()) - 4f64.ln()).abs() < 1e-12);
-        // ln(2 ceil(4*1.5 + 2) * 10 + 1) = ln(161).
-        let v = ln_zhang_log_factor(6f64.ln(), 2.0, 10f64.ln());
+        // ln(2 ceil(5.5 + 2) * 10 + 1) = ln(161).
+        let v = ln_zhang_log_factor(5.5f64.ln(), 2.0, 10f64.ln());
         assert!((v - 161f64.ln()).abs() < 1e-12, "{v}");
         // Large branch: r = 1e20, c = 2, n = 1e6: ln(2e26) up to relative 1e-15.
         let v = ln_zhang_log_factor(1e20f64.ln(), 2.0, 1e6f64.ln());
         assert!((v - (2e26f64).ln()).abs() < 1e-12, "{v}");
+    }
+
+    #[test]
+    fn near_integer_and_one_ulp_cases_round_outward() {
+        // An argument whose exact value is 7 + 1e-13 (ceiling 8) but which was computed one ulp
+        // below 7 (log-space rounding): the plain ceiling undercounts, the outward one does not.
+        let below = f64::from_bits(7.0f64.to_bits() - 1);
+        assert!(below < 7.0 && below.ceil() == 7.0);
+        assert_eq!(ceil_up(below), 8.0);
+        assert_eq!(ceil_up(7.0 - 2e-15), 8.0);
+        assert_eq!(ceil_up(7.0), 8.0);
+        // Away from integers the outward ceiling is the plain one.
+        assert_eq!(ceil_up(6.5), 7.0);
+        // ln_ceil of a log-space argument one ulp below ln 7 (exp of it lands below 7): >= ln 8.
+        let ln7_below = f64::from_bits(7f64.ln().to_bits() - 1);
+        assert!(ln7_below.exp() <= 7.0);
+        assert!(ln_ceil(ln7_below) >= 8f64.ln() - 1e-15);
+        // A range computed as exp(sum of logs) can land below the direct product; exp_up cannot.
+        // b_w L b_v b_x with factors whose logs do not sum exactly:
+        let f = [0.7f64, 1.3, 2.9, 0.11];
+        let direct: f64 = f.iter().product();
+        let via_logs: f64 = f.iter().map(|x| x.ln()).sum::<f64>();
+        assert!(
+            exp_up(via_logs) >= direct,
+            "{} < {direct}",
+            exp_up(via_logs)
+        );
+        assert!(exp_up(via_logs) <= direct * (1.0 + 2.0 * OUTWARD));
+        // A value one ulp below the true one is raised above it by `up`.
+        let v = f64::from_bits(0.5f64.to_bits() - 1);
+        assert!(up(v) > 0.5 && up(v) < 0.5 * (1.0 + 2.0 * OUTWARD));
     }
 
     #[test]

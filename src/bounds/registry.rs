@@ -12,10 +12,10 @@
 use super::baselines::{
     lower_bound_row, maurey_style_row, parameter_counting_row, spectral_flat_row,
 };
-use super::deep::{deep_post_hoc_row, deep_row};
+use super::deep::{deep_post_hoc_row, deep_round1_row, deep_row};
 use super::inputs::BoundParams;
 use super::single_head::{
-    explicit_closed_form_row, explicit_post_hoc_row, explicit_row, paper_row,
+    explicit_closed_form_row, explicit_post_hoc_row, explicit_round1_row, explicit_row, paper_row,
 };
 use super::table::{RowInputs, RowValues};
 use crate::error::Result;
@@ -27,7 +27,8 @@ use serde::{Deserialize, Serialize};
 pub enum Status {
     /// Proved in `docs/derivations.md` from cited statements, constants explicit.
     Rigorous,
-    /// A closed form of a rigorous bound used for plots (drops ceilings, freezes a log).
+    /// A closed form of a rigorous bound used for plots (drops ceilings, freezes a log): a
+    /// shape, not a bound.
     ClosedForm,
     /// The paper's formula with the unconfirmed constant `c0` (docs/derivations.md §4).
     PaperShape { c0: f64 },
@@ -41,7 +42,7 @@ impl std::fmt::Display for Status {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match self {
             Status::Rigorous => write!(f, "rigorous"),
-            Status::ClosedForm => write!(f, "closed form"),
+            Status::ClosedForm => write!(f, "closed form, not a bound"),
             Status::PaperShape { c0 } => write!(f, "paper shape, c0 = {c0}"),
             Status::Baseline => write!(f, "baseline"),
             Status::LowerBound => write!(f, "lower bound"),
@@ -49,10 +50,12 @@ impl std::fmt::Display for Status {
     }
 }
 
-const SRC_EXPLICIT: &str = "docs/derivations.md#3-explicit-single-head-bound";
+const SRC_EXPLICIT: &str = "docs/derivations.md#12-tightened-explicit-bounds";
+const SRC_ROUND1: &str = "docs/derivations.md#3-explicit-single-head-bound";
 const SRC_PAPER: &str =
     "Edelman et al. 2022; docs/derivations.md#4-the-papers-single-head-bound--shape";
-const SRC_DEEP: &str = "docs/derivations.md#5-multi-head-multi-layer";
+const SRC_DEEP: &str = "docs/derivations.md#126-the-deep-bound";
+const SRC_DEEP_ROUND1: &str = "docs/derivations.md#5-multi-head-multi-layer";
 const SRC_POST_HOC: &str = "docs/derivations.md#8-post-hoc-bound-for-trained-weights";
 const SRC_BASELINES: &str = "docs/derivations.md#9-baselines";
 
@@ -67,12 +70,16 @@ pub enum BoundId {
     ExplicitClosedForm,
     /// The explicit bound at the post-hoc radius grid.
     ExplicitPostHoc,
+    /// The explicit single-head bound before the tightenings (sections 3, 6, 7).
+    ExplicitRound1,
     /// The paper's single-head shape with free constant `c0`.
     PaperShape,
     /// Our multi-head, multi-layer bound.
     Deep,
     /// The deep bound at the post-hoc radius grid.
     DeepPostHoc,
+    /// The deep bound before the tightenings (section 5).
+    DeepRound1,
     /// Spectral bound on the flattened input (BFT 2017 style).
     SpectralFlat,
     /// Sequence-length-free Maurey-style bound (Trauger-Tewari style).
@@ -104,7 +111,7 @@ impl BoundInfo {
 }
 
 /// Number of bounds.
-const N: usize = 10;
+const N: usize = 12;
 
 const fn entry(
     id: BoundId,
@@ -127,11 +134,13 @@ const fn entry(
 #[rustfmt::skip]
 const REGISTRY: [BoundInfo; N] = [
     entry(BoundId::Explicit, "explicit single-head (ours)", SRC_EXPLICIT, |_| Status::Rigorous, explicit_row),
-    entry(BoundId::ExplicitClosedForm, "explicit single-head, closed form C/eps^2", SRC_EXPLICIT, |_| Status::ClosedForm, explicit_closed_form_row),
+    entry(BoundId::ExplicitClosedForm, "explicit single-head, closed-form shape C/eps^2 (not a bound)", SRC_EXPLICIT, |_| Status::ClosedForm, explicit_closed_form_row),
     entry(BoundId::ExplicitPostHoc, "explicit single-head, post-hoc (radii grid)", SRC_POST_HOC, |_| Status::Rigorous, explicit_post_hoc_row),
+    entry(BoundId::ExplicitRound1, "explicit single-head, round 1 (before the tightenings)", SRC_ROUND1, |_| Status::Rigorous, explicit_round1_row),
     entry(BoundId::PaperShape, "paper single-head (Edelman et al. 2022)", SRC_PAPER, |p| Status::PaperShape { c0: p.c0 }, paper_row),
     entry(BoundId::Deep, "multi-head multi-layer (ours)", SRC_DEEP, |_| Status::Rigorous, deep_row),
     entry(BoundId::DeepPostHoc, "multi-head multi-layer (ours), post-hoc (radii grid)", SRC_POST_HOC, |_| Status::Rigorous, deep_post_hoc_row),
+    entry(BoundId::DeepRound1, "multi-head multi-layer, round 1 (before the tightenings)", SRC_DEEP_ROUND1, |_| Status::Rigorous, deep_round1_row),
     entry(BoundId::SpectralFlat, "spectral, flattened input (BFT 2017 style)", SRC_BASELINES, |_| Status::Baseline, spectral_flat_row),
     entry(BoundId::MaureyStyle, "sequence-length-free, Maurey (Trauger-Tewari style)", SRC_BASELINES, |_| Status::Baseline, maurey_style_row),
     entry(BoundId::ParameterCounting, "parameter counting, VC ~ L P ln(T P)", SRC_BASELINES, |_| Status::Baseline, parameter_counting_row),
@@ -187,7 +196,11 @@ impl BoundId {
     pub fn is_variant(self) -> bool {
         matches!(
             self,
-            BoundId::ExplicitClosedForm | BoundId::ExplicitPostHoc | BoundId::DeepPostHoc
+            BoundId::ExplicitClosedForm
+                | BoundId::ExplicitPostHoc
+                | BoundId::DeepPostHoc
+                | BoundId::ExplicitRound1
+                | BoundId::DeepRound1
         )
     }
 }

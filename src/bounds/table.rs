@@ -2,11 +2,10 @@
 //! ([`super::registry`]) in order.
 
 use super::deep::validate_deep;
-use super::dudley::dudley_numeric;
 use super::generalization::gap_ln;
 use super::inputs::{BoundParams, HeadRadii, LayerRadii, Setting, check_sparsity};
 use super::registry::{BoundId, Status};
-use super::single_head::{explicit_fn, head_range};
+use super::tightening::{Tightening, head_bound};
 use crate::error::{Error, Result};
 use serde::{Deserialize, Serialize};
 
@@ -153,30 +152,38 @@ impl RowValues {
     }
 }
 
-/// Rademacher bound of our explicit single-head bound via numeric Dudley (I19), **rigorous**.
-/// Source: `docs/derivations.md#6-dudleys-entropy-integral`.
+/// Rademacher bound of the head class `F_head` from our tightened explicit bound (section 12:
+/// `L2(S)` covers, log-weighted split, volumetric score cover, Dudley to `b/2`), **rigorous**.
+/// Source: `docs/derivations.md#12-tightened-explicit-bounds`.
 pub fn explicit_rademacher(
     setting: &Setting,
     radii: &HeadRadii,
     params: &BoundParams,
 ) -> Result<f64> {
+    explicit_with(setting, radii, params, Tightening::ALL).map(|b| b.1)
+}
+
+/// Gap bound (I22) of our tightened explicit single-head bound (with the ramp range (I31) and,
+/// when `params.b_x_fixed`, the one-sided confidence (I32)), **rigorous** for fixed radii.
+/// Source: `docs/derivations.md#12-tightened-explicit-bounds`.
+pub fn explicit_gap(setting: &Setting, radii: &HeadRadii, params: &BoundParams) -> Result<f64> {
+    explicit_with(setting, radii, params, Tightening::ALL).map(|b| b.2)
+}
+
+/// The explicit single-head bound with the tightenings `t` at fixed radii: `(ln N(eps),
+/// Rademacher bound of F_head, gap)`, **rigorous** for every `t` ([`Tightening::ROUND_1`] is the
+/// bound of sections 3, 6, 7). Source: `docs/derivations.md#12-tightened-explicit-bounds`.
+pub fn explicit_with(
+    setting: &Setting,
+    radii: &HeadRadii,
+    params: &BoundParams,
+    t: Tightening,
+) -> Result<(f64, f64, f64)> {
     setting.validate()?;
     radii.validate()?;
     params.validate()?;
-    let f = explicit_fn(setting, radii, params);
-    Ok(dudley_numeric(f, head_range(radii, params), setting.num_samples)?.value)
-}
-
-/// Gap bound (I22) of our explicit single-head bound, **rigorous** for fixed radii.
-/// Source: `docs/derivations.md#7-generalization-gap`.
-pub fn explicit_gap(setting: &Setting, radii: &HeadRadii, params: &BoundParams) -> Result<f64> {
-    let rad = explicit_rademacher(setting, radii, params)?;
-    Ok(gap_ln(
-        rad,
-        params.gamma,
-        setting.num_samples,
-        (2.0 / params.delta).ln(),
-    ))
+    let b = head_bound(setting, radii, params, t, (2.0 / params.delta).ln())?;
+    Ok((b.log_covering, b.rademacher, b.gap))
 }
 
 /// Every applicable bound for one parameter set, in the order of [`BoundId::ALL`]. Single-head

@@ -3,7 +3,10 @@
 //! Parameters come from flags, a TOML file (`--config`, same names in snake_case), or both (flags
 //! win). The library call is `bounds::all_bounds`; this file only parses, merges and prints.
 
-use attnbounds::bounds::{BoundParams, BoundRow, HeadRadii, Radii, Setting, all_bounds};
+use attnbounds::bounds::{
+    BoundParams, BoundRow, HeadRadii, LedgerStep, Radii, SampleSize, Setting, all_bounds,
+    slack_ledger,
+};
 use attnbounds::{Error, Result};
 use clap::Args;
 use serde::Deserialize;
@@ -93,6 +96,18 @@ pub struct BoundArgs {
     /// Print CSV with a header.
     #[arg(long)]
     pub csv: bool,
+    /// B_X bounds every possible input (a fixed embedding), fixed before the data: one-sided
+    /// confidence term, no B_X grid (docs/derivations.md section 12, (I32)).
+    #[arg(long)]
+    pub b_x_fixed: bool,
+    /// Print the slack ledger instead of the rows: the smallest m with explicit single-head gap
+    /// <= --target, before the tightenings and after each one in turn (ignores --num-samples
+    /// and --sweep).
+    #[arg(long, conflicts_with = "sweep")]
+    pub explain: bool,
+    /// Target gap of --explain [default: 0.5].
+    #[arg(long)]
+    pub target: Option<f64>,
 }
 
 /// The TOML file: every field optional, unknown keys rejected.
@@ -121,6 +136,7 @@ struct FileConfig {
     c0: Option<f64>,
     sparsity: Option<usize>,
     r_min: Option<f64>,
+    b_x_fixed: Option<bool>,
 }
 
 fn required<T>(field: &str, v: Option<T>) -> Result<T> {
@@ -170,6 +186,7 @@ fn resolve(a: &BoundArgs) -> Result<(Setting, Radii, BoundParams)> {
         c0: a.c0.or(f.c0).unwrap_or(d.c0),
         sparsity: a.sparsity.or(f.sparsity).unwrap_or(d.sparsity),
         r_min: a.r_min.or(f.r_min).unwrap_or(d.r_min),
+        b_x_fixed: a.b_x_fixed || f.b_x_fixed.unwrap_or(d.b_x_fixed),
         ..d
     };
     Ok((setting, radii, params))
@@ -410,8 +427,98 @@ fn print_json(lines: &[Line]) -> Result<()> {
     Ok(())
 }
 
+/// Cap of the ledger's sample-size search.
+const LEDGER_CAP: usize = 1_000_000_000_000_000;
+
+/// `--explain`: the slack ledger (`bounds::slack_ledger`) as a table or CSV.
+fn explain(a: &BoundArgs) -> Result<()> {
+    let (setting, radii, params) = resolve(a)?;
+    if !setting.is_single_head() {
+        return Err(Error::invalid(
+            "explain",
+            format!("heads = {}, layers = {}", setting.heads, setting.layers),
+            "heads = layers = 1 (the ledger is of the explicit single-head bound)",
+        ));
+    }
+    let target = a.target.unwrap_or(0.5);
+    let (steps, remainder) = slack_ledger(&setting, &radii.head, &params, target, LEDGER_CAP)?;
+    let m = |s: SampleSize| match s {
+        SampleSize::Reached(m) => format!("{m:.3e}", m = m as f64),
+        SampleSize::NotReachedBelowCap { cap } => format!("> {:.0e}", cap as f64),
+    };
+    let factor = |s: &LedgerStep| s.factor.map_or_else(|| "-".into(), |f| format!("{f:.3}"));
+    let fixed_note = if params.b_x_fixed {
+        ""
+    } else {
+        " (no effect: --b-x-fixed not given)"
+    };
+    if a.csv {
+        println!("step,inequality,sample_size,factor");
+        for s in &steps {
+            let ss = s
+                .sample_size
+                .reached()
+                .map_or_else(String::new, |v| format!("{v:e}"));
+            let f = s.factor.map_or_else(String::new, |v| format!("{v:e}"));
+            println!("{},{},{ss},{f}", csv_field(s.step), s.inequality);
+        }
+        let r = remainder
+            .reached()
+            .map_or_else(String::new, |v| format!("{v:e}"));
+        println!("remainder: score stage free (not a bound),,{r},");
+        return Ok(());
+    }
+    println!(
+        "Slack ledger: smallest m with explicit single-head gap <= {target} (context_len = {}, \
+         width = {}, value_dim = {}, delta = {}, gamma = {}), each step applied on top of the \
+         previous ones (docs/derivations.md section 12.5).",
+        setting.context_len, setting.width, setting.value_dim, params.delta, params.gamma
+    );
+    let w = steps.iter().map(|s| s.step.len()).max().unwrap_or(0).max(4);
+    println!(
+        "{:<w$}  {:>5}  {:>12}  {:>10}",
+        "step", "(In)", "m", "factor"
+    );
+    for s in &steps {
+        let note = if s.inequality == "I32" {
+            fixed_note
+        } else {
+            ""
+        };
+        println!(
+            "{:<w$}  {:>5}  {:>12}  {:>10}{note}",
+            s.step,
+            s.inequality,
+            m(s.sample_size),
+            factor(s)
+        );
+    }
+    if let (Some(first), Some(last)) = (
+        steps.first().and_then(|s| s.sample_size.reached()),
+        steps.last().and_then(|s| s.sample_size.reached()),
+    ) {
+        println!("total factor: {:.3}", first / last);
+    }
+    println!(
+        "remainder (not a bound): with the score stage free (Zhang's 36 and ln(m (T+1)), or the \
+         volumetric d^2 log) the same target needs m = {}; the tightened bound is {} that.",
+        m(remainder),
+        match (
+            steps.last().and_then(|s| s.sample_size.reached()),
+            remainder.reached()
+        ) {
+            (Some(a), Some(b)) => format!("{:.3}x", a / b),
+            _ => "-".into(),
+        }
+    );
+    Ok(())
+}
+
 /// Run `attnbounds bound`.
 pub fn run(a: BoundArgs) -> Result<()> {
+    if a.explain {
+        return explain(&a);
+    }
     let lines = compute(&a)?;
     if a.json {
         print_json(&lines)

@@ -30,6 +30,9 @@ pub use crate::tasks::TaskName;
 pub enum ModelKind {
     ClsHead,
     Transformer,
+    /// The one-block pre-LN encoder of the public protocol (docs/experiments.md, "paper
+    /// protocol"; `protocol` below holds its field rules).
+    PaperProtocol,
 }
 
 macro_rules! string_enum {
@@ -56,7 +59,8 @@ macro_rules! string_enum {
         }
     };
 }
-string_enum!(ModelKind, "model", ModelKind::ClsHead => "cls_head", ModelKind::Transformer => "transformer");
+string_enum!(ModelKind, "model", ModelKind::ClsHead => "cls_head", ModelKind::Transformer => "transformer",
+    ModelKind::PaperProtocol => "paper_protocol");
 
 /// First-order optimiser of a training run (see [`crate::optim`]).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
@@ -176,6 +180,10 @@ pub struct TrainConfig {
     /// Which early-stopping rule applies (see [`StopRule`]); omitted from the hash when default.
     #[serde(skip_serializing_if = "StopRule::is_default")]
     pub stop: StopRule,
+    /// Dropout probability, read by `model = "paper_protocol"` only (0 elsewhere); omitted from
+    /// the hash when 0.
+    #[serde(skip_serializing_if = "protocol::is_zero")]
+    pub dropout: f64,
 }
 
 impl Default for TrainConfig {
@@ -201,6 +209,7 @@ impl Default for TrainConfig {
             eval_every: 0,
             population_samples: 20_000,
             stop: StopRule::Target,
+            dropout: 0.0,
         }
     }
 }
@@ -359,6 +368,7 @@ impl CellConfig {
         self.task_kind()?;
         check::at_least("num_samples", self.num_samples, 1)?;
         self.train.validate()?;
+        protocol::check_model_fields(self.model, &self.train)?;
         let shape = self.train_shape();
         let what = format!(
             "{} (context_len = {}, {} model)",
@@ -376,7 +386,7 @@ impl CellConfig {
         let (width, mlp_width) = match self.model {
             // The fixed one-hot embedding: d = T + 3, no MLP.
             ModelKind::ClsHead => (self.context_len.saturating_add(3), 0),
-            ModelKind::Transformer => (t.width, t.mlp_width),
+            ModelKind::Transformer | ModelKind::PaperProtocol => (t.width, t.mlp_width),
         };
         crate::limits::TrainShape {
             context_len: self.context_len,
@@ -512,5 +522,6 @@ pub fn canonical_hash<C: Serialize>(config: &C) -> Result<(String, String)> {
     Ok((json, hex))
 }
 
+mod protocol;
 #[cfg(test)]
 mod tests;

@@ -212,6 +212,13 @@ pub fn mean_attention(model: &TrainedModel, batch: &TokenBatch) -> Result<Vec<f6
                 (0..n).for_each(|i| add(cache.attention(h, i), w));
             }
         }
+        TrainedModel::Protocol(_) => {
+            return Err(crate::error::Error::invalid(
+                "model",
+                "paper_protocol",
+                "cls_head or transformer (the attention-map figure)",
+            ));
+        }
     }
     check::all_finite("mean [CLS] attention", &acc)?;
     Ok(acc)

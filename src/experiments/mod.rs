@@ -6,6 +6,7 @@
 pub mod attention_map;
 pub mod bound_curves;
 pub mod capacity_sweep;
+pub mod certificates;
 pub mod construct_figures;
 pub mod critical;
 pub mod gap;

@@ -16,6 +16,8 @@ mod block;
 mod cls_path;
 mod embedding;
 mod head;
+mod layernorm;
+mod protocol;
 mod softmax;
 mod table;
 mod transformer;
@@ -29,5 +31,9 @@ pub use block::{project_rows, project_rows_backward};
 pub use cls_path::ClsCache;
 pub use embedding::{Embedding, Positional, TokenBatch};
 pub use head::{ClsHead, ClsHeadCache, HeadOutput};
+pub use layernorm::{LAYER_NORM_EPS, LayerNorm};
+pub use protocol::{
+    DropoutMasks, PROTOCOL_ACTIVATION, ProtocolCache, ProtocolConfig, ProtocolModel,
+};
 pub use softmax::{softmax_backward_in_place, softmax_in_place};
 pub use transformer::{Transformer, TransformerConfig};

@@ -25,6 +25,7 @@ mod fit;
 mod loss;
 mod measure;
 pub mod projection;
+mod protocol;
 
 #[cfg(test)]
 mod tests;
@@ -33,6 +34,7 @@ pub use fit::{
     Batches, FixedEmbeddingHead, LoopReport, SampleFit, StopReason, Trainable, fit_on, train_loop,
 };
 pub use loss::Loss;
+pub use protocol::{PROTOCOL_INIT_STD, ProtocolTrainee, protocol_norms};
 pub use measure::{
     HeadNorms, Margins, Norms, cls_head_norms, embedding_b_x, margins, transformer_norms,
 };
@@ -53,6 +55,8 @@ use rand_chacha::ChaCha8Rng;
 pub enum TrainedModel {
     ClsHead(FixedEmbeddingHead),
     Transformer(Transformer<f32>),
+    /// `model = "paper_protocol"` (module `protocol`).
+    Protocol(ProtocolTrainee),
 }
 
 impl TrainedModel {
@@ -61,6 +65,7 @@ impl TrainedModel {
         match self {
             TrainedModel::ClsHead(m) => m.predict(batch),
             TrainedModel::Transformer(m) => m.predict(batch),
+            TrainedModel::Protocol(m) => m.predict(batch),
         }
     }
 
@@ -70,6 +75,7 @@ impl TrainedModel {
         match self {
             TrainedModel::ClsHead(m) => train_loop(m, batches, cfg, loss),
             TrainedModel::Transformer(m) => train_loop(m, batches, cfg, loss),
+            TrainedModel::Protocol(m) => train_loop(m, batches, cfg, loss),
         }
     }
 
@@ -77,6 +83,7 @@ impl TrainedModel {
         match self {
             TrainedModel::ClsHead(m) => m.num_params(),
             TrainedModel::Transformer(m) => m.num_params(),
+            TrainedModel::Protocol(m) => m.num_params(),
         }
     }
 
@@ -85,6 +92,7 @@ impl TrainedModel {
         match self {
             TrainedModel::ClsHead(m) => m.head.width(),
             TrainedModel::Transformer(m) => m.width(),
+            TrainedModel::Protocol(m) => m.width(),
         }
     }
 }
@@ -220,6 +228,7 @@ pub fn init_model(cell: &CellConfig, rng: &mut ChaCha8Rng) -> Result<TrainedMode
             },
             rng,
         )?),
+        ModelKind::PaperProtocol => TrainedModel::Protocol(ProtocolTrainee::init(cell, rng)?),
     })
 }
 
@@ -257,11 +266,13 @@ fn measure(
     let (fit, preds) = match model {
         TrainedModel::ClsHead(m) => fit_on(m, data, loss)?,
         TrainedModel::Transformer(m) => fit_on(m, data, loss)?,
+        TrainedModel::Protocol(m) => fit_on(m, data, loss)?,
     };
     let population = population_of(model, task, cell.train.population_samples, rng)?;
     let norms = match model {
         TrainedModel::ClsHead(m) => cls_head_norms(&m.head, &m.embedding)?,
         TrainedModel::Transformer(m) => transformer_norms(m)?,
+        TrainedModel::Protocol(m) => protocol_norms(&m.model)?,
     };
     let m = data.len();
     Ok(TrainReport {

@@ -81,6 +81,7 @@ pub fn run(plan: &CriticalPlan, db: &mut ResultsDb, quiet: bool) -> Result<Criti
             let trained_radii = match s.model {
                 ModelKind::ClsHead => trained_radii(db, &search)?,
                 ModelKind::Transformer => None,
+                ModelKind::PaperProtocol => None,
             };
             if !quiet {
                 eprintln!(

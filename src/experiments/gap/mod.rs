@@ -113,25 +113,32 @@ pub fn bound_metrics(
         delta: DELTA,
         sparsity: cell.sparsity,
         l_sigma: cell.train.head_activation.lipschitz(),
+        // The theory's head reads the fixed bit embedding: every input row has the same norm,
+        // so B_X is fixed before the data (docs/derivations.md section 12.4, (I32)).
+        b_x_fixed: true,
         ..BoundParams::default()
     };
     let ph = bounds::post_hoc_grid(&trained, params.r_min, params.delta)?;
     let m = setting.num_samples;
     let confidence = 3.0 * (ph.ln_two_over_delta / (2.0 * m as f64)).sqrt();
-    let rad_explicit = bounds::explicit_rademacher(setting, &ph.radii, &params)?;
+    // Ours (tightened, section 12) and round 1 (before the tightenings), both post hoc.
+    let new = bounds::explicit_post_hoc(setting, &trained, &params, bounds::Tightening::ALL)?;
+    let old = bounds::explicit_post_hoc(setting, &trained, &params, bounds::Tightening::ROUND_1)?;
+    let rad_explicit = new.rademacher;
     // The paper's shape with the same radii; validated once so the closure cannot fail.
     bounds::paper_log_covering(setting, &ph.radii, &params, params.eps)?;
     let paper_ln_n =
         |eps: f64| bounds::paper_log_covering(setting, &ph.radii, &params, eps).unwrap_or(f64::MAX);
     let range = bounds::head_range(&ph.radii, &params);
     let rad_paper = bounds::dudley_numeric(paper_ln_n, range, m)?.value;
-    let explicit = 2.0 / params.gamma * rad_explicit + confidence;
+    let explicit = new.gap_uncapped;
     // Shapes: the leading term 12 sqrt(C/m) of Dudley's closed form (I21) for ln N = C/eps^2,
     // without the cap at the range b, so the m- and T-dependence stays visible where the
     // rigorous value has saturated at b. Not bounds when they exceed b.
-    let c_explicit = bounds::explicit_closed_form(setting, &ph.radii, &params, params.eps)?;
+    let c_explicit = new.closed_form_c;
     let c_paper = bounds::paper_log_covering(setting, &ph.radii, &params, 1.0)?;
-    let shape = |c: f64| 2.0 / params.gamma * 12.0 * (c / m as f64).sqrt() + confidence;
+    let shape_at = |c: f64, conf: f64| 2.0 / params.gamma * 12.0 * (c / m as f64).sqrt() + conf;
+    let shape = |c: f64| shape_at(c, confidence);
     let mut out = Metrics::new();
     for (k, v) in [
         (Metric::HeadRange, range),
@@ -146,7 +153,15 @@ pub fn bound_metrics(
         ),
         (Metric::ExplicitC, c_explicit),
         (Metric::PaperC, c_paper),
-        (Metric::BoundExplicitShape, shape(c_explicit)),
+        (
+            Metric::BoundExplicitShape,
+            shape_at(c_explicit, new.confidence),
+        ),
+        (Metric::BoundExplicitRound1, old.gap_uncapped),
+        (
+            Metric::BoundExplicitRound1Shape,
+            shape_at(old.closed_form_c, old.confidence),
+        ),
         (Metric::BoundPaperShape, shape(c_paper)),
     ] {
         k.put(&mut out, crate::error::check::finite(k.name(), v)?);
@@ -177,6 +192,9 @@ pub struct CellSummary {
     pub bound_paper: Option<Summary>,
     pub bound_explicit_shape: Option<Summary>,
     pub bound_paper_shape: Option<Summary>,
+    /// Round-1 explicit bound and shape (absent in stores written before they existed).
+    pub bound_explicit_round1: Option<Summary>,
+    pub bound_explicit_round1_shape: Option<Summary>,
     /// Trials with `gap_ramp > bound_explicit`.
     pub violations: usize,
 }
@@ -206,6 +224,10 @@ pub fn summarize_cells(config: &SweepConfig, db: &ResultsDb) -> Result<Vec<CellS
             0
         };
         let bound = |k: Metric| has_bound.then(|| s(k)).transpose();
+        let optional = |k: Metric| {
+            let all = trials.iter().all(|m| k.get(m).is_some());
+            all.then(|| s(k)).transpose()
+        };
         out.push(CellSummary {
             context_len: cell.config.context_len,
             num_samples: cell.config.num_samples,
@@ -225,6 +247,8 @@ pub fn summarize_cells(config: &SweepConfig, db: &ResultsDb) -> Result<Vec<CellS
             bound_paper: bound(Metric::BoundPaper)?,
             bound_explicit_shape: bound(Metric::BoundExplicitShape)?,
             bound_paper_shape: bound(Metric::BoundPaperShape)?,
+            bound_explicit_round1: optional(Metric::BoundExplicitRound1)?,
+            bound_explicit_round1_shape: optional(Metric::BoundExplicitRound1Shape)?,
             violations,
         });
     }

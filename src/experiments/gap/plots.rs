@@ -146,6 +146,24 @@ pub(super) fn render(
                 .dashed()
                 .with_color(i),
         );
+        // Round 1 (before the tightenings of docs/derivations.md section 12), where stored.
+        if let (Some(r1), Some(r1s)) = (
+            mean(|c| c.bound_explicit_round1),
+            mean(|c| c.bound_explicit_round1_shape),
+        ) {
+            series.push(
+                Series::points(
+                    format!("explicit bound, round 1 (rigorous); T={t}"),
+                    x.clone(),
+                    r1,
+                )
+                .with_color(i),
+            );
+            series.push(
+                Series::points(format!("explicit shape, round 1; T={t}"), x.clone(), r1s)
+                    .with_color(i + 2),
+            );
+        }
         let pos: Vec<&CellSummary> = cs.iter().copied().filter(|c| c.gap.mean > 0.0).collect();
         if !pos.is_empty() {
             series.push(

@@ -1,0 +1,235 @@
+//! The table path against the plain per-sample computation, and every gradient (dropout off
+//! and on, with fixed masks) against central finite differences in f64.
+
+use super::*;
+use crate::tensor::dot;
+use rand::SeedableRng;
+use rand_chacha::ChaCha8Rng;
+
+fn cfg(context_len: usize) -> ProtocolConfig {
+    ProtocolConfig {
+        context_len,
+        width: 8,
+        heads: 2,
+        mlp_width: 6,
+        init_std: 0.5,
+    }
+}
+
+/// A model with every parameter (biases, LN gains and biases included) moved off its
+/// initial value, so no gradient is trivially zero.
+fn model(context_len: usize, seed: u64) -> ProtocolModel<f64> {
+    let mut r = ChaCha8Rng::seed_from_u64(seed);
+    let mut m = ProtocolModel::<f64>::random(&cfg(context_len), &mut r).unwrap();
+    for t in m.tensors_mut() {
+        for x in t {
+            *x += normal(&mut r, 0.3);
+        }
+    }
+    m
+}
+
+fn batch(context_len: usize, m: usize, seed: u64) -> TokenBatch {
+    let mut r = ChaCha8Rng::seed_from_u64(seed);
+    let bits = (0..context_len * m)
+        .map(|_| r.random_range(0..2u8))
+        .collect();
+    TokenBatch::new(context_len, bits).unwrap()
+}
+
+/// L = sum_i (c_i f_i + f_i^2 / 2), with dL/df_i = c_i + f_i.
+fn coeffs(m: usize) -> Vec<f64> {
+    (0..m).map(|i| 0.7 - 0.45 * i as f64).collect()
+}
+fn loss(f: &[f64], c: &[f64]) -> f64 {
+    f.iter().zip(c).map(|(f, c)| c * f + 0.5 * f * f).sum()
+}
+
+/// Central differences (h = 1e-5) on every entry of every tensor, compared tensor by tensor
+/// in relative l2 error (truncation ~h^2 and rounding ~1e-16/h, both far below 1e-6).
+fn check_fd(
+    params: &ProtocolModel<f64>,
+    analytic: &ProtocolModel<f64>,
+    value: impl Fn(&ProtocolModel<f64>) -> f64,
+) {
+    let h = 1e-5;
+    let names = params.names();
+    let ana = analytic.tensors();
+    for (j, name) in names.iter().enumerate() {
+        let len = params.tensors()[j].len();
+        let mut fd = vec![0.0; len];
+        for (e, fd_e) in fd.iter_mut().enumerate() {
+            let mut p = params.clone();
+            p.tensors_mut()[j][e] += h;
+            let up = value(&p);
+            p.tensors_mut()[j][e] -= 2.0 * h;
+            *fd_e = (up - value(&p)) / (2.0 * h);
+        }
+        let diff: f64 = (fd.iter().zip(ana[j]))
+            .map(|(a, b)| (a - b).powi(2))
+            .sum::<f64>()
+            .sqrt();
+        let scale = dot(&fd, &fd).sqrt().max(dot(ana[j], ana[j]).sqrt());
+        if name == "b_k" {
+            // q . (k + b_k) shifts every score of a head by the same q . b_k, which softmax
+            // ignores: the gradient is exactly zero (and finite differences agree).
+            // Analytic: rounding only; finite differences: rounding ~1e-16 |L| / h.
+            let (a, f) = (dot(ana[j], ana[j]).sqrt(), dot(&fd, &fd).sqrt());
+            assert!(
+                a < 1e-12 && f < 1e-7,
+                "b_k: gradient {a} (fd {f}), expected 0"
+            );
+            continue;
+        }
+        assert!(
+            scale > 1e-8,
+            "{name}: gradient is zero, the check would be empty"
+        );
+        assert!(
+            diff / scale < 1e-6,
+            "{name}: relative error {}",
+            diff / scale
+        );
+    }
+}
+
+#[test]
+fn table_path_equals_the_plain_computation() {
+    // Independent reference: per-sample LN, K, V of every row (no tables, no sharing).
+    for (t, seed) in [(1, 1), (5, 2), (9, 3)] {
+        let m = model(t, seed);
+        let b = batch(t, 7, seed + 10);
+        let fast = m.predict(&b).unwrap();
+        let plain = m.forward_plain(&b).unwrap();
+        for (a, p) in fast.iter().zip(&plain) {
+            assert!(
+                (a - p).abs() < 1e-12 * (1.0 + p.abs()),
+                "T = {t}: {a} vs {p}"
+            );
+        }
+        // And the predictions vary with the input (the check is not between constants).
+        let spread = fast.iter().fold(0.0f64, |s, &f| s.max((f - fast[0]).abs()));
+        assert!(spread > 1e-3, "T = {t}: predictions {fast:?}");
+    }
+}
+
+#[test]
+fn gradients_match_finite_differences_without_dropout() {
+    let (t, n) = (4, 5);
+    let m = model(t, 11);
+    let b = batch(t, n, 12);
+    let c = coeffs(n);
+    let cache = m.forward(&b, None).unwrap();
+    let dl: Vec<f64> = cache
+        .predictions
+        .iter()
+        .zip(&c)
+        .map(|(f, c)| c + f)
+        .collect();
+    let g = m.backward(&b, &cache, &dl).unwrap();
+    check_fd(&m, &g, |p| loss(&p.predict(&b).unwrap(), &c));
+}
+
+#[test]
+fn gradients_match_finite_differences_with_fixed_dropout_masks() {
+    // p = 0.3 so every site has dropped and kept entries; the same masks at every probe.
+    let (t, n) = (4, 5);
+    let m = model(t, 21);
+    let b = batch(t, n, 22);
+    let c = coeffs(n);
+    let masks = DropoutMasks::draw(&m, n, 0.3, &mut ChaCha8Rng::seed_from_u64(23)).unwrap();
+    assert!(masks.attn.contains(&0.0) && masks.hidden.iter().any(|&x| x > 1.0));
+    let cache = m.forward(&b, Some(masks.clone())).unwrap();
+    let dl: Vec<f64> = cache
+        .predictions
+        .iter()
+        .zip(&c)
+        .map(|(f, c)| c + f)
+        .collect();
+    let g = m.backward(&b, &cache, &dl).unwrap();
+    check_fd(&m, &g, |p| {
+        let f = p.forward(&b, Some(masks.clone())).unwrap().predictions;
+        loss(&f, &c)
+    });
+    // Dropout changes the output (train mode differs from eval mode).
+    assert_ne!(cache.predictions, m.predict(&b).unwrap());
+}
+
+#[test]
+fn masks_keep_one_minus_p_and_scale_by_its_inverse() {
+    // 16 heads x 101 positions x 300 samples: the kept fraction within 5 standard errors of 0.9.
+    let c = ProtocolConfig {
+        context_len: 100,
+        width: 64,
+        heads: 16,
+        mlp_width: 64,
+        init_std: 0.02,
+    };
+    let m = ProtocolModel::<f32>::random(&c, &mut ChaCha8Rng::seed_from_u64(5)).unwrap();
+    let mk = DropoutMasks::draw(&m, 300, 0.1, &mut ChaCha8Rng::seed_from_u64(6)).unwrap();
+    let n = mk.attn.len() as f64;
+    let kept = mk.attn.iter().filter(|&&x| x != 0.0).count() as f64 / n;
+    assert!((kept - 0.9).abs() < 5.0 * (0.09 / n).sqrt(), "{kept}");
+    assert!(
+        mk.attn
+            .iter()
+            .all(|&x| x == 0.0 || (x - 1.0 / 0.9).abs() < 1e-6)
+    );
+    let none = DropoutMasks::draw(&m, 3, 0.0, &mut ChaCha8Rng::seed_from_u64(6)).unwrap();
+    assert!(none.hidden.iter().all(|&x| x == 1.0));
+    for bad in [1.0, -0.1, f64::NAN] {
+        let e = DropoutMasks::draw(&m, 3, bad, &mut ChaCha8Rng::seed_from_u64(6)).unwrap_err();
+        assert!(e.to_string().contains("dropout"), "{e}");
+    }
+}
+
+#[test]
+fn initialisation_follows_the_protocol() {
+    // Weights N(0, 0.02^2): sample std of the 64 x 64 W_Q within 5% of 0.02 (4096 draws,
+    // relative standard error 1.1%); biases zero, LN gains one.
+    let c = ProtocolConfig {
+        context_len: 10,
+        width: 64,
+        heads: 16,
+        mlp_width: 64,
+        init_std: 0.02,
+    };
+    let m = ProtocolModel::<f64>::random(&c, &mut ChaCha8Rng::seed_from_u64(7)).unwrap();
+    let w = &m.w_q.data;
+    let std = (dot(w, w) / w.len() as f64).sqrt();
+    assert!((std - 0.02).abs() < 0.001, "{std}");
+    assert!(m.b_q.iter().chain(&m.b_1).chain(&m.c).all(|&x| x == 0.0));
+    assert!(m.ln1.gain.iter().chain(&m.ln2.gain).all(|&x| x == 1.0));
+    assert_eq!(m.head_dim(), 4);
+    assert_eq!(m.names().len(), m.tensors().len());
+}
+
+#[test]
+fn f32_follows_f64() {
+    let m = model(6, 31);
+    let b = batch(6, 4, 32);
+    let (a, c) = (m.predict(&b).unwrap(), m.cast::<f32>().predict(&b).unwrap());
+    for (x, y) in a.iter().zip(&c) {
+        assert!(
+            (x - f64::from(*y)).abs() < 1e-4 * (1.0 + x.abs()),
+            "{x} vs {y}"
+        );
+    }
+}
+
+#[test]
+fn bad_inputs_are_errors() {
+    let m = model(3, 41);
+    let e = m
+        .predict(&TokenBatch::new(3, vec![0, 2, 1]).unwrap())
+        .unwrap_err();
+    assert!(e.to_string().contains("tokens"), "{e}");
+    assert!(m.predict(&batch(4, 2, 1)).is_err());
+    let mut c = cfg(3);
+    c.heads = 3;
+    let e = ProtocolModel::<f64>::random(&c, &mut ChaCha8Rng::seed_from_u64(1)).unwrap_err();
+    assert!(e.to_string().contains("width"), "{e}");
+    let b = batch(3, 2, 2);
+    let cache = m.forward(&b, None).unwrap();
+    assert!(m.backward(&b, &cache, &[1.0]).is_err());
+}
