@@ -131,7 +131,13 @@ pub fn json_to_py<'py>(py: Python<'py>, v: &serde_json::Value) -> PyResult<Bound
             } else if let Some(i) = n.as_i64() {
                 i.into_pyobject(py)?.into_any()
             } else {
-                PyFloat::new(py, n.as_f64().unwrap_or(f64::NAN)).into_any()
+                PyFloat::new(
+                    py,
+                    n.as_f64().ok_or_else(|| {
+                        pyo3::exceptions::PyValueError::new_err(format!("number {n} is not an f64"))
+                    })?,
+                )
+                .into_any()
             }
         }
         Value::String(s) => PyString::new(py, s).into_any(),

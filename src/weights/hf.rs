@@ -331,8 +331,12 @@ impl HfCheckpoint {
 
     /// A tensor (name without the prefix) as f64, row-major, with its shape checked.
     pub fn get(&self, name: &str, shape: &[usize]) -> Result<Vec<f64>> {
-        let full = self.full(name);
-        let info = self.tensors.get(&full).ok_or_else(|| {
+        self.get_full(&self.full(name), shape)
+    }
+
+    /// A tensor by its full name (prefix included) as f64, row-major, its shape checked.
+    pub fn get_full(&self, full: &str, shape: &[usize]) -> Result<Vec<f64>> {
+        let info = self.tensors.get(full).ok_or_else(|| {
             Error::invalid(
                 format!("tensor `{full}`"),
                 "missing",
@@ -356,8 +360,8 @@ impl HfCheckpoint {
             .map(|(_, b)| b)
             .ok_or_else(|| Error::invalid("shard", &info.file, "a file that was read"))?;
         let st = SafeTensors::deserialize(bytes).map_err(|e| Error::parse(&info.file, e))?;
-        let view = st.tensor(&full).map_err(|e| Error::parse(&info.file, e))?;
-        to_f64(&full, &view)
+        let view = st.tensor(full).map_err(|e| Error::parse(&info.file, e))?;
+        to_f64(full, &view)
     }
 
     /// Shape of a tensor (name without the prefix), if present.

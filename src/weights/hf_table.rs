@@ -738,15 +738,24 @@ pub fn hf_table(ck: &HfCheckpoint, opts: &HfOptions) -> Result<HfTable> {
             );
             None
         }
-        Some(name) => {
-            let name = name.strip_prefix(&ck.prefix).unwrap_or(name).to_string();
-            let s = ck.shape(&name).map(<[usize]>::to_vec).ok_or_else(|| {
-                Error::invalid(
-                    "readout",
-                    &name,
-                    "the name of a tensor in the checkpoint, shape (d) or (1, d)",
-                )
-            })?;
+        Some(given) => {
+            // As given (e.g. `classifier.weight`, outside the prefix), else with the prefix.
+            let name = if ck.tensors.contains_key(given) {
+                given.clone()
+            } else {
+                ck.full(given)
+            };
+            let s = ck
+                .tensors
+                .get(&name)
+                .map(|t| t.shape.clone())
+                .ok_or_else(|| {
+                    Error::invalid(
+                        "readout",
+                        given,
+                        "the name of a tensor in the checkpoint, shape (d) or (1, d)",
+                    )
+                })?;
             if !(s == [d] || s == [1, d]) {
                 return Err(Error::shape(
                     format!("readout `{name}`"),
@@ -754,15 +763,18 @@ pub fn hf_table(ck: &HfCheckpoint, opts: &HfOptions) -> Result<HfTable> {
                     format!("{s:?}"),
                 ));
             }
-            let v = ck.get(&name, &s)?;
-            lg.mark(&name, "read-out w: ||w||_2");
+            let v = ck.get_full(&name, &s)?;
+            lg.uses
+                .entry(name.clone())
+                .or_default()
+                .push_str("read-out w: ||w||_2");
             statements.push(
                 "read-out given: its ||w||_2 is reported; a whole-model bound is still not claimed \
                  for this architecture (LayerNorm and MLP sublayers are outside the bounded class)"
                     .into(),
             );
             Some(ReadoutRow {
-                tensor: ck.full(&name),
+                tensor: name,
                 w_l2: v.iter().map(|x| x * x).sum::<f64>().sqrt(),
             })
         }
@@ -838,7 +850,7 @@ fn unused_reason(ck: &HfCheckpoint, full: &str) -> String {
     let n = full.strip_prefix(&ck.prefix).unwrap_or(full);
     if n.ends_with("position_ids") {
         "not used: integer buffer of position indices 0..n-1 (not a parameter)".into()
-    } else if n.ends_with("attn.bias") || n.ends_with("attn.masked_bias") {
+    } else if n.ends_with(".attn.bias") || n.ends_with(".attn.masked_bias") {
         "not used: constant causal-mask buffer (not a parameter); attention is treated as causal"
             .into()
     } else if n.starts_with("pooler.") {
@@ -923,6 +935,28 @@ impl HfTable {
     pub fn to_json(&self) -> Result<String> {
         serde_json::to_string_pretty(self).map_err(|e| Error::parse("json", e))
     }
+}
+
+/// The augmented matrices of every head of layer `layer` (what [`export_augmented`] writes).
+pub fn augmented_heads(
+    ck: &HfCheckpoint,
+    layer: usize,
+) -> Result<(Vec<AugmentedHead>, DVector<f64>)> {
+    let c = &ck.config;
+    if layer >= c.layers {
+        return Err(Error::invalid(
+            "layer",
+            layer,
+            format!("an index below the {} layers of config.json", c.layers),
+        ));
+    }
+    let mut lg = Ledger {
+        ck,
+        uses: BTreeMap::new(),
+    };
+    let lw = layer_weights(&mut lg, layer, c.heads)?;
+    let dh = c.width / c.heads;
+    Ok(((0..c.heads).map(|h| lw.head(h, dh)).collect(), lw.b_o))
 }
 
 /// Writes the augmented per-head matrices of every layer to `dir/layer_{l}.safetensors` (F64,

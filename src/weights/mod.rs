@@ -36,14 +36,14 @@ mod tests;
 
 pub use crate::norms::model::{HeadNorms, LayerNorms, ModelNorms};
 pub use export::{export_transformer, write_transformer};
-pub use import::{
-    ImportedModel, b_x_from_bytes, b_x_from_file, import_bytes, import_mapped, parse_csv_rows,
-    read_file, read_file_mapped,
-};
 pub use hf::{Arch, CONVERT_HINT, HfCheckpoint, HfConfig, TensorInfo};
 pub use hf_table::{
     AugmentedHead, CSV_HEADER, EmbeddingRow, HeadRow, HfOptions, HfTable, LayerNormRow, LayerRow,
-    ReadoutRow, TensorRow, export_augmented, hf_table,
+    ReadoutRow, TensorRow, augmented_heads, export_augmented, hf_table,
+};
+pub use import::{
+    ImportedModel, b_x_from_bytes, b_x_from_file, import_bytes, import_mapped, parse_csv_rows,
+    read_file, read_file_mapped,
 };
 pub use mapping::{Mapping, layout_from_arg};
 pub use norms::model_norms;
