@@ -118,6 +118,11 @@ pub fn cls_model(model: &TrainedModel) -> Result<ClsModel> {
     match model {
         TrainedModel::ClsHead(m) => ClsModel::head(&m.head, &m.embedding),
         TrainedModel::Transformer(m) => ClsModel::transformer(m),
+        TrainedModel::Protocol(_) => Err(Error::invalid(
+            "model",
+            "paper_protocol",
+            "cls_head or transformer: the certificates do not cover LayerNorm, biases or dropout (docs/certificates.md)",
+        )),
     }
 }
 

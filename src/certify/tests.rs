@@ -556,6 +556,7 @@ fn trained_certificate(
     let cls = match &trained.model {
         TrainedModel::ClsHead(m) => ClsModel::head(&m.head, &m.embedding).unwrap(),
         TrainedModel::Transformer(m) => ClsModel::transformer(m).unwrap(),
+        TrainedModel::Protocol(_) => unreachable!("the cell trains a cls_head or a transformer"),
     };
     let params = JuntaParams {
         sparsity: 3,

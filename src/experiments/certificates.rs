@@ -109,6 +109,15 @@ impl CertPlan {
         };
         match model {
             ModelKind::ClsHead => base,
+            // Never certified (`certify::pac_bayes::cls_model` refuses it); the protocol's own
+            // defaults so that a cell of it validates and the refusal is the one reached.
+            ModelKind::PaperProtocol => TrainConfig {
+                width: 64,
+                heads: 16,
+                mlp_width: 64,
+                value_dim: 4,
+                ..base
+            },
             ModelKind::Transformer => TrainConfig {
                 width: 16,
                 heads: 2,
@@ -215,7 +224,7 @@ pub fn certify_trial(
             let b = crate::experiments::gap::bound_metrics(&setting, &trained.report, cell)?;
             Some(trained.report.margins.ramp_loss + Metric::BoundExplicit.require(&b)?)
         }
-        TrainedModel::Transformer(_) => None,
+        TrainedModel::Transformer(_) | TrainedModel::Protocol(_) => None,
     };
     let mut hidden: Vec<usize> = task.support().to_vec();
     hidden.sort_unstable();
@@ -374,6 +383,7 @@ fn model_name(m: ModelKind) -> &'static str {
     match m {
         ModelKind::ClsHead => "ClsHead",
         ModelKind::Transformer => "Transformer",
+        ModelKind::PaperProtocol => "PaperProtocol",
     }
 }
 
