@@ -3,8 +3,9 @@
 //! expected value is computed in this file with plain loops from the raw tensors, independently
 //! of the library's nalgebra code.
 
+use attnbounds::bounds::BoundParams;
 use attnbounds::weights::{
-    Arch, HfCheckpoint, HfOptions, augmented_heads, export_augmented, hf_table,
+    Arch, HfCheckpoint, HfOptions, augmented_heads, export_augmented, head_capacities, hf_table,
 };
 use rand::{RngExt, SeedableRng};
 use rand_chacha::ChaCha8Rng;
@@ -595,4 +596,24 @@ fn cli_on_checkpoint_directories() {
         !ok && err.contains("pytorch_model.bin") && err.contains("save_file"),
         "{err}"
     );
+}
+
+#[test]
+fn per_head_capacities_use_the_augmented_radii() {
+    let dir = tempfile::tempdir().unwrap();
+    write_dir(dir.path(), &gpt2_config(H), &gpt2_tensors(10));
+    let ck = HfCheckpoint::read_dir(dir.path()).unwrap();
+    let tab = hf_table(&ck, &HfOptions::default()).unwrap();
+    let caps = head_capacities(&tab, 1000, 8, &BoundParams::default()).unwrap();
+    assert_eq!(caps.len(), L * H);
+    for (c, h) in caps.iter().zip(&tab.heads_table) {
+        assert_eq!((c.layer, c.head), (h.layer, h.head));
+        assert_eq!(c.setting.width, D + 1);
+        assert_eq!(c.radii.b_qk, h.theta_aug_fro);
+        assert_eq!(c.radii.b_v, h.w_v_aug_spectral);
+        assert_eq!(c.radii.b_w, 1.0);
+        assert_eq!(c.radii.b_x, tab.layers_table[h.layer].b_x_in_aug);
+        assert!(c.bounds.iter().any(|r| r.gap.is_some()));
+    }
+    assert!(head_capacities(&tab, 0, 8, &BoundParams::default()).is_err());
 }

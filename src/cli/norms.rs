@@ -5,8 +5,8 @@
 
 use attnbounds::bounds::{BoundParams, all_bounds};
 use attnbounds::weights::{
-    HfCheckpoint, HfOptions, HfTable, b_x_for_model, bound_setting, export_augmented, hf_table,
-    layout_from_arg, model_norms, radii_for_bounds, read_file_mapped,
+    HfCheckpoint, HfOptions, HfTable, b_x_for_model, bound_setting, export_augmented,
+    head_capacities, hf_table, layout_from_arg, model_norms, radii_for_bounds, read_file_mapped,
 };
 use attnbounds::{Error, Result};
 use clap::Args;
@@ -229,10 +229,40 @@ fn run_checkpoint(a: &NormsArgs, format: &str) -> Result<()> {
     for w in &t.warnings {
         eprintln!("warning: {w}");
     }
+    let caps = match (a.num_samples, a.context_len) {
+        (Some(m), Some(tl)) => {
+            let params = BoundParams {
+                delta: a.delta,
+                gamma: a.gamma,
+                ..BoundParams::default()
+            };
+            Some(head_capacities(&t, m, tl, &params)?)
+        }
+        (Some(_), None) => {
+            return Err(Error::invalid(
+                "context_len",
+                "absent",
+                "--context-len T with --num-samples (per-head capacities)",
+            ));
+        }
+        _ => None,
+    };
     match format {
-        "json" => println!("{}", t.to_json()?),
+        "json" => match &caps {
+            None => println!("{}", t.to_json()?),
+            Some(c) => {
+                let v = serde_json::json!({"table": t, "head_capacities": c});
+                let s = serde_json::to_string_pretty(&v).map_err(|e| Error::parse("json", e))?;
+                println!("{s}");
+            }
+        },
         "csv" => print!("{}", t.to_csv()),
-        _ => print_table(&t),
+        _ => {
+            print_table(&t);
+            if let Some(c) = &caps {
+                print_capacities(c);
+            }
+        }
     }
     Ok(())
 }
@@ -350,5 +380,25 @@ fn print_table(t: &HfTable) {
     }
     for s in &t.statements {
         println!("note: {s}");
+    }
+}
+
+fn print_capacities(caps: &[attnbounds::weights::HeadCapacity]) {
+    println!(
+        "per-head capacities (each head alone, unit read-out, augmented radii; not a whole-model \
+         bound): gap of each single-head bound row"
+    );
+    let Some(first) = caps.first() else {
+        return;
+    };
+    let names: Vec<&str> = first.bounds.iter().map(|r| r.name).collect();
+    println!("{:>3} {:>3}  {}", "L", "h", names.join(" | "));
+    for c in caps {
+        let gaps: Vec<String> = c
+            .bounds
+            .iter()
+            .map(|r| r.gap.map_or("-".into(), |g| format!("{g:.3e}")))
+            .collect();
+        println!("{:>3} {:>3}  {}", c.layer, c.head, gaps.join(" | "));
     }
 }

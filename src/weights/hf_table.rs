@@ -1015,3 +1015,68 @@ pub fn export_augmented(ck: &HfCheckpoint, dir: &Path) -> Result<Vec<std::path::
     }
     Ok(written)
 }
+
+/// Capacity of one head of a checkpoint taken alone as the theory's scalar head on augmented
+/// inputs: width d + 1, value dimension dh, radii from the augmented norms, unit read-out.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct HeadCapacity {
+    pub layer: usize,
+    pub head: usize,
+    pub setting: crate::bounds::Setting,
+    pub radii: crate::bounds::HeadRadii,
+    /// Every single-head row of `bounds::all_bounds` at these radii.
+    pub bounds: Vec<crate::bounds::BoundRow>,
+}
+
+/// Per-layer, per-head capacities (no read-out needed): each head as a scalar head with a unit
+/// read-out (`B_w = 1`) on `x~ = [x; 1]`, `B_X = B_X_in_aug` of its layer (the LayerNorm bound),
+/// `B_QK = ||Theta_aug||_F`, `B_V = ||W_V_aug||_2`, `B_V^{2,1} = ||W_V_aug||_{2,1}`, and
+/// `T = context_len` (the sequence length, special tokens included; the bounds grow with T, so
+/// counting \[CLS\] as a token is conservative). Each row keeps its registry status; these are
+/// per-head statements, not a bound on the whole model (docs/pytorch.md#the-table).
+pub fn head_capacities(
+    table: &HfTable,
+    num_samples: usize,
+    context_len: usize,
+    params: &crate::bounds::BoundParams,
+) -> Result<Vec<HeadCapacity>> {
+    use crate::bounds::{HeadRadii, Radii, Setting, all_bounds};
+    let mut out = Vec::with_capacity(table.heads_table.len());
+    for h in &table.heads_table {
+        let layer = table
+            .layers_table
+            .iter()
+            .find(|l| l.layer == h.layer)
+            .ok_or_else(|| Error::invalid("layer", h.layer, "a layer of the table"))?;
+        let setting = Setting {
+            num_samples,
+            context_len,
+            width: table.width + 1,
+            value_dim: table.head_dim,
+            heads: 1,
+            layers: 1,
+        };
+        let radii = HeadRadii {
+            b_x: layer.b_x_in_aug,
+            b_qk: h.theta_aug_fro,
+            b_v: h.w_v_aug_spectral,
+            b_v21: h.w_v_aug_21,
+            b_w: 1.0,
+        };
+        let bounds = all_bounds(&setting, &Radii::single_head(radii), params).map_err(|e| {
+            Error::invalid(
+                format!("layer {} head {}", h.layer, h.head),
+                e,
+                "radii for which the single-head bounds are defined (finite, > 0)",
+            )
+        })?;
+        out.push(HeadCapacity {
+            layer: h.layer,
+            head: h.head,
+            setting,
+            radii,
+            bounds,
+        });
+    }
+    Ok(out)
+}

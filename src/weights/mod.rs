@@ -38,8 +38,9 @@ pub use crate::norms::model::{HeadNorms, LayerNorms, ModelNorms};
 pub use export::{export_transformer, write_transformer};
 pub use hf::{Arch, CONVERT_HINT, HfCheckpoint, HfConfig, TensorInfo};
 pub use hf_table::{
-    AugmentedHead, CSV_HEADER, EmbeddingRow, HeadRow, HfOptions, HfTable, LayerNormRow, LayerRow,
-    ReadoutRow, TensorRow, augmented_heads, export_augmented, hf_table,
+    AugmentedHead, CSV_HEADER, EmbeddingRow, HeadCapacity, HeadRow, HfOptions, HfTable,
+    LayerNormRow, LayerRow, ReadoutRow, TensorRow, augmented_heads, export_augmented,
+    head_capacities, hf_table,
 };
 pub use import::{
     ImportedModel, b_x_from_bytes, b_x_from_file, import_bytes, import_mapped, parse_csv_rows,
