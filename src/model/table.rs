@@ -179,22 +179,22 @@ pub(crate) fn mix_shared<S: Real>(
     let n = table.values.rows - 1;
     let e: Vec<S> = table.scores.iter().map(|&s| (s - hi).exp()).collect();
     let mut p = Mat::zeros(n, k + 1);
-    for r in 0..n {
+    for (r, &er) in e[..n].iter().enumerate() {
         let row = p.row_mut(r);
         for (x, &v) in row[..k].iter_mut().zip(table.values.row(r)) {
-            *x = e[r] * v;
+            *x = er * v;
         }
-        row[k] = e[r];
+        row[k] = er;
     }
     let mut q = Mat::zeros(m, k + 1);
     gemm(S::one(), one_hot.view(), p.view(), S::zero(), &mut q.data);
     let (e_cls, v_cls) = (e[n], table.values.row(n));
     let mut mixed = Mat::zeros(m, k);
     let mut z = vec![S::zero(); m];
-    for i in 0..m {
+    for (i, zi) in z.iter_mut().enumerate() {
         let qi = q.row(i);
-        z[i] = qi[k] + e_cls;
-        let inv = S::one() / z[i];
+        *zi = qi[k] + e_cls;
+        let inv = S::one() / *zi;
         for ((x, &a), &v) in mixed.row_mut(i).iter_mut().zip(&qi[..k]).zip(v_cls) {
             *x = (a + e_cls * v) * inv;
         }
@@ -210,11 +210,7 @@ pub(crate) fn mix_shared<S: Real>(
 }
 
 /// Gather, softmax and mix, sample by sample. `vocab` maps (t, b) to table row t*vocab + b.
-fn mix_gather<S: Real>(
-    table: &HeadTable<S>,
-    vocab: usize,
-    batch: &TokenBatch,
-) -> Mixed<S> {
+fn mix_gather<S: Real>(table: &HeadTable<S>, vocab: usize, batch: &TokenBatch) -> Mixed<S> {
     let (m, t_len, k) = (batch.num_samples(), batch.context_len, table.values.cols);
     let cls_row = table.values.rows - 1;
     let mut attention = Mat::zeros(m, t_len + 1);
@@ -260,9 +256,9 @@ fn table_grads<S: Real>(
         Weights::Exp { e, z, one_hot } => {
             let mut gu = Mat::zeros(m, k + 1);
             let (mut g_sum, mut u_sum) = (vec![S::zero(); k], S::zero());
-            for i in 0..m {
+            for (i, &zi) in z.iter().enumerate() {
                 let (dm, mx) = (d_mixed.row(i), fwd.mixed.row(i));
-                let inv = S::one() / z[i];
+                let inv = S::one() / zi;
                 let row = gu.row_mut(i);
                 for (x, &g) in row[..k].iter_mut().zip(dm) {
                     *x = g * inv;
