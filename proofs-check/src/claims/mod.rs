@@ -10,6 +10,7 @@ use attnbounds::tensor::Mat;
 use nalgebra::{DMatrix, DVector};
 
 mod assembly;
+pub mod certificates;
 mod generalization;
 mod heads;
 mod packings;
@@ -443,5 +444,6 @@ pub fn all(members: usize) -> Vec<Claim> {
             "deterministic brute force over T <= 12, s <= 3 (exact); no mutant",
         ),
     ]);
+    v.extend(certificates::all());
     v
 }
