@@ -352,11 +352,7 @@ pub fn sweep(plan: &CertPlan, db: &mut ResultsDb, quiet: bool) -> Result<usize> 
 }
 
 /// Runs (or replays from `db`) the plan and reads every stored trial back.
-pub fn run(
-    plan: &CertPlan,
-    db: &mut ResultsDb,
-    quiet: bool,
-) -> Result<Vec<TrialRow>> {
+pub fn run(plan: &CertPlan, db: &mut ResultsDb, quiet: bool) -> Result<Vec<TrialRow>> {
     sweep(plan, db, quiet)?;
     let mut rows = Vec::new();
     for cell in plan.cells() {
