@@ -176,7 +176,9 @@ fn train_error(model: &ClsModel, batch: &TokenBatch, labels: &[i8]) -> Result<f6
     let wrong = f
         .iter()
         .zip(labels)
-        .filter(|(f, y)| !(f64::from(**y) * **f > 0.0))
+        .filter(|(f, y)| {
+            (f64::from(**y) * **f).partial_cmp(&0.0) != Some(std::cmp::Ordering::Greater)
+        })
         .count();
     Ok(wrong as f64 / labels.len() as f64)
 }

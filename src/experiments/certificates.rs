@@ -153,7 +153,7 @@ impl CertPlan {
             sparsity: self.sparsity,
             delta: DELTA,
             fresh_samples: self.fresh_samples,
-            seed: seed ^ 0x6A75_6E74_61,
+            seed: seed ^ 0x006A_756E_7461,
             bit_prob,
         }
     }
