@@ -103,7 +103,7 @@ mod tests {
     use super::*;
 
     #[test]
-    fn upper_limit_matches_scipy_and_closed_forms() {
+    fn upper_limit_matches_closed_forms_and_exact_binomial_tails() {
         // k = 0: the limit solves (1 - q)^n = delta, q = 1 - delta^(1/n) (closed form).
         let got = upper_limit(0, 1000, 0.025).unwrap();
         let want = 1.0 - 0.025f64.powf(1.0 / 1000.0);

@@ -585,7 +585,7 @@ fn trained_certificate(
 }
 
 #[test]
-#[ignore = "trains two models at T = 1000 (about a minute); run with --ignored --nocapture"]
+#[ignore = "trains four models at T = 1000 (7 minutes on a loaded machine); run with --ignored --nocapture"]
 fn trained_models_at_t_1000_are_certified() {
     // The certificate of a trained model must never be below the lower confidence limit of
     // its measured test error (docs/certificates.md (C7)); where the model learned, it should
