@@ -77,6 +77,9 @@ pub fn render_all(
     stage("[CLS] attention over positions", &mut || {
         attention_map::figures(preset, db, out_dir, quiet)
     });
+    stage("certificates", &mut || {
+        crate::experiments::certificates::figures(preset, db, out_dir, quiet)
+    });
     out
 }
 

@@ -26,7 +26,7 @@ use rand_chacha::ChaCha8Rng;
 pub const CERTIFIES_Q: &str = "the STOCHASTIC predictor Q = N(theta_hat, sigma^2 I) (weights drawn afresh per input), not the trained network";
 
 /// The sigma grid, fixed before any data (a union bound over it, (P3)).
-pub const DEFAULT_SIGMA_GRID: [f64; 6] = [1e-3, 3e-3, 1e-2, 3e-2, 0.1, 0.3];
+pub const DEFAULT_SIGMA_GRID: [f64; 7] = [1e-3, 3e-3, 1e-2, 3e-2, 0.1, 0.3, 1.0];
 
 /// Share of delta for Maurer's bound; the rest for the Monte Carlo confidence. Each is split
 /// evenly over the grid.
@@ -181,7 +181,9 @@ fn train_error(model: &ClsModel, batch: &TokenBatch, labels: &[i8]) -> Result<f6
     let wrong = f
         .iter()
         .zip(labels)
-        .filter(|(f, y)| !(f64::from(**y) * **f > 0.0))
+        .filter(|(f, y)| {
+            (f64::from(**y) * **f).partial_cmp(&0.0) != Some(std::cmp::Ordering::Greater)
+        })
         .count();
     Ok(wrong as f64 / labels.len() as f64)
 }

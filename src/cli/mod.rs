@@ -6,6 +6,7 @@
 
 pub mod bound;
 pub mod capacity;
+pub mod certify;
 pub mod check;
 pub mod construct;
 pub mod experiment;
@@ -59,6 +60,9 @@ pub enum Command {
     /// Write an sbatch script that runs an experiment as a Slurm job array over shards, then
     /// merges the shard stores and renders the figures (docs/slurm.md).
     Slurm(slurm::SlurmArgs),
+    /// Certificates of trained models (junta: the trained model; PAC-Bayes: the stochastic
+    /// predictor) beside the measured test error and the norm bound (docs/certificates.md).
+    Certify(certify::CertifyArgs),
 }
 
 pub fn run(cli: Cli) -> Result<()> {
@@ -74,6 +78,7 @@ pub fn run(cli: Cli) -> Result<()> {
         Command::Norms(args) => norms::run(args),
         Command::Results(cmd) => results::run(cmd),
         Command::Slurm(args) => slurm::run(&args),
+        Command::Certify(args) => certify::run(&args),
     }
 }
 

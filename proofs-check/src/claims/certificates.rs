@@ -388,6 +388,79 @@ pub fn propagation(shrink: bool) -> Claim {
     c
 }
 
+const PAC_BAYES: &str = "5-pac-bayes";
+
+/// (P1) The Gaussian KL of `bounds::gaussian_kl` is at least the KL of N(d, sigma^2) from
+/// N(0, sigma^2) computed independently, by Simpson quadrature of q ln(q/p) over +-14 sigma
+/// (4000 panels; lhs lowered by a relative 1e-7 for the quadrature's error). `factor < 1` is
+/// the mutant (a KL too small by that factor, e.g. the 1/(4 sigma^2) slip).
+pub fn gaussian_kl(factor: f64) -> Claim {
+    let id = if factor < 1.0 { "P1-mutant" } else { "P1" };
+    claim(
+        id,
+        PAC_BAYES,
+        "KL(N(d, s^2) || N(0, s^2)) (quadrature) <= gaussian_kl(d^2, s)",
+        2,
+        move |v| {
+            let d = 5.0 * unit(v[0]) + 1e-3;
+            let s = 0.1 + 1.9 * unit(v[1]);
+            let (lo, hi) = (d - 14.0 * s, d + 14.0 * s);
+            let n = 4000;
+            let h = (hi - lo) / n as f64;
+            let f = |x: f64| {
+                let lq = -0.5 * ((x - d) / s).powi(2);
+                let lp = -0.5 * (x / s).powi(2);
+                let q = lq.exp() / (s * (std::f64::consts::TAU).sqrt());
+                q * (lq - lp)
+            };
+            let mut sum = f(lo) + f(hi);
+            for i in 1..n {
+                sum += f(lo + i as f64 * h) * if i % 2 == 1 { 4.0 } else { 2.0 };
+            }
+            let quad = sum * h / 3.0;
+            let kl = bounds::gaussian_kl(d * d, s).ok()?;
+            Some((quad * (1.0 - 1e-7), factor * kl))
+        },
+    )
+}
+
+/// (P4) The Monte Carlo confidence, for Bernoulli(p) draws (the worst case of [0, 1] variables
+/// with that mean for the Chernoff bound): the exact probability over n draws that
+/// `mc_train_error_upper(mean, n, delta)` falls below p is at most delta / 2 (the bound is
+/// one-sided at ln(2/delta)). Exact binomial sum, n <= 200. The mutant is the bound at a
+/// quarter of the right-hand side (ln(2/delta) / (4n)), which fails more often than delta / 2.
+pub fn mc_confidence(mutant: bool) -> Claim {
+    let id = if mutant { "P4-mutant" } else { "P4" };
+    claim(
+        id,
+        PAC_BAYES,
+        "P_{k ~ Bin(n, p)}(kl^-1_upper(k/n, ln(2/delta)/n) < p) <= delta / 2",
+        3,
+        move |v| {
+            let n = (1.0 + 199.0 * unit(v[0])).round() as usize;
+            let p = 0.001 + 0.998 * unit(v[1]);
+            let delta = 10f64.powf(-3.0 + 2.9 * unit(v[2]));
+            let mut fail = 0.0;
+            let mut log_pmf = n as f64 * (-p).ln_1p();
+            for k in 0..=n {
+                if k > 0 {
+                    log_pmf += ((n - k + 1) as f64 / k as f64).ln() + (p / (1.0 - p)).ln();
+                }
+                let mean = k as f64 / n as f64;
+                let upper = if mutant {
+                    bounds::kl_inverse_upper(mean, (2.0 / delta).ln() / (4.0 * n as f64)).ok()?
+                } else {
+                    bounds::mc_train_error_upper(mean, n, delta).ok()?
+                };
+                if upper < p {
+                    fail += log_pmf.exp();
+                }
+            }
+            Some((fail, delta / 2.0))
+        },
+    )
+}
+
 /// Every claim of this file with its mutant and note.
 pub fn all() -> Vec<Claim> {
     vec![
@@ -417,6 +490,12 @@ pub fn all() -> Vec<Claim> {
         ),
         propagation(false).with_mutant(propagation(true)).with_note(
             "T = 4 theory heads (ReLU or identity), all 16 inputs; half-radius intervals are caught",
+        ),
+        gaussian_kl(1.0).with_mutant(gaussian_kl(0.5)).with_note(
+            "equal up to the quadrature's 1e-7; the 1/(4 sigma^2) slip is caught",
+        ),
+        mc_confidence(false).with_mutant(mc_confidence(true)).with_note(
+            "exact binomial failure probability of the Monte Carlo bound; a quarter right-hand side is caught",
         ),
     ]
 }
