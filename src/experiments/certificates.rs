@@ -71,10 +71,11 @@ impl CertPlan {
                 models: vec![ModelKind::ClsHead],
                 // T = 1e4 and m = 1000 are paper cells: a T = 1e4 trial of the theory's head
                 // ran > 30 minutes (training at d = T + 3), beyond the main job's budget.
+                // The m series sits at T = 100 so that the main job trains one T = 1000 model.
                 context_lens: vec![10, 100, 1000],
                 num_samples: 300,
                 num_samples_list: vec![100, 300],
-                fixed_context_len: 1000,
+                fixed_context_len: 100,
                 trials: 1,
                 seed: 15,
                 n_draws: 30,
