@@ -31,6 +31,7 @@ fn model_name(r: &TrialRow) -> &'static str {
     match r.model {
         attnbounds::config::ModelKind::ClsHead => "cls_head",
         attnbounds::config::ModelKind::Transformer => "transformer",
+        attnbounds::config::ModelKind::PaperProtocol => "paper_protocol",
     }
 }
 
