@@ -165,49 +165,5 @@ fn bench(c: &mut Criterion) {
     }
 }
 
-/// The speed target: one full-batch step of the \[CLS\] path at T = 1000, m = 300,
-/// width 32, 4 heads of head_dim 8, MLP 64 (the critical-sample-size Transformer's shape),
-/// target <= 3 ms.
-fn bench_target(c: &mut Criterion) {
-    let (t, m) = (1000usize, 300usize);
-    let cfg = TransformerConfig {
-        context_len: t,
-        vocab: 2,
-        width: 32,
-        heads: 4,
-        head_dim: 8,
-        mlp_width: 64,
-        layers: 1,
-        attn_activation: Activation::Identity,
-        mlp_activation: Activation::Relu,
-        init_scale: 1.0,
-    };
-    let mut s = setup(t, m);
-    s.model = Transformer::random(&cfg, &mut ChaCha8Rng::seed_from_u64(1)).expect("valid config");
-    let best = RefCell::new(f64::INFINITY);
-    let mut group = c.benchmark_group("train_step_target_T1000_m300_d32_h4");
-    group
-        .sample_size(20)
-        .warm_up_time(Duration::from_millis(500))
-        .measurement_time(Duration::from_secs(5));
-    group.bench_function("cls_token_table", |b| {
-        b.iter_custom(|iters| {
-            let start = Instant::now();
-            for _ in 0..iters {
-                step(&mut s, false);
-            }
-            let e = start.elapsed();
-            let mut bst = best.borrow_mut();
-            *bst = bst.min(e.as_secs_f64() / iters as f64);
-            e
-        })
-    });
-    group.finish();
-    println!(
-        "\n=== target step (T=1000, m=300, width 32, 4 heads, f32, 1 thread): best {:.3} ms (target <= 3 ms) ===",
-        best.into_inner() * 1e3
-    );
-}
-
-criterion_group!(benches, bench_target, bench);
+criterion_group!(benches, bench);
 criterion_main!(benches);

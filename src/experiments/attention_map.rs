@@ -201,7 +201,7 @@ pub fn mean_attention(model: &TrainedModel, batch: &TokenBatch) -> Result<Vec<f6
     match model {
         TrainedModel::ClsHead(m) => {
             let cache = m.head.forward_tokens(&m.embedding, batch)?;
-            (0..n).for_each(|i| add(&cache.attention(i, batch), 1.0 / n as f64));
+            (0..n).for_each(|i| add(cache.attention(i), 1.0 / n as f64));
         }
         TrainedModel::Transformer(tf) => {
             let heads = tf.blocks.first().map_or(0, |b| b.heads.len());
@@ -209,7 +209,7 @@ pub fn mean_attention(model: &TrainedModel, batch: &TokenBatch) -> Result<Vec<f6
             let cache = tf.forward_cls(batch)?;
             let w = 1.0 / (n * heads) as f64;
             for h in 0..heads {
-                (0..n).for_each(|i| add(&cache.attention(h, i, batch), w));
+                (0..n).for_each(|i| add(cache.attention(h, i), w));
             }
         }
         TrainedModel::Protocol(_) => {

@@ -31,10 +31,9 @@ pub struct ClsCache<S> {
 }
 
 impl<S: Real> ClsCache<S> {
-    /// Head `h`'s \[CLS\] attention over positions 0..T and itself (last), sample i of
-    /// `batch` (the batch this cache was computed on).
-    pub fn attention(&self, head: usize, i: usize, batch: &TokenBatch) -> Vec<S> {
-        self.mixed[head].attention(i, batch)
+    /// Head `h`'s \[CLS\] attention over positions 0..T and itself (last), sample i.
+    pub fn attention(&self, head: usize, i: usize) -> &[S] {
+        self.mixed[head].attention.row(i)
     }
 }
 
@@ -62,7 +61,6 @@ impl<S: Real> Transformer<S> {
             p1.row_mut(i).copy_from_slice(&self.embedding.cls);
         }
         let (mut tables, mut mixed, mut hs) = (Vec::new(), Vec::new(), Vec::new());
-        let one_hot = table::one_hot(batch, self.embedding.vocab());
         for hp in &block.heads {
             let tab = table::build(
                 &x_tab,
@@ -72,7 +70,7 @@ impl<S: Real> Transformer<S> {
                     w_v: &hp.w_v,
                 },
             );
-            let mx = table::mix_shared(&tab, self.embedding.vocab(), batch, &one_hot);
+            let mx = table::mix(&tab, self.embedding.vocab(), batch);
             let mut h = mx.mixed.clone();
             self.attn_activation.apply_slice(&mut h.data);
             gemm(one, h.view(), hp.w_c.view(), one, &mut p1.data);

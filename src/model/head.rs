@@ -42,10 +42,9 @@ pub struct ClsHeadCache<S> {
 }
 
 impl<S: Real> ClsHeadCache<S> {
-    /// \[CLS\] attention over positions 0..T and itself (last) for sample i of `batch` (the
-    /// batch this cache was computed on).
-    pub fn attention(&self, i: usize, batch: &TokenBatch) -> Vec<S> {
-        self.mixed.attention(i, batch)
+    /// \[CLS\] attention over positions 0..T and itself (last) for sample i.
+    pub fn attention(&self, i: usize) -> &[S] {
+        self.mixed.attention.row(i)
     }
 }
 
