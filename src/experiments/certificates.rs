@@ -505,7 +505,7 @@ fn figure(
         all_x.extend(&tx);
         series.push(
             Series::line_points(
-                format!("{name}: measured test error (Clopper-Pearson 95%)"),
+                format!("{name}: measured test error (Clopper-Pearson 95%; 0 drawn at 1e-4)"),
                 tx,
                 te,
             )
