@@ -79,7 +79,7 @@ pub fn maurer_bound(train_error_q: f64, kl: f64, delta: f64, num_samples: usize)
 /// from Q, `mean_error` the average over draws of each draw's training error. Each draw's
 /// error is in [0, 1] and its mean is err_S(Q), so with probability >= 1 - delta_mc over the
 /// draws, `err_S(Q) <= kl^-1_upper(mean_error, ln(2/delta_mc) / n_draws)` (Langford and Caruana
-/// 2001, Thm 2.5; Perez-Ortiz et al. 2021, eq. 8: the kl Chernoff bound holds for [0,1]-valued
+/// 2001, Thm 2.5; Perez-Ortiz et al. 2021, eq. 8: the kl Chernoff bound holds for `[0, 1]`-valued
 /// i.i.d. variables, not only Bernoulli ones). Status: rigorous (rounded outward).
 /// Errors: mean_error outside [0, 1], n_draws = 0, delta_mc outside (0, 1).
 pub fn mc_train_error_upper(mean_error: f64, n_draws: usize, delta_mc: f64) -> Result<f64> {
