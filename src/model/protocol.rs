@@ -174,6 +174,36 @@ fn normal<R: Rng + ?Sized>(rng: &mut R, std: f64) -> f64 {
 }
 
 /// Column sums of a row-major n x c block, added to `acc`.
+/// Backward of the affine map `y = x W + b` on `rows` rows: accumulates `dW += x^T dy` and
+/// `db += column sums of dy`, and returns `dx = dy W^T`. Shapes come from `w` (`n_in x n_out`).
+fn dense_backward<S: Real>(
+    x: &[S],
+    dy: &[S],
+    w: &Mat<S>,
+    grad_w: &mut Mat<S>,
+    grad_b: &mut [S],
+) -> Vec<S> {
+    let (n_in, n_out) = (w.rows, w.cols);
+    let rows = dy.len() / n_out;
+    add_col_sums(dy, n_out, grad_b);
+    gemm(
+        S::one(),
+        View::new(x, rows, n_in).t(),
+        View::new(dy, rows, n_out),
+        S::one(),
+        &mut grad_w.data,
+    );
+    let mut dx = vec![S::zero(); rows * n_in];
+    gemm(
+        S::one(),
+        View::new(dy, rows, n_out),
+        w.t(),
+        S::zero(),
+        &mut dx,
+    );
+    dx
+}
+
 fn add_col_sums<S: Real>(x: &[S], cols: usize, acc: &mut [S]) {
     for row in x.chunks_exact(cols) {
         for (a, &v) in acc.iter_mut().zip(row) {
@@ -487,12 +517,11 @@ impl<S: Real> ProtocolModel<S> {
         if dl.len() != m || batch.num_samples() != m {
             return Err(Error::shape("dL/df", m, dl.len()));
         }
-        let (t, d, nh, dh, f) = (
+        let (t, d, nh, dh) = (
             self.context_len(),
             self.width(),
             self.heads,
             self.head_dim(),
-            self.mlp_width(),
         );
         let rows = 2 * t + 1;
         let one = S::one();
@@ -515,32 +544,14 @@ impl<S: Real> ProtocolModel<S> {
         if let Some(mk) = &cache.masks {
             du2.iter_mut().zip(&mk.mlp_out).for_each(|(g, &k)| *g *= k);
         }
-        add_col_sums(&du2, d, &mut gr.b_2);
-        gemm(
-            one,
-            View::new(&cache.act, m, f).t(),
-            View::new(&du2, m, d),
-            one,
-            &mut gr.w_2.data,
-        );
-        let mut dg = vec![S::zero(); m * f];
-        gemm(one, View::new(&du2, m, d), self.w_2.t(), S::zero(), &mut dg);
+        let mut dg = dense_backward(&cache.act, &du2, &self.w_2, &mut gr.w_2, &mut gr.b_2);
         if let Some(mk) = &cache.masks {
             dg.iter_mut().zip(&mk.hidden).for_each(|(g, &k)| *g *= k);
         }
         dg.iter_mut()
             .zip(&cache.g)
             .for_each(|(dgj, &gj)| *dgj *= PROTOCOL_ACTIVATION.derivative(gj));
-        add_col_sums(&dg, f, &mut gr.b_1);
-        gemm(
-            one,
-            View::new(&cache.y2, m, d).t(),
-            View::new(&dg, m, f),
-            one,
-            &mut gr.w_1.data,
-        );
-        let mut dy2 = vec![S::zero(); m * d];
-        gemm(one, View::new(&dg, m, f), self.w_1.t(), S::zero(), &mut dy2);
+        let dy2 = dense_backward(&cache.y2, &dg, &self.w_1, &mut gr.w_1, &mut gr.b_1);
         let mut d_h = dout;
         for (((xh, &rs), dyr), dhr) in cache
             .xhat2
@@ -557,16 +568,7 @@ impl<S: Real> ProtocolModel<S> {
         if let Some(mk) = &cache.masks {
             du.iter_mut().zip(&mk.attn_out).for_each(|(g, &k)| *g *= k);
         }
-        add_col_sums(&du, d, &mut gr.b_o);
-        gemm(
-            one,
-            View::new(&cache.o, m, d).t(),
-            View::new(&du, m, d),
-            one,
-            &mut gr.w_o.data,
-        );
-        let mut d_o = vec![S::zero(); m * d];
-        gemm(one, View::new(&du, m, d), self.w_o.t(), S::zero(), &mut d_o);
+        let d_o = dense_backward(&cache.o, &du, &self.w_o, &mut gr.w_o, &mut gr.b_o);
         // Per sample: back through the mix, dropout and softmax into the score and V tables.
         let mut dscores = vec![S::zero(); rows * nh];
         let mut dv = vec![S::zero(); rows * d];
