@@ -13,7 +13,8 @@ use safetensors::Dtype;
 use safetensors::tensor::TensorView;
 use std::collections::BTreeMap;
 use std::path::Path;
-use std::process::Command;
+mod common;
+use common::cli;
 
 type Tensors = BTreeMap<String, (Vec<usize>, Vec<f32>)>;
 
@@ -550,18 +551,6 @@ fn sharded_index_reads_like_one_file() {
         e.contains("weight_map") && e.contains("../model.safetensors"),
         "{e}"
     );
-}
-
-fn cli(args: &[&str]) -> (bool, String, String) {
-    let out = Command::new(env!("CARGO_BIN_EXE_attnbounds"))
-        .args(args)
-        .output()
-        .unwrap();
-    (
-        out.status.success(),
-        String::from_utf8_lossy(&out.stdout).into(),
-        String::from_utf8_lossy(&out.stderr).into(),
-    )
 }
 
 #[test]

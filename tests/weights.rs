@@ -5,7 +5,8 @@ use attnbounds::weights::{Layout, model_norms, read_file, write_transformer};
 use rand::SeedableRng;
 use safetensors::Dtype;
 use safetensors::tensor::TensorView;
-use std::process::Command;
+mod common;
+use common::cli;
 
 fn model(heads: usize, layers: usize) -> Transformer<f32> {
     let cfg = TransformerConfig {
@@ -21,18 +22,6 @@ fn model(heads: usize, layers: usize) -> Transformer<f32> {
         init_scale: 1.0,
     };
     Transformer::random(&cfg, &mut rand_chacha::ChaCha8Rng::seed_from_u64(3)).unwrap()
-}
-
-fn run(args: &[&str]) -> (bool, String, String) {
-    let out = Command::new(env!("CARGO_BIN_EXE_attnbounds"))
-        .args(args)
-        .output()
-        .unwrap();
-    (
-        out.status.success(),
-        String::from_utf8_lossy(&out.stdout).into(),
-        String::from_utf8_lossy(&out.stderr).into(),
-    )
 }
 
 #[test]
@@ -57,7 +46,7 @@ fn cli_norms_on_exported_files() {
     std::fs::write(&data, st).unwrap();
 
     let w = one.to_str().unwrap();
-    let (ok, out, err) = run(&[
+    let (ok, out, err) = cli(&[
         "norms",
         "--weights",
         w,
@@ -75,12 +64,12 @@ fn cli_norms_on_exported_files() {
     // The CLI prints the library's norms of the same file.
     let lib = model_norms(&read_file(&one, Layout::TorchMha, None).unwrap()).unwrap();
     // serde_json's default float parser may be off by one ulp, hence 1e-14 relative.
-    let cli = v["norms"]["layers"][0]["heads"][0]["theta_fro"]
+    let printed = v["norms"]["layers"][0]["heads"][0]["theta_fro"]
         .as_f64()
         .unwrap();
     assert!(
-        (cli - lib.layers[0].heads[0].theta_fro).abs() <= 1e-14 * cli,
-        "{cli}"
+        (printed - lib.layers[0].heads[0].theta_fro).abs() <= 1e-14 * printed,
+        "{printed}"
     );
     let names: Vec<&str> = v["bounds"]
         .as_array()
@@ -93,7 +82,7 @@ fn cli_norms_on_exported_files() {
     // Multi-layer, multi-head: the deep bound appears; table output names every head.
     let two = dir.path().join("two.safetensors");
     write_transformer(&model(2, 2), Layout::SeparateQkv, &two).unwrap();
-    let (ok, out, err) = run(&[
+    let (ok, out, err) = cli(&[
         "norms",
         "--weights",
         two.to_str().unwrap(),
@@ -117,7 +106,7 @@ fn cli_norms_on_exported_files() {
     );
 
     // Errors: wrong layout names the missing tensor; no B_X.
-    let (ok, _, err) = run(&[
+    let (ok, _, err) = cli(&[
         "norms",
         "--weights",
         w,
@@ -131,7 +120,7 @@ fn cli_norms_on_exported_files() {
         "1",
     ]);
     assert!(!ok && err.contains("layers.0.q.weight"), "{err}");
-    let (ok, _, err) = run(&[
+    let (ok, _, err) = cli(&[
         "norms",
         "--weights",
         w,
@@ -152,7 +141,7 @@ fn cli_norms_on_exported_files() {
     );
     let mut outs = Vec::new();
     for layout in ["separate-qkv", toml] {
-        let (ok, out, err) = run(&[
+        let (ok, out, err) = cli(&[
             "norms",
             "--weights",
             two.to_str().unwrap(),
@@ -179,7 +168,7 @@ fn cli_norms_on_exported_files() {
         "orientation = \"out_in\"\nqkv = \"a\"\nout = \"b\"\nread_out = \"c\"\n",
     )
     .unwrap();
-    let (ok, _, err) = run(&[
+    let (ok, _, err) = cli(&[
         "norms",
         "--weights",
         w,

@@ -17,7 +17,7 @@ from typing import Any, Dict, List, Optional, Union
 
 import numpy as np
 
-from . import _native
+from . import _errors, _native
 from ._errors import (
     AttnboundsError,
     FileError,
@@ -30,18 +30,8 @@ from ._errors import (
 
 __version__: str = _native.__version__
 
-__all__ = [
-    "bound",
-    "norms",
-    "AttnboundsWarning",
-    "AttnboundsError",
-    "InvalidValueError",
-    "ShapeMismatchError",
-    "FileError",
-    "ParseError",
-    "TooLargeError",
-    "ViolationError",
-]
+__all__ = ["bound", "norms", "AttnboundsWarning"]
+__all__ += _errors.__all__
 
 
 def bound(**kwargs: Any) -> List[Dict[str, Any]]:

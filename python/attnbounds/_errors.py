@@ -20,8 +20,8 @@ __all__ = [
 ]
 
 
-class AttnboundsError(ValueError):
-    """Bad input: ``field`` (what was wrong), ``value`` (what was given), ``allowed``."""
+class _ErrorParts(Exception):
+    """The parts every attnbounds exception carries (one ``__init__`` for both roots below)."""
 
     def __init__(
         self,
@@ -36,6 +36,10 @@ class AttnboundsError(ValueError):
         self.field = field
         self.value = value
         self.allowed = allowed
+
+
+class AttnboundsError(_ErrorParts, ValueError):
+    """Bad input: ``field`` (what was wrong), ``value`` (what was given), ``allowed``."""
 
 
 class InvalidValueError(AttnboundsError):
@@ -58,20 +62,6 @@ class TooLargeError(AttnboundsError):
     """An input whose memory or work estimate exceeds a limit (docs/limits.md)."""
 
 
-class ViolationError(RuntimeError):
+class ViolationError(_ErrorParts, RuntimeError):
     """A numerical check found a lower estimate above a rigorous upper bound: a finding, never
     an input error. ``field`` names the claim and ``value`` the detail."""
-
-    def __init__(
-        self,
-        message: str,
-        kind: str,
-        field: Optional[str],
-        value: Optional[str],
-        allowed: Optional[str],
-    ) -> None:
-        super().__init__(message)
-        self.kind = kind
-        self.field = field
-        self.value = value
-        self.allowed = allowed

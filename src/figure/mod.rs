@@ -179,6 +179,43 @@ pub const PALETTE: [(u8, u8, u8); 8] = [
 pub const FORBIDDEN_NAME_CHARS: &[char] = &['\n', '\r'];
 
 impl Figure {
+    /// A log-x figure with a line with error bars, a band and a dashed reference line: the shapes
+    /// every figure of the project uses (the figure tests and `examples/figure_gallery.rs`).
+    pub fn example() -> Figure {
+        let t = vec![100.0, 200.0, 400.0, 800.0, 1100.0];
+        let m: Vec<f64> = t.iter().map(|&v: &f64| 40.0 + 12.0 * v.ln()).collect();
+        Figure {
+            title: String::new(),
+            x_label: "context length T (tokens)".into(),
+            y_label: "critical sample size m (samples)".into(),
+            x_log: true,
+            y_log: false,
+            size: FigureSize::SingleColumn,
+            series: vec![
+                Series::line_points("Transformer; 3-way AND (10 trials)", t.clone(), m.clone())
+                    .with_error_bars(
+                        m.iter().map(|v| v - 6.0).collect(),
+                        m.iter().map(|v| v + 9.0).collect(),
+                    ),
+                Series::line(
+                    "fit a + b ln T (band: 95% CI)",
+                    t.clone(),
+                    m.iter().map(|v| v + 1.0).collect(),
+                )
+                .with_band(
+                    m.iter().map(|v| v - 8.0).collect(),
+                    m.iter().map(|v| v + 10.0).collect(),
+                ),
+                Series::line(
+                    "lower bound s log₂(T/s) (VC)",
+                    t.clone(),
+                    t.iter().map(|v| 3.0 * (v / 3.0).log2()).collect(),
+                )
+                .dashed(),
+            ],
+        }
+    }
+
     /// Checks everything a caller controls: at least one series; per series, a non-empty name
     /// without [`FORBIDDEN_NAME_CHARS`], equal lengths of x, y, lower, upper, finite values, and
     /// `lower <= y <= upper`. Errors name the series and the index.
