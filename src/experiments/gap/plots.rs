@@ -320,16 +320,12 @@ fn trained_norms(
             format!("{name}; trained (mean over trials)")
         };
         series.push(
-            Series::line_points(
-                label,
-                x.clone(),
-                sum.iter().map(|s| s.mean).collect(),
-            )
-            .with_error_bars(
-                sum.iter().map(|s| s.t_lower).collect(),
-                sum.iter().map(|s| s.t_upper).collect(),
-            )
-            .with_color(i),
+            Series::line_points(label, x.clone(), sum.iter().map(|s| s.mean).collect())
+                .with_error_bars(
+                    sum.iter().map(|s| s.t_lower).collect(),
+                    sum.iter().map(|s| s.t_upper).collect(),
+                )
+                .with_color(i),
         );
         if !built.is_empty() && !same {
             series.push(
