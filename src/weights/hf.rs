@@ -205,15 +205,8 @@ save_file({k: v.contiguous() for k, v in sd.items()}, 'model.safetensors', metad
 safe_serialization=True)` in transformers";
 
 fn read_bytes(field: &str, path: &Path) -> Result<Vec<u8>> {
-    let len = std::fs::metadata(path)
-        .map_err(|e| Error::io(path.display(), e))?
-        .len();
     // The bytes, plus f64 copies of the largest tensors while they are measured.
-    crate::limits::memory(
-        field,
-        format!("{} ({len} bytes)", path.display()),
-        3.0 * len as f64,
-    )?;
+    super::import::check_memory_per_byte(field, path, 3.0)?;
     std::fs::read(path).map_err(|e| Error::io(path.display(), e))
 }
 

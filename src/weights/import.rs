@@ -462,13 +462,19 @@ fn check_unique_names(bytes: &[u8]) -> Result<()> {
 /// BF16, plus the bytes themselves): refuse it before reading when that exceeds the memory
 /// limit (`crate::limits`).
 fn check_file_size(field: &str, path: &Path) -> Result<()> {
+    check_memory_per_byte(field, path, 5.0)
+}
+
+/// Refuses `path` before it is read when `bytes_per_byte` times its length exceeds the memory
+/// limit (`crate::limits`); the estimate is the caller's (what it keeps per byte of the file).
+pub(crate) fn check_memory_per_byte(field: &str, path: &Path, bytes_per_byte: f64) -> Result<()> {
     let len = std::fs::metadata(path)
         .map_err(|e| Error::io(path.display(), e))?
         .len();
     crate::limits::memory(
         field,
         format!("{} ({len} bytes)", path.display()),
-        5.0 * len as f64,
+        bytes_per_byte * len as f64,
     )
 }
 
