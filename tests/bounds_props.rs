@@ -380,3 +380,81 @@ mod cli {
         );
     }
 }
+
+/// Measurement, not a check (run with `--ignored --nocapture`): old (round 1) against new
+/// (tightened) post-hoc explicit bound at the gap experiment's cell cls_head, T = 512, m = 400,
+/// at the trained norms of `figures/trained_norms_vs_context_len.csv` (means over the 10 trials
+/// at m = 400: ||Theta||_F = 153.11, ||W_V||_2 = 26.662, ||W_V||_21 = 53.367, ||w||_2 = 4.5168,
+/// B_X = sqrt 2), tanh (L_sigma = 1), gamma = 1 and delta = 0.05 as in `experiments::gap`.
+/// Prints the uncapped Rademacher scale 12 sqrt(C/m) of each and their ratio.
+#[test]
+#[ignore]
+fn gap_cell_uncapped_scale() {
+    let t_len = 512;
+    let s = Setting {
+        num_samples: 400,
+        context_len: t_len,
+        width: t_len + 3,
+        value_dim: 4,
+        heads: 1,
+        layers: 1,
+    };
+    let trained = HeadRadii {
+        b_x: 2f64.sqrt(),
+        b_qk: 153.11,
+        b_v: 26.662,
+        b_v21: 53.367,
+        b_w: 4.5168,
+    };
+    let emb = attnbounds::model::Embedding::<f64>::fixed_bits(
+        t_len,
+        attnbounds::model::Positional::OneHot,
+    )
+    .unwrap();
+    let geometry = attnbounds::experiments::gap::embedding_geometry(&emb).unwrap();
+    println!("embedding geometry: {geometry:?}");
+    let base = BoundParams {
+        b_x_fixed: true,
+        ..BoundParams::default()
+    };
+    let with = BoundParams {
+        embedding: Some(geometry),
+        ..base
+    };
+    let scale = |c: f64| 12.0 * (c / s.num_samples as f64).sqrt();
+    let old = explicit_post_hoc(&s, &trained, &base, Tightening::ROUND_1).unwrap();
+    let before = explicit_post_hoc(&s, &trained, &base, Tightening::ALL).unwrap();
+    let new = explicit_post_hoc(&s, &trained, &with, Tightening::ALL).unwrap();
+    let ln_n =
+        |p: &BoundParams, t: Tightening, r: &HeadRadii| explicit_with(&s, r, p, t).unwrap().0;
+    for (name, x, p, t) in [
+        ("round 1", &old, &base, Tightening::ROUND_1),
+        (
+            "tightened, B_X only (session 23)",
+            &before,
+            &base,
+            Tightening::ALL,
+        ),
+        (
+            "tightened + fixed query (I34, I35)",
+            &new,
+            &with,
+            Tightening::ALL,
+        ),
+    ] {
+        println!(
+            "{name:>36}: C = {:.4e}, uncapped scale 12 sqrt(C/m) = {:.4e}, ln N_2(eps = {}) = {:.4e}, Rad (capped) = {:.4e}, gap uncapped = {:.4}",
+            x.closed_form_c,
+            scale(x.closed_form_c),
+            p.eps,
+            ln_n(p, t, &x.radii),
+            x.rademacher,
+            x.gap_uncapped
+        );
+    }
+    println!(
+        "ratio old / new uncapped scale: {:.3} (session 23: {:.3})",
+        scale(old.closed_form_c) / scale(new.closed_form_c),
+        scale(old.closed_form_c) / scale(before.closed_form_c)
+    );
+}

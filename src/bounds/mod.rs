@@ -39,7 +39,7 @@ pub use dudley::{
     dudley_numeric_half,
 };
 pub use generalization::{PostHoc, gap, post_hoc_grid};
-pub use inputs::{BoundParams, HeadRadii, LayerRadii, Setting};
+pub use inputs::{BoundParams, FixedEmbedding, HeadRadii, LayerRadii, Setting};
 pub use kl::{binary_kl, kl_inverse_lower, kl_inverse_upper};
 pub use occam::{
     MAX_CODE_SPARSITY, elias_gamma_bits, index_bits, junta_code_bits, occam_hoeffding, occam_kl,
