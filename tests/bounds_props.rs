@@ -458,3 +458,38 @@ fn gap_cell_uncapped_scale() {
         scale(old.closed_form_c) / scale(before.closed_form_c)
     );
 }
+
+/// Measurement, not a check (run with `--ignored --nocapture`): the smallest m with deep gap
+/// <= 0.5, round 1 against the tightened deep bound, at the unit radii (every radius 1,
+/// b_c = b_c21 = 1), T = 100, d = k = 16, delta = 0.05, gamma = 1, for H = L = 1 and H = L = 2.
+#[test]
+#[ignore]
+fn deep_sample_size_ratio() {
+    for hl in [1usize, 2] {
+        let s = Setting {
+            num_samples: 1000,
+            context_len: 100,
+            width: 16,
+            value_dim: 16,
+            heads: hl,
+            layers: hl,
+        };
+        let unit = HeadRadii {
+            b_x: 1.0,
+            b_qk: 1.0,
+            b_v: 1.0,
+            b_v21: 1.0,
+            b_w: 1.0,
+        };
+        let radii = Radii::uniform(unit, 1.0, 1.0);
+        let p = BoundParams::default();
+        let cap = 1usize << 62;
+        let old = sample_size_of(BoundId::DeepRound1, &s, &radii, &p, 0.5, cap).unwrap();
+        let new = sample_size_of(BoundId::Deep, &s, &radii, &p, 0.5, cap).unwrap();
+        let (o, n) = (old.reached().unwrap(), new.reached().unwrap());
+        println!(
+            "H = L = {hl}: round 1 m = {o:.4e}, tightened m = {n:.4e}, ratio {:.2}",
+            o / n
+        );
+    }
+}
