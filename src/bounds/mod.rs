@@ -32,7 +32,7 @@ pub use baselines::{
     parameter_count, rademacher_from_vc, spectral_flat_ln_c, vc_lower_sparse_and,
     vc_parameter_counting,
 };
-pub use covering::{bft_matrix, maurey, volumetric, zhang_l1_shape, zhang_l2};
+pub use covering::{bft_matrix, maurey, volumetric, volumetric_query, zhang_l1_shape, zhang_l2};
 pub use deep::{deep_l2_log_covering, deep_log_covering, ln_layer_lipschitz};
 pub use dudley::{
     DUDLEY_TOL, Dudley, dudley_closed_form, dudley_closed_form_half, dudley_numeric,
