@@ -73,6 +73,67 @@ proptest! {
         }
     }
 
+    /// With a fixed embedding's geometry (I34, I35): non-decreasing in every radius, in T and in
+    /// the geometry's own bounds, every tightening step, and the gap non-increasing in m.
+    #[test]
+    fn monotone_with_fixed_embedding(r in radii_strategy(), g in prop::collection::vec(-3.0f64..3.0, 3),
+                                     rows in 1usize..10_000, span in 1usize..64, i in 0usize..5, f in 1.0f64..10.0,
+                                     t in 1usize..100_000, dt in 1usize..100_000, m in 1usize..100_000, dm in 1usize..100_000) {
+        let e = FixedEmbedding { cls_norm: 10f64.powf(g[0]), half_diameter: 10f64.powf(g[1]), key_radius: 10f64.powf(g[2]), rows, span_dim: span };
+        let p = BoundParams { embedding: Some(e), b_x_fixed: true, ..BoundParams::default() };
+        let s = setting(1000, t);
+        let big = bump(&r, i, f);
+        for (_, _, tt) in Tightening::steps() {
+            let (a, b) = (explicit_with(&s, &r, &p, tt).unwrap(), explicit_with(&s, &big, &p, tt).unwrap());
+            prop_assert!(b.0 >= a.0 && b.1 >= a.1 * (1.0 - 1e-12) && b.2 >= a.2 * (1.0 - 1e-12), "radius {i}, {tt:?}: {a:?} vs {b:?}");
+            let c = explicit_with(&setting(1000, t + dt), &r, &p, tt).unwrap();
+            prop_assert!(c.0 >= a.0 && c.1 >= a.1 * (1.0 - 1e-12) && c.2 >= a.2 * (1.0 - 1e-12), "T, {tt:?}: {a:?} vs {c:?}");
+            let (g1, g2) = (explicit_with(&setting(m, t), &r, &p, tt).unwrap().2, explicit_with(&setting(m + dm, t), &r, &p, tt).unwrap().2);
+            prop_assert!(g2 <= g1 * (1.0 + 1e-12), "m, {tt:?}: {g1} vs {g2}");
+        }
+        // Larger geometry bounds (each a valid upper bound on its quantity) never lower the bound.
+        for j in 0..5 {
+            let mut e2 = e;
+            match j {
+                0 => e2.cls_norm *= f,
+                1 => e2.half_diameter *= f,
+                2 => e2.key_radius *= f,
+                3 => e2.rows += 1 + i,
+                _ => e2.span_dim += 1 + i,
+            }
+            let p2 = BoundParams { embedding: Some(e2), ..p };
+            let (a, b) = (explicit_with(&s, &r, &p, Tightening::ALL).unwrap(), explicit_with(&s, &r, &p2, Tightening::ALL).unwrap());
+            prop_assert!(b.0 >= a.0 && b.1 >= a.1 * (1.0 - 1e-12), "geometry field {j}: {a:?} vs {b:?}");
+        }
+        // Without the fixed-query step the geometry is ignored; with it the bound is never larger.
+        let off = Tightening { fixed_query: false, ..Tightening::ALL };
+        let plain = BoundParams { embedding: None, ..p };
+        prop_assert_eq!(explicit_with(&s, &r, &p, off).unwrap(), explicit_with(&s, &r, &plain, Tightening::ALL).unwrap());
+        // (every split member is non-decreasing in A_1, and (I34) only lowers A_1, n and the dimension)
+        let (with, without) = (explicit_with(&s, &r, &p, Tightening::ALL).unwrap(), explicit_with(&s, &r, &plain, Tightening::ALL).unwrap());
+        prop_assert!(with.0 <= without.0 && with.1 <= without.1 * (1.0 + 1e-12), "{with:?} vs {without:?}");
+    }
+
+    /// The deep bounds are non-decreasing in every layer radius and in B_w (H = L = 2: the
+    /// earlier layer's two covers, (I36) and Zhang, are min'd).
+    #[test]
+    fn deep_monotone_in_every_radius(r in radii_strategy(), b_c in 0.01f64..100.0, i in 0usize..6, f in 1.0f64..10.0, eps in 1e-3f64..1.0, t in 1usize..10_000) {
+        let p = BoundParams::default();
+        let s = Setting { layers: 2, heads: 2, ..setting(1000, t) };
+        let mut a = [r.b_qk, r.b_v, r.b_v21, b_c, b_c, r.b_w];
+        let base = a;
+        a[i] *= f;
+        let lay = |x: [f64; 6]| LayerRadii { b_qk: x[0], b_v: x[1], b_v21: x[2], b_c: x[3], b_c21: x[4] };
+        for (lo, hi) in [
+            (deep_log_covering(&s, &[lay(base); 2], base[5], &p, eps).unwrap(), deep_log_covering(&s, &[lay(a); 2], a[5], &p, eps).unwrap()),
+            (deep_l2_log_covering(&s, &[lay(base); 2], base[5], &p, eps).unwrap(), deep_l2_log_covering(&s, &[lay(a); 2], a[5], &p, eps).unwrap()),
+            // only the first layer bumped
+            (deep_l2_log_covering(&s, &[lay(base); 2], base[5], &p, eps).unwrap(), deep_l2_log_covering(&s, &[lay(a), lay(base)], base[5], &p, eps).unwrap()),
+        ] {
+            prop_assert!(hi >= lo, "radius {i}: {lo} vs {hi}");
+        }
+    }
+
     /// The gap is non-increasing in m and in delta (more confidence = smaller delta = larger gap).
     #[test]
     fn gap_decreasing_in_m_and_delta(r in radii_strategy(), m in 1usize..1_000_000, dm in 1usize..1_000_000,
