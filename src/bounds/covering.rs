@@ -129,6 +129,20 @@ pub fn volumetric(a: f64, b: f64, eps: f64, dim: usize) -> Result<f64> {
     Ok(volume_ratio(a.ln() + 2.0 * b.ln() - eps.ln(), d * d))
 }
 
+/// Volumetric cover of the centred score class of one fixed query — (I34), **rigorous**: for
+/// `{((x - c)^T u)_{x in R} : ||u||_2 <= a}` with `||x - c|| <= b` for every table row `x` and
+/// `x - c` in a space of dimension `dim`, `ln N_inf(eps) <= dim ln(1 + 2 a b / eps)`; no
+/// dependence on the number of rows.
+///
+/// Source: `docs/derivations.md#128-a-fixed-embedding-and-the-cls-query`.
+pub fn volumetric_query(a: f64, b: f64, eps: f64, dim: usize) -> Result<f64> {
+    check::positive("a", a)?;
+    check::positive("b", b)?;
+    check::positive("eps", eps)?;
+    check::at_least("dim", dim, 1)?;
+    Ok(volume_ratio(a.ln() + b.ln() - eps.ln(), dim as f64))
+}
+
 /// Saturating sum of stage log covering numbers (I12).
 pub(crate) fn sum_stages(terms: impl IntoIterator<Item = f64>) -> f64 {
     terms.into_iter().fold(0.0, add_sat)

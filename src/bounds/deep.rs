@@ -30,12 +30,17 @@ pub fn ln_layer_lipschitz(heads: usize, r: &LayerRadii, p: &BoundParams) -> f64 
 /// and the read-out use the normalised BFT lemma in `L2(S)` (I26; only the \[CLS\] row of the
 /// last layer is read, so their errors need no uniform control, section 12.6); with
 /// `volumetric`, every score stage is min'd with the volumetric count (I27).
+///
+/// With `earlier_l2` (and `l2_covers`) the values and output projection of every *earlier*
+/// layer are covered by the normalised BFT lemma too, over all `m q_l` rows, which costs the
+/// factor `q_l = T + 1` in the count (I36, section 12.9): `A` gains `sqrt(q_l)`.
 pub(crate) fn deep_stages_with(
     setting: &Setting,
     layers: &[LayerRadii],
     b_w: f64,
     p: &BoundParams,
     t: Tightening,
+    earlier_l2: bool,
 ) -> Vec<Stage> {
     let (d, k, h) = (
         setting.width as f64,
@@ -62,18 +67,21 @@ pub(crate) fn deep_stages_with(
                 Lemma::Zhang { ln_n }
             },
         });
-        if t.l2_covers && l + 1 == layers.len() {
+        if t.l2_covers && (l + 1 == layers.len() || earlier_l2) {
             // (2,1) radii: ||A||_{2,1} <= sqrt(cols) ||A||_F (W_V: k columns, W_C: d columns).
             let b_v21 = r.b_v21.min(k.sqrt() * rank * r.b_v);
             let b_c21 = r.b_c21.min(d.sqrt() * rank * r.b_c);
             let ln_log = bft_ln_log(d.max(k));
+            // (I36): an earlier layer's rows are all read (q_l = T + 1), and the next layer
+            // needs the per-sample max-row error: sum over the q_l rows, a factor sqrt(q_l) in A.
+            let ln_sq = 0.5 * ln_q;
             stages.push(Stage {
-                ln_a: ln_d + ls + r.b_c.ln() + b_v21.ln(),
+                ln_a: ln_d + ls + r.b_c.ln() + b_v21.ln() + ln_sq,
                 copies: h,
                 lemma: Lemma::Bft { ln_log },
             });
             stages.push(Stage {
-                ln_a: ln_d + b_c21.ln() + ls + r.b_v.ln(),
+                ln_a: ln_d + b_c21.ln() + ls + r.b_v.ln() + ln_sq,
                 copies: h,
                 lemma: Lemma::Bft { ln_log },
             });
@@ -145,11 +153,25 @@ pub(crate) fn deep_fn_with(
     } else {
         Split::Unweighted
     };
-    covering_fn_split(
-        deep_stages_with(setting, layers, b_w, params, t),
+    // Two complete covers, each non-decreasing in every radius and in T: earlier layers by
+    // Zhang (section 5) or by the normalised BFT lemma with the factor q_l (I36). Both are valid
+    // at every eps, so their minimum is (section 12.9).
+    let zhang = covering_fn_split(
+        deep_stages_with(setting, layers, b_w, params, t, false),
         b_w,
         split,
-    )
+    );
+    let bft = (t.l2_covers && layers.len() > 1).then(|| {
+        covering_fn_split(
+            deep_stages_with(setting, layers, b_w, params, t, true),
+            b_w,
+            split,
+        )
+    });
+    move |eps: f64| {
+        let z = zhang(eps);
+        bft.as_ref().map_or(z, |f| z.min(f(eps)))
+    }
 }
 
 /// Deep model bound, **rigorous** for the model `Y_0 = Pi(X~)`,

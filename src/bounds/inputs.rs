@@ -173,6 +173,91 @@ pub struct BoundParams {
     /// read off the sample.
     #[serde(default)]
     pub b_x_fixed: bool,
+    /// Geometry of a fixed embedding read by a \[CLS\] query (fixed before the data), for the
+    /// score stage of the single-head bound (`docs/derivations.md#128-a-fixed-embedding-and-the-cls-query`,
+    /// (I34), (I35)). Default `None`: the score stage uses `B_X` only.
+    #[serde(default)]
+    pub embedding: Option<FixedEmbedding>,
+}
+
+/// Geometry of a fixed embedding: every row `X~` can contain (each token at each position, and
+/// \[CLS\]) is one of a finite table of rows, fixed before the data
+/// (`docs/derivations.md#128-a-fixed-embedding-and-the-cls-query`). Each field is an upper bound
+/// on the named quantity; [`FixedEmbedding::from_rows`] computes them (rounded outward).
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+pub struct FixedEmbedding {
+    /// `B_cls >= ||x_cls||_2`: the norm of the one query of the head.
+    pub cls_norm: f64,
+    /// `h >= max_{x, x'} ||x - x'||_2 / 2` over the table rows (half the diameter), (I35).
+    pub half_diameter: f64,
+    /// `R_c >= max_x ||x - c||_2` over the table rows for a centre `c` in their span, (I34).
+    pub key_radius: f64,
+    /// Number of table rows (`vocab * T + 1` for a token-plus-position table).
+    pub rows: usize,
+    /// `D >=` dimension of the span of the table rows (at most the width).
+    pub span_dim: usize,
+}
+
+impl FixedEmbedding {
+    /// Fields finite and positive, counts at least 1.
+    pub fn validate(&self) -> Result<()> {
+        check::positive("embedding.cls_norm", self.cls_norm)?;
+        check::positive("embedding.half_diameter", self.half_diameter)?;
+        check::positive("embedding.key_radius", self.key_radius)?;
+        check::at_least("embedding.rows", self.rows, 1)?;
+        check::at_least("embedding.span_dim", self.span_dim, 1)?;
+        Ok(())
+    }
+
+    /// The geometry of the table `rows` (every possible row of `X~`, \[CLS\] included) with the
+    /// query `cls`: `cls_norm = ||cls||`, the exact half diameter, `key_radius` the smaller of
+    /// `max ||x||` (centre 0) and `max ||x - mean||` (centre the mean of the rows), `span_dim =
+    /// min(width, rows)`; norms rounded outward by `numerics::up`. Costs `O(rows^2 width)`.
+    pub fn from_rows(cls: &[f64], rows: &[Vec<f64>]) -> Result<FixedEmbedding> {
+        check::at_least("embedding rows", rows.len(), 1)?;
+        let d = cls.len();
+        check::at_least("embedding width", d, 1)?;
+        for (i, r) in rows.iter().enumerate() {
+            if r.len() != d {
+                return Err(Error::shape(format!("embedding row {i}"), d, r.len()));
+            }
+            for &v in r {
+                check::finite(&format!("embedding row {i}"), v)?;
+            }
+        }
+        for &v in cls {
+            check::finite("embedding cls", v)?;
+        }
+        let norm = |v: &mut dyn Iterator<Item = f64>| v.map(|x| x * x).sum::<f64>().sqrt();
+        let n = rows.len() as f64;
+        let mean: Vec<f64> = (0..d)
+            .map(|j| rows.iter().map(|r| r[j]).sum::<f64>() / n)
+            .collect();
+        let max_norm = rows
+            .iter()
+            .map(|r| norm(&mut r.iter().copied()))
+            .fold(0.0, f64::max);
+        let max_centred = rows
+            .iter()
+            .map(|r| norm(&mut r.iter().zip(&mean).map(|(x, c)| x - c)))
+            .fold(0.0, f64::max);
+        let mut diam = 0.0f64;
+        for (i, a) in rows.iter().enumerate() {
+            for b in &rows[i + 1..] {
+                diam = diam.max(norm(&mut a.iter().zip(b).map(|(x, y)| x - y)));
+            }
+        }
+        // Tiny floors keep a degenerate table (one row, or all rows equal) valid: any positive
+        // number bounds a zero diameter.
+        let floor = f64::MIN_POSITIVE;
+        Ok(FixedEmbedding {
+            cls_norm: super::numerics::up(norm(&mut cls.iter().copied())).max(floor),
+            half_diameter: super::numerics::up(diam / 2.0).max(floor),
+            key_radius: super::numerics::up(max_norm.min(max_centred)).max(floor),
+            rows: rows.len(),
+            span_dim: d.min(rows.len()),
+        })
+    }
 }
 
 impl Default for BoundParams {
@@ -190,6 +275,7 @@ impl Default for BoundParams {
             zhang3_const: 288.0,
             c_vc: 1.0,
             b_x_fixed: false,
+            embedding: None,
         }
     }
 }
@@ -208,6 +294,9 @@ impl BoundParams {
         check::positive("r_min", self.r_min)?;
         check::positive("zhang3_const", self.zhang3_const)?;
         check::positive("c_vc", self.c_vc)?;
+        if let Some(e) = &self.embedding {
+            e.validate()?;
+        }
         Ok(())
     }
 }

@@ -32,14 +32,14 @@ pub use baselines::{
     parameter_count, rademacher_from_vc, spectral_flat_ln_c, vc_lower_sparse_and,
     vc_parameter_counting,
 };
-pub use covering::{bft_matrix, maurey, volumetric, zhang_l1_shape, zhang_l2};
+pub use covering::{bft_matrix, maurey, volumetric, volumetric_query, zhang_l1_shape, zhang_l2};
 pub use deep::{deep_l2_log_covering, deep_log_covering, ln_layer_lipschitz};
 pub use dudley::{
     DUDLEY_TOL, Dudley, dudley_closed_form, dudley_closed_form_half, dudley_numeric,
     dudley_numeric_half,
 };
 pub use generalization::{PostHoc, gap, post_hoc_grid};
-pub use inputs::{BoundParams, HeadRadii, LayerRadii, Setting};
+pub use inputs::{BoundParams, FixedEmbedding, HeadRadii, LayerRadii, Setting};
 pub use kl::{binary_kl, kl_inverse_lower, kl_inverse_upper};
 pub use occam::{
     MAX_CODE_SPARSITY, elias_gamma_bits, index_bits, junta_code_bits, occam_hoeffding, occam_kl,

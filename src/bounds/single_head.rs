@@ -119,7 +119,13 @@ pub fn explicit_closed_form(
     eps_ref: f64,
 ) -> Result<f64> {
     validate(setting, radii, params, ("eps_ref", eps_ref))?;
-    let stages = tight_stages(setting, radii, params, false);
+    // The closed form ignores the volumetric alternative (I29); the fixed-query score stage (I34)
+    // is used when `params.embedding` is given.
+    let t = Tightening {
+        volumetric: false,
+        ..Tightening::ALL
+    };
+    let stages = tight_stages(setting, radii, params, t);
     Ok(closed_form_at(
         closed_form_weighted_ln_c(&stages, eps_ref),
         1.0,

@@ -32,6 +32,11 @@ pub struct Tightening {
     /// (I32) one-sided confidence term and no `B_X` grid when `params.b_x_fixed` (B_X bounds every
     /// possible input, fixed before the data). Has no effect when `b_x_fixed` is false.
     pub fixed_b_x: bool,
+    /// (I34), (I35) a fixed embedding read by the one \[CLS\] query: the score stage covers the
+    /// centred scores of the table's rows (Zhang on `min(rows, m (T+1))` points, volumetric in
+    /// the span dimension) and the mixing pays the half diameter. No effect when
+    /// `params.embedding` is `None`.
+    pub fixed_query: bool,
 }
 
 impl Tightening {
@@ -43,6 +48,7 @@ impl Tightening {
         ramp_range: false,
         volumetric: false,
         fixed_b_x: false,
+        fixed_query: false,
     };
     /// Every step: the reported explicit bound.
     pub const ALL: Tightening = Tightening {
@@ -52,11 +58,12 @@ impl Tightening {
         ramp_range: true,
         volumetric: true,
         fixed_b_x: true,
+        fixed_query: true,
     };
 
     /// The ledger's steps, in the order they are applied cumulatively: name, inequality, and
     /// the tightening with this and every earlier step on.
-    pub fn steps() -> [(&'static str, &'static str, Tightening); 6] {
+    pub fn steps() -> [(&'static str, &'static str, Tightening); 7] {
         let mut t = Tightening::ROUND_1;
         let mut step = |name, eq, f: fn(&mut Tightening)| {
             f(&mut t);
@@ -89,7 +96,46 @@ impl Tightening {
                 "I32",
                 |t| t.fixed_b_x = true,
             ),
+            step(
+                "fixed embedding, one [CLS] query: centred table scores",
+                "I34",
+                |t| t.fixed_query = true,
+            ),
         ]
+    }
+}
+
+/// The score stage (stage 1) of the single-head cover under `t`: `A_1 = B_w L kappa B_V B_X *
+/// B_QK B_X^2` on `m (T + 1)` points (sections 3, 12.1), or with `t.fixed_query` and a fixed
+/// embedding (I34, I35) `A_1 = B_w L kappa B_V min(B_X, h) * B_QK min(B_X, B_cls) min(B_X, R_c)`
+/// on `min(rows, m (T + 1))` points, the volumetric alternative (with `t.volumetric`) in
+/// dimension `min(d, D)` instead of `d^2`.
+pub(crate) fn score_stage(
+    setting: &Setting,
+    r: &HeadRadii,
+    p: &BoundParams,
+    t: Tightening,
+) -> Stage {
+    let (lw, ls, lv, lx) = (r.b_w.ln(), p.l_sigma.ln(), r.b_v.ln(), r.b_x.ln());
+    let d = setting.width as f64;
+    let points = setting.m() * (setting.t() + 1.0);
+    let (ln_mix, ln_ab, ln_n, dim2) = match (t.fixed_query, p.embedding) {
+        (true, Some(e)) => (
+            e.half_diameter.min(r.b_x).ln(),
+            r.b_qk.ln() + e.cls_norm.min(r.b_x).ln() + e.key_radius.min(r.b_x).ln(),
+            points.min(e.rows as f64).ln(),
+            d.min(e.span_dim as f64),
+        ),
+        _ => (lx, r.b_qk.ln() + 2.0 * lx, points.ln(), d * d),
+    };
+    Stage {
+        ln_a: lw + ls + p.kappa.ln() + lv + ln_mix + ln_ab,
+        copies: 1.0,
+        lemma: if t.volumetric {
+            Lemma::ZhangOrVolume { ln_n, dim2 }
+        } else {
+            Lemma::Zhang { ln_n }
+        },
     }
 }
 
@@ -101,22 +147,12 @@ pub(crate) fn tight_stages(
     setting: &Setting,
     r: &HeadRadii,
     p: &BoundParams,
-    volumetric: bool,
+    t: Tightening,
 ) -> [Stage; 3] {
     let (lw, ls, lv, lx) = (r.b_w.ln(), p.l_sigma.ln(), r.b_v.ln(), r.b_x.ln());
     let (d, k) = (setting.width as f64, setting.value_dim as f64);
-    let ln_n = setting.m().ln() + (setting.t() + 1.0).ln();
-    let score = if volumetric {
-        Lemma::ZhangOrVolume { ln_n, dim2: d * d }
-    } else {
-        Lemma::Zhang { ln_n }
-    };
     [
-        Stage {
-            ln_a: lw + ls + p.kappa.ln() + lv + lx + r.b_qk.ln() + 2.0 * lx,
-            copies: 1.0,
-            lemma: score,
-        },
+        score_stage(setting, r, p, t),
         Stage {
             ln_a: lw + ls + r.b_v21_eff(setting).ln() + lx,
             copies: 1.0,
@@ -142,15 +178,10 @@ pub(crate) fn head_covering_fn(
     t: Tightening,
 ) -> impl Fn(f64) -> f64 + use<> {
     let stages = if t.l2_covers {
-        tight_stages(setting, radii, params, t.volumetric)
+        tight_stages(setting, radii, params, t)
     } else {
         let mut s = explicit_stages(setting, radii, params);
-        if t.volumetric
-            && let Lemma::Zhang { ln_n } = s[0].lemma
-        {
-            let d = setting.width as f64;
-            s[0].lemma = Lemma::ZhangOrVolume { ln_n, dim2: d * d };
-        }
+        s[0] = score_stage(setting, radii, params, t);
         s
     };
     let split = if t.log_split {

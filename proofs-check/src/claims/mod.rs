@@ -23,7 +23,8 @@ pub use generalization::{
 pub use heads::{composed_error, layer_lipschitz, peeling};
 pub use packings::{bft, maurey, zhang, zhang_l1, zhang_packing};
 pub use tightened::{
-    bft_normalised, clip_lipschitz, dudley_half, ramp_clip, volumetric, weighted_split,
+    bft_normalised, centred_scores, centred_volumetric, clip_lipschitz, dudley_half, half_diameter,
+    ramp_clip, volumetric, weighted_split,
 };
 
 fn claim(
@@ -344,6 +345,10 @@ pub const UNCHECKED: &[(&str, &str)] = &[
         "I33",
         "composed L2(S) error: the per-sample chain is (I11), checked by row I11; the root-mean-square step is Minkowski's inequality",
     ),
+    (
+        "I36",
+        "deep per-sample peeling in L2(S): the per-sample chain is (I18), checked by row I18; Minkowski's inequality and the Frobenius cover (I4), checked by row I4",
+    ),
 ];
 
 const TIGHT_NOTE: &str =
@@ -496,5 +501,18 @@ pub fn tightened_claims(members: usize) -> Vec<Claim> {
         clip_lipschitz(1.0)
             .with_mutant(clip_lipschitz(0.99))
             .with_note(TIGHT_NOTE),
+        half_diameter(1.0)
+            .with_mutant(half_diameter(0.9))
+            .with_note(TIGHT_NOTE),
+        centred_scores(1.0)
+            .with_mutant(centred_scores(0.5))
+            .with_note(
+                "tight as (I5): the uncentred true scores and the centred cover give the same softmax; kappa = 0.5 is caught",
+            ),
+        centred_volumetric(members, 1.0)
+            .with_mutant(centred_volumetric(members, 0.1))
+            .with_note(
+                "weak: greedy packings of a 2-dimensional ball in 3 centred scores; a bound too small by > ~3x is caught",
+            ),
     ]
 }

@@ -252,3 +252,134 @@ pub fn volumetric(members: usize, wrong: f64) -> Claim {
     c.cost = 20;
     c
 }
+
+const SEC_EMB: &str = "128-a-fixed-embedding-and-the-cls-query";
+
+/// Rows of a table: `n` rows in `R^d` from `p` (entries through `tanh`, so in `[-1, 1]`).
+fn table(p: &[f64], n: usize, d: usize) -> Vec<Vec<f64>> {
+    (0..n)
+        .map(|i| p[i * d..(i + 1) * d].iter().map(|x| x.tanh()).collect())
+        .collect()
+}
+
+/// `X^T a` for rows `x` and weights `a`.
+fn mix(x: &[Vec<f64>], a: &[f64]) -> Vec<f64> {
+    (0..x[0].len())
+        .map(|j| x.iter().zip(a).map(|(r, w)| r[j] * w).sum())
+        .collect()
+}
+
+/// (I35): `||X^T (a - a')||_2 <= h ||a - a'||_1` for probability vectors `a, a'`, `h` the half
+/// diameter of the rows as `bounds::FixedEmbedding::from_rows` computes it. Tight (point masses
+/// on the two farthest rows); the mutant claims `wrong * h` with `wrong < 1`.
+pub fn half_diameter(wrong: f64) -> Claim {
+    let (n, d) = (4usize, 2usize);
+    // Seed: large logits put a on row 0 and a' on row 1.
+    let mut seed = vec![0.0; n * d + 2 * n];
+    seed[..n * d].copy_from_slice(&[3.0, 3.0, -3.0, -3.0, 0.1, -0.2, -0.1, 0.2]);
+    seed[n * d] = 30.0;
+    seed[n * d + n + 1] = 30.0;
+    claim(
+        "I35",
+        SEC_EMB,
+        &format!("||X^T (a - a')||_2 <= {wrong} h ||a - a'||_1, h = max ||x - x'|| / 2"),
+        n * d + 2 * n,
+        move |p| {
+            let x = table(p, n, d);
+            let geo = bounds::FixedEmbedding::from_rows(&x[0], &x).ok()?;
+            let (a, b) = (
+                super::softmax(&p[n * d..n * d + n]),
+                super::softmax(&p[n * d + n..]),
+            );
+            let delta = diff(&a, &b);
+            let lhs = l2(&diff(&mix(&x, &a), &mix(&x, &b)));
+            let l1: f64 = delta.iter().map(|v| v.abs()).sum();
+            Some((lhs, wrong * geo.half_diameter * l1 + 4.0 * f64::EPSILON))
+        },
+    )
+    .with_seeds(vec![seed])
+}
+
+/// (I34), the lookup through the softmax: for a table `R`, centre `c` (the mean of the rows),
+/// query `u` and any cover vector `g'` over `R`, a sample whose rows are looked up in `R` has
+/// `||softmax(X u) - softmax(g'_lookup)||_1 <= kappa max_{x in R} |(x - c)^T u - g'_x|`: the
+/// uncentred true scores, the centred cover. Tight at `kappa = 1` (as (I5)); the mutant claims
+/// `kappa = wrong < 1`.
+pub fn centred_scores(kappa: f64) -> Claim {
+    let (n, d) = (3usize, 2usize);
+    // A sample of 4 rows, looked up in the table (row 0 twice).
+    let lookup = [0usize, 1, 2, 0];
+    claim(
+        "I34",
+        SEC_EMB,
+        &format!(
+            "||softmax(X u) - softmax(g'_lookup)||_1 <= {kappa} max_x |(x - c)^T u - g'_x| (rows looked up in a table)"
+        ),
+        n * d + d + n,
+        move |p| {
+            let x = table(p, n, d);
+            let c: Vec<f64> = (0..d)
+                .map(|j| x.iter().map(|r| r[j]).sum::<f64>() / n as f64)
+                .collect();
+            let u: Vec<f64> = p[n * d..n * d + d].iter().map(|v| 3.0 * v).collect();
+            let dot = |a: &[f64], b: &[f64]| a.iter().zip(b).map(|(x, y)| x * y).sum::<f64>();
+            let centred: Vec<f64> = x.iter().map(|r| dot(&diff(r, &c), &u)).collect();
+            let g: Vec<f64> = centred
+                .iter()
+                .zip(&p[n * d + d..])
+                .map(|(s, e)| s + e)
+                .collect();
+            let true_scores: Vec<f64> = lookup.iter().map(|&i| dot(&x[i], &u)).collect();
+            let cover: Vec<f64> = lookup.iter().map(|&i| g[i]).collect();
+            let lhs: f64 = diff(&super::softmax(&true_scores), &super::softmax(&cover))
+                .iter()
+                .map(|v| v.abs())
+                .sum();
+            let err = linf(&diff(&centred, &g));
+            Some((lhs, kappa * err + 8.0 * f64::EPSILON * (1.0 + linf(&true_scores))))
+        },
+    )
+    .with_seeds(vec![vec![0.0, 0.0, 1.0, 0.0, 0.0, 1.0, 0.0, 0.0, 0.01, -0.01, -0.01]])
+}
+
+/// (I34b): a greedy `2 e`-packing, in `l_inf` over a table of `n = 3` rows in `R^2`, of the
+/// centred score class `{((x - c)^T u)_x : ||u|| <= 1}` (`u` from the unit ball of `R^2`,
+/// `c` the mean) against `bounds::volumetric_query` = `D ln(1 + 2 R_c / e)`, `D = 2`,
+/// `R_c = max ||x - c||`. Weak (as (I27)); the mutant scales the bound by `wrong`.
+pub fn centred_volumetric(members: usize, wrong: f64) -> Claim {
+    let (n, d) = (3usize, 2usize);
+    let us = ball_members(members, d, 23);
+    let mut c = claim(
+        "I34b",
+        SEC_EMB,
+        &format!(
+            "ln packing(2 e, l_inf) of {{(x - c)^T u : ||u|| <= 1}} <= {wrong} D ln(1 + 2 R_c / e)"
+        ),
+        n * d + 1,
+        move |p| {
+            let x = table(p, n, d);
+            let cen: Vec<f64> = (0..d)
+                .map(|j| x.iter().map(|r| r[j]).sum::<f64>() / n as f64)
+                .collect();
+            let xc: Vec<Vec<f64>> = x.iter().map(|r| diff(r, &cen)).collect();
+            let rc = xc.iter().map(|r| l2(r)).fold(0.0, f64::max);
+            if rc <= 1e-6 {
+                return None;
+            }
+            let e = rc * (0.01 + 0.99 * unit(p[n * d]));
+            let values: Vec<Vec<f64>> = us
+                .iter()
+                .map(|u| {
+                    xc.iter()
+                        .map(|r| r.iter().zip(u).map(|(a, b)| a * b).sum())
+                        .collect()
+                })
+                .collect();
+            let packing = greedy(&values, 2.0 * e, |a, b| linf(&diff(a, b)));
+            let bound = bounds::volumetric_query(1.0, rc, e, d).ok()?;
+            Some(((packing as f64).ln(), wrong * bound))
+        },
+    );
+    c.cost = 20;
+    c
+}

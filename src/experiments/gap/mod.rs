@@ -86,16 +86,57 @@ pub fn trial_metrics(cell: &CellConfig, seed: u64) -> Result<Metrics> {
             heads: 1,
             layers: 1,
         };
-        metrics.extend(bound_metrics(&setting, &trained.report, cell)?);
+        let geometry = embedding_geometry(&m.embedding)?;
+        metrics.extend(bound_metrics_with(
+            &setting,
+            &trained.report,
+            cell,
+            Some(geometry),
+        )?);
     }
     Ok(metrics)
 }
 
-/// Post-hoc bounds for a trained \[CLS\] head (module doc).
+/// The geometry (I34, I35) of a fixed embedding: every row `X~` can hold (each token at each
+/// position, and \[CLS\]), fixed before the data (`docs/derivations.md` section 12.8).
+pub fn embedding_geometry<S: crate::tensor::Real>(
+    emb: &crate::model::Embedding<S>,
+) -> Result<bounds::FixedEmbedding> {
+    let cls: Vec<f64> = emb.cls.iter().map(|x| x.as_f64()).collect();
+    let mut rows = vec![cls.clone()];
+    for b in 0..emb.vocab() {
+        for t in 0..emb.context_len() {
+            rows.push(
+                (emb.tok.row(b).iter().zip(emb.pos.row(t)))
+                    .map(|(x, p)| x.as_f64() + p.as_f64())
+                    .collect(),
+            );
+        }
+    }
+    bounds::FixedEmbedding::from_rows(&cls, &rows)
+}
+
+/// Post-hoc bounds for a trained \[CLS\] head (module doc) on the cls_head's fixed embedding
+/// `Embedding::fixed_bits(T, OneHot)` (what `train` builds for `model = "cls_head"`).
 pub fn bound_metrics(
     setting: &Setting,
     report: &TrainReport,
     cell: &CellConfig,
+) -> Result<Metrics> {
+    let emb = crate::model::Embedding::<f64>::fixed_bits(
+        cell.context_len,
+        crate::model::Positional::OneHot,
+    )?;
+    bound_metrics_with(setting, report, cell, Some(embedding_geometry(&emb)?))
+}
+
+/// [`bound_metrics`] with the embedding's geometry given (`None`: the score stage uses `B_X`
+/// only, as before (I34)).
+pub fn bound_metrics_with(
+    setting: &Setting,
+    report: &TrainReport,
+    cell: &CellConfig,
+    embedding: Option<bounds::FixedEmbedding>,
 ) -> Result<Metrics> {
     let n = &report.norms;
     // The single-head radii: each norm maxed over every head of every layer. A norm of exactly
@@ -116,6 +157,8 @@ pub fn bound_metrics(
         // The theory's head reads the fixed bit embedding: every input row has the same norm,
         // so B_X is fixed before the data (docs/derivations.md section 12.4, (I32)).
         b_x_fixed: true,
+        // ... and it is a fixed table read by the one [CLS] query (section 12.8, (I34), (I35)).
+        embedding,
         ..BoundParams::default()
     };
     let ph = bounds::post_hoc_grid(&trained, params.r_min, params.delta)?;

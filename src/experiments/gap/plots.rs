@@ -135,7 +135,7 @@ pub(super) fn render(
         }
         // At these norms the tightened bound is the clipped ramp range at every T, so the two
         // rigorous lines coincide: the smaller T is drawn with markers, so that neither is hidden.
-        let name = format!("explicit bound (rigorous); T={t}");
+        let name = format!("explicit bound, tightened (rigorous; derivations 12, I26-I35); T={t}");
         let rigorous = if i == 0 {
             Series::line_points(name, x.clone(), ex)
         } else {
@@ -143,14 +143,22 @@ pub(super) fn render(
         };
         series.push(rigorous.with_color(i));
         series.push(
-            Series::line(format!("explicit shape 12 sqrt(C/m); T={t}"), x.clone(), sh)
-                .dashed()
-                .with_color(i),
+            Series::line(
+                format!("tightened shape 12 sqrt(C/m) (I29; not a bound); T={t}"),
+                x.clone(),
+                sh,
+            )
+            .dashed()
+            .with_color(i),
         );
         series.push(
-            Series::line_points(format!("paper shape c0=1; T={t}"), x.clone(), pa)
-                .dashed()
-                .with_color(i),
+            Series::line_points(
+                format!("paper shape, Edelman et al. 2022 (c0=1; not a bound); T={t}"),
+                x.clone(),
+                pa,
+            )
+            .dashed()
+            .with_color(i),
         );
         // Round 1 (before the tightenings of docs/derivations.md section 12), where stored.
         if let (Some(r1), Some(r1s)) = (
@@ -158,23 +166,28 @@ pub(super) fn render(
             mean(|c| c.bound_explicit_round1_shape),
         ) {
             series.push(
-                Series::points(
-                    format!("explicit bound, round 1 (rigorous); T={t}"),
+                Series::line_points(
+                    format!("explicit bound, round 1 (rigorous; derivations 3, I13); T={t}"),
                     x.clone(),
                     r1,
                 )
-                .with_color(i),
+                .with_color(i + 2),
             );
             series.push(
-                Series::points(format!("explicit shape, round 1; T={t}"), x.clone(), r1s)
-                    .with_color(i + 2),
+                Series::line(
+                    format!("round-1 shape 12 sqrt(C/m) (I15; not a bound); T={t}"),
+                    x.clone(),
+                    r1s,
+                )
+                .dashed()
+                .with_color(i + 2),
             );
         }
         let pos: Vec<&CellSummary> = cs.iter().copied().filter(|c| c.gap.mean > 0.0).collect();
         if !pos.is_empty() {
             series.push(
                 Series::points(
-                    format!("measured gap; T={t}"),
+                    format!("measured gap (mean over trials); T={t}"),
                     pos.iter().map(|c| m_of(c)).collect(),
                     pos.iter().map(|c| c.gap.mean).collect(),
                 )
@@ -185,8 +198,8 @@ pub(super) fn render(
     if !series.is_empty() {
         let fig = Figure {
             title: format!("Post-hoc gap bounds vs measured gap ({task}; {model})"),
-            x_label: "number of samples m".into(),
-            y_label: "gap or bound on it (probability; log)".into(),
+            x_label: "number of training samples m (count; log scale)".into(),
+            y_label: "gap, or uncapped bound on it (probability; log scale)".into(),
             x_log: true,
             y_log: true,
             size: FigureSize::DoubleColumn,
@@ -197,11 +210,13 @@ pub(super) fn render(
             stem: "gap_bounds_raw".into(),
             description: format!(
                 "Raw post-hoc bounds at the trained norms for the smallest and largest context_len, \
-                 not rescaled and not capped at 1: our rigorous explicit bound (solid, the smaller T \
-                 with markers: at these norms it is the ramp loss's clipped range at both T, so the two \
-                 lines coincide), round 1 of it (points), its \
-                 closed-form shape 12 sqrt(C/m) and the paper's shape with c0 = 1 (dashed), against \
-                 the measured mean gap (points; cells with mean gap <= 0 are not drawn) for the {task}."
+                 not rescaled and not capped at 1: our tightened rigorous explicit bound (docs/derivations.md \
+                 section 12 with the fixed-embedding score stage (I34, I35); solid, the smaller T with \
+                 markers: at these norms it is the ramp loss's clipped range at both T, so the two lines \
+                 coincide) and its round-1 version (section 3; solid with markers, own colour), the \
+                 closed-form shapes 12 sqrt(C/m) of both (dashed; I29 and I15, not bounds) and the paper's \
+                 shape with c0 = 1 (dashed with markers), against the measured mean gap (points; cells \
+                 with mean gap <= 0 are not drawn) for the {task}."
             ),
             command: command.to_string(),
         });
