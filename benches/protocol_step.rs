@@ -1,11 +1,16 @@
 //! One full-batch training step of the paper-protocol model (docs/experiments.md, "paper
 //! protocol"): dropout masks, token-table forward, backward, Adam with weight decay 1e-4 as
 //! PyTorch's Adam adds it (wd * p to the gradient). d = 64, 16 heads, MLP 64, dropout 0.1,
-//! f32, single thread. Prints the median over repetitions of each part and of the step.
+//! f32, single thread. Prints the median over repetitions of each part and of the step, for
+//! the table mix and for the per-sample gather mix (the reference, and the path before the
+//! table mix existed); then the wall time of whole protocol trials (`train_cell`: 1000
+//! full-batch steps plus the trial's measurements) at T = 100, m = 50.
 //! Run: `cargo bench --bench protocol_step`.
 
-use attnbounds::model::{DropoutMasks, ProtocolConfig, ProtocolModel, TokenBatch};
+use attnbounds::config::{CellConfig, ModelKind, StopRule, TaskName, TrainConfig};
+use attnbounds::model::{DropoutMasks, MixPath, ProtocolConfig, ProtocolModel, TokenBatch};
 use attnbounds::optim::{Adam, Optimizer, Parameters};
+use attnbounds::train::train_cell;
 use rand::{RngExt, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 use std::time::Instant;
@@ -15,46 +20,106 @@ fn median(mut xs: Vec<f64>) -> f64 {
     xs[xs.len() / 2]
 }
 
+/// Median step and part times (ms) of `reps` steps with the mix `path`.
+fn steps(t: usize, m: usize, reps: usize, path: MixPath) -> [f64; 4] {
+    let cfg = ProtocolConfig {
+        context_len: t,
+        width: 64,
+        heads: 16,
+        mlp_width: 64,
+        init_std: 0.02,
+    };
+    let mut rng = ChaCha8Rng::seed_from_u64(1);
+    let mut model = ProtocolModel::<f32>::random(&cfg, &mut rng).expect("valid config");
+    let bits = (0..t * m).map(|_| rng.random_range(0..2u8)).collect();
+    let batch = TokenBatch::new(t, bits).expect("valid batch");
+    let mut adam = Adam::<f32>::new(1e-3).expect("valid lr");
+    let (mut tm, mut tf, mut tb, mut ts) = (vec![], vec![], vec![], vec![]);
+    for _ in 0..reps {
+        let c0 = Instant::now();
+        let masks = DropoutMasks::draw(&model, m, 0.1, &mut rng).expect("valid p");
+        let c1 = Instant::now();
+        let cache = model
+            .forward_with(&batch, Some(masks), path)
+            .expect("forward");
+        assert_eq!(cache.used_tables(), path == MixPath::Auto);
+        let c2 = Instant::now();
+        let dl: Vec<f32> = cache.predictions.iter().map(|f| 0.5 - 0.1 * f).collect();
+        let mut g = model.backward(&batch, &cache, &dl).expect("backward");
+        for (gt, pt) in g.tensors_mut().into_iter().zip(model.tensors()) {
+            gt.iter_mut().zip(pt).for_each(|(gi, &pi)| *gi += 1e-4 * pi);
+        }
+        let c3 = Instant::now();
+        adam.step(&mut model, &g).expect("finite gradient");
+        let c4 = Instant::now();
+        tm.push((c1 - c0).as_secs_f64());
+        tf.push((c2 - c1).as_secs_f64());
+        tb.push((c3 - c2).as_secs_f64());
+        ts.push((c4 - c0).as_secs_f64());
+    }
+    [ts, tm, tf, tb].map(|x| 1e3 * median(x))
+}
+
 fn main() {
-    for (t, m, reps) in [(100usize, 50usize, 200usize), (1000, 300, 30)] {
-        let cfg = ProtocolConfig {
-            context_len: t,
+    if std::env::var_os("PROTOCOL_STEP_PROFILE").is_some() {
+        // Only the table step at T = 1000, m = 300 (for `perf record`).
+        let [s, mk, f, b] = steps(1000, 300, 300, MixPath::Auto);
+        println!("profile: step {s:.2} ms (masks {mk:.2}, forward {f:.2}, backward {b:.2})");
+        return;
+    }
+    let mut table_ms = vec![];
+    for (t, m, reps, gather_reps) in [(100usize, 50usize, 200usize, 50usize), (1000, 300, 50, 3)]
+    {
+        for (path, reps) in [(MixPath::Auto, reps), (MixPath::Gather, gather_reps)] {
+            let [s, mk, f, b] = steps(t, m, reps, path);
+            let name = if path == MixPath::Auto { "table " } else { "gather" };
+            println!(
+                "T = {t:5}, m = {m:4}, {name}: step {s:8.2} ms (masks {mk:.2}, forward {f:.2}, backward {b:.2}; median of {reps})"
+            );
+            if path == MixPath::Auto {
+                table_ms.push(s);
+            } else {
+                println!("    gather / table: {:.1}x", s / table_ms.last().unwrap());
+            }
+        }
+    }
+    // Whole trials at the protocol's hyper-parameters (3-sparse AND, 1000 full-batch steps).
+    let cell = CellConfig {
+        task: TaskName::And,
+        truth_table: None,
+        sparsity: 3,
+        context_len: 100,
+        num_samples: 50,
+        model: ModelKind::PaperProtocol,
+        train: TrainConfig {
+            steps: 1000,
+            learning_rate: 1e-3,
+            batch_size: 50,
             width: 64,
             heads: 16,
+            value_dim: 4,
             mlp_width: 64,
-            init_std: 0.02,
-        };
-        let mut rng = ChaCha8Rng::seed_from_u64(1);
-        let mut model = ProtocolModel::<f32>::random(&cfg, &mut rng).expect("valid config");
-        let bits = (0..t * m).map(|_| rng.random_range(0..2u8)).collect();
-        let batch = TokenBatch::new(t, bits).expect("valid batch");
-        let mut adam = Adam::<f32>::new(1e-3).expect("valid lr");
-        let (mut tm, mut tf, mut tb, mut ts) = (vec![], vec![], vec![], vec![]);
-        for _ in 0..reps {
-            let c0 = Instant::now();
-            let masks = DropoutMasks::draw(&model, m, 0.1, &mut rng).expect("valid p");
-            let c1 = Instant::now();
-            let cache = model.forward(&batch, Some(masks)).expect("forward");
-            let c2 = Instant::now();
-            let dl: Vec<f32> = cache.predictions.iter().map(|f| 0.5 - 0.1 * f).collect();
-            let mut g = model.backward(&batch, &cache, &dl).expect("backward");
-            for (gt, pt) in g.tensors_mut().into_iter().zip(model.tensors()) {
-                gt.iter_mut().zip(pt).for_each(|(gi, &pi)| *gi += 1e-4 * pi);
-            }
-            let c3 = Instant::now();
-            adam.step(&mut model, &g).expect("finite gradient");
-            let c4 = Instant::now();
-            tm.push((c1 - c0).as_secs_f64());
-            tf.push((c2 - c1).as_secs_f64());
-            tb.push((c3 - c2).as_secs_f64());
-            ts.push((c4 - c0).as_secs_f64());
-        }
+            weight_decay: 1e-4,
+            dropout: 0.1,
+            stop: StopRule::MaxSteps,
+            ..TrainConfig::default()
+        },
+        seed: 0,
+    };
+    let mut times = vec![];
+    for seed in 0..3 {
+        let c = Instant::now();
+        let run = train_cell(&cell, seed).expect("protocol trial");
+        times.push(c.elapsed().as_secs_f64());
+        let r = &run.report;
         println!(
-            "T = {t:5}, m = {m:4}: step {:7.2} ms (masks {:.2}, forward {:.2}, backward {:.2}; median of {reps})",
-            1e3 * median(ts),
-            1e3 * median(tm),
-            1e3 * median(tf),
-            1e3 * median(tb),
+            "trial T = 100, m = 50, 1000 steps, seed {seed}: {:.2} s (training {:.2} s), train error {}, population error {:.4}, train loss {:.2e}",
+            times[times.len() - 1],
+            r.train_time_s,
+            r.train_error,
+            r.population.estimate,
+            r.train_loss
         );
     }
+    println!("trial wall time median of 3: {:.2} s", median(times));
 }

@@ -117,15 +117,20 @@ pub struct DropoutMasks<S> {
     pub mlp_out: Vec<S>,
 }
 
-/// Entries decided per refill of the local buffer of [`DropoutMasks::draw`] (even, so the two
-/// halves of each `u64` stay paired across refills).
-const DRAW_CHUNK: usize = 512;
+/// Attention entries decided per bulk fill of random bytes in [`DropoutMasks::draw`] (a
+/// power of two).
+const DRAW_CHUNK: usize = 1024;
 
 impl<S: Real> DropoutMasks<S> {
-    /// Draws the masks for `m` samples, site by site in the field order above (attention
-    /// probabilities first), one u32 per entry (the low then the high half of each
-    /// `next_u64`; a site with an odd count discards the last high half): kept iff
-    /// u < (1 - p) 2^32. `p` must lie in [0, 1), and m H (T + 1) must fit in a u32.
+    /// Draws the masks for `m` samples, site by site in the field order above: an entry is
+    /// kept iff a uniform u32 u < threshold = floor((1 - p) 2^32) (so p is rounded to a multiple of
+    /// 2^-32). At the dense sites u is one half of a `next_u64` (low half first; a site with an
+    /// odd count discards the last high half). At the attention probabilities (4.8 million
+    /// entries at T = 1000, m = 300) u's top byte comes from a bulk `fill_bytes` of
+    /// [`DRAW_CHUNK`] bytes, and its low 24 bits from a further `next_u32` (its top 24 bits) only
+    /// when the top byte equals the threshold's: the same decision with 8.1 instead of 32
+    /// random bits per entry on average. At p = 0 nothing is drawn there. `p` must lie in [0, 1), and
+    /// m H (T + 1) must fit in a u32.
     pub fn draw<R: Rng + ?Sized>(
         model: &ProtocolModel<S>,
         m: usize,
@@ -151,24 +156,42 @@ impl<S: Real> DropoutMasks<S> {
         }
         let threshold = ((1.0 - p) * 4_294_967_296.0) as u64;
         let keep = S::from_f64(1.0 / (1.0 - p));
-        // Attention probabilities: branch-free appends of the dropped indices, per chunk.
+        // Attention probabilities: the decision u < threshold on u = (hi << 24) | lo, drawn
+        // in two stages: one byte hi per entry (bulk), and only when hi equals the threshold's
+        // top byte (probability 1/256) the low 24 bits from a further u32. Branch-free appends
+        // of the dropped indices, one chunk of bytes at a time.
         let mut attn_dropped = Vec::with_capacity(n_attn / 8 + DRAW_CHUNK);
-        let mut local = [0u32; DRAW_CHUNK];
-        let mut start = 0usize;
-        while start < n_attn {
-            let len = DRAW_CHUNK.min(n_attn - start);
-            let mut count = 0usize;
-            for k in (0..len).step_by(2) {
-                let u = rng.random::<u64>();
-                local[count] = (start + k) as u32;
-                count += usize::from((u & 0xffff_ffff) >= threshold);
-                if k + 1 < len {
-                    local[count] = (start + k + 1) as u32;
-                    count += usize::from((u >> 32) >= threshold);
+        if threshold < 1 << 32 {
+            let (top, low) = ((threshold >> 24) as u8, (threshold & 0xff_ffff) as u32);
+            let mut bytes = [0u8; DRAW_CHUNK];
+            let mut local = [0u32; DRAW_CHUNK];
+            let mut ties = Vec::new();
+            let mut start = 0usize;
+            while start < n_attn {
+                let len = DRAW_CHUNK.min(n_attn - start);
+                rng.fill_bytes(&mut bytes[..len]);
+                // Ties first, in entry order (the draws deciding them inline would take).
+                ties.clear();
+                for (k, &hi) in bytes[..len].iter().enumerate() {
+                    if hi == top && (rng.random::<u32>() >> 8) >= low {
+                        ties.push((start + k) as u32);
+                    }
                 }
+                // The rest branch-free; count <= k < DRAW_CHUNK (a power of two), so the
+                // mask only removes the bounds check.
+                let mut count = 0usize;
+                for (k, &hi) in bytes[..len].iter().enumerate() {
+                    local[count & (DRAW_CHUNK - 1)] = (start + k) as u32;
+                    count += usize::from(hi > top);
+                }
+                let chunk_start = attn_dropped.len();
+                attn_dropped.extend_from_slice(&local[..count]);
+                if !ties.is_empty() {
+                    attn_dropped.extend_from_slice(&ties);
+                    attn_dropped[chunk_start..].sort_unstable();
+                }
+                start += len;
             }
-            attn_dropped.extend_from_slice(&local[..count]);
-            start += len;
         }
         let mut draw = |n: usize| -> Vec<S> {
             let mut out = Vec::with_capacity(n);
@@ -226,8 +249,14 @@ const MIX_BLOCK: usize = 512;
 enum Mix<S> {
     /// Softmax probabilities before dropout, m x H x (T + 1), and the dense dropout factors.
     Gather { attn: Vec<S>, mask: Option<Vec<S>> },
-    /// exp(s - M_h) per distinct row and head (rows x H), the normalisers Z (m x H).
-    Tables { w: Vec<S>, z: Vec<S> },
+    /// exp(s - M_h) per distinct row and head (rows x H), the normalisers Z (m x H), and per
+    /// dropped attention entry the offsets of its head block in the m x (d + H) mix and in
+    /// the head-major H x rows x (d / H) table.
+    Tables {
+        w: Vec<S>,
+        z: Vec<S>,
+        drops: Vec<(usize, usize)>,
+    },
 }
 
 /// Everything the backward pass reads from a forward pass.
@@ -305,6 +334,24 @@ fn add_col_sums<S: Real>(x: &[S], cols: usize, acc: &mut [S]) {
     for row in x.chunks_exact(cols) {
         for (a, &v) in acc.iter_mut().zip(row) {
             *a += v;
+        }
+    }
+}
+
+/// `f[fo..fo + K] -= u[uo..uo + K]` for every (fo, uo) of `drops`. Consecutive entries of
+/// one (sample, head) block share fo: they are summed in a register-sized array and
+/// subtracted once per block, so no store-to-load chain runs through `f`.
+fn subtract_dropped<S: Real, const K: usize>(drops: &[(usize, usize)], u: &[S], f: &mut [S]) {
+    let mut acc = [S::zero(); K];
+    for (k, &(fo, uo)) in drops.iter().enumerate() {
+        for (a, &x) in acc.iter_mut().zip(&u[uo..uo + K]) {
+            *a += x;
+        }
+        if drops.get(k + 1).is_none_or(|&(next, _)| next != fo) {
+            for (x, a) in f[fo..fo + K].iter_mut().zip(acc.iter_mut()) {
+                *x -= *a;
+                *a = S::zero();
+            }
         }
     }
 }
@@ -635,6 +682,35 @@ impl<S: Real> ProtocolModel<S> {
         }
     }
 
+    /// Per dropped attention entry (flat index (i H + h)(T + 1) + t, increasing), the offset
+    /// i (d + H) + h (d / H) of its head block in the mix and (h (2T + 1) + r(i, t)) (d / H)
+    /// in the head-major table. The indices are decoded by a running (i, h) cursor.
+    fn dropped_offsets(
+        batch: &TokenBatch,
+        nh: usize,
+        dh: usize,
+        dropped: &[u32],
+    ) -> Vec<(usize, usize)> {
+        let t = batch.context_len;
+        let (rows, nc) = (2 * t + 1, nh * dh + nh);
+        let mut out = Vec::with_capacity(dropped.len());
+        let (mut i, mut h, mut base) = (0usize, 0usize, 0usize);
+        for &j in dropped {
+            let j = j as usize;
+            while j >= base + t + 1 {
+                base += t + 1;
+                h += 1;
+                if h == nh {
+                    h = 0;
+                    i += 1;
+                }
+            }
+            let r = Self::row_at(batch, i, j - base);
+            out.push((i * nc + h * dh, (h * rows + r) * dh));
+        }
+        out
+    }
+
     /// The table mix. Per head h, with M_h the largest score over the 2T + 1 rows and
     /// w_r = exp(s_r - M_h), u_r = w_r v_r, a sample's normaliser and undropped numerator are
     /// sums of its rows' (w_r, u_r): one gemm of the one-hot matrix (m x 2T) with the table
@@ -686,15 +762,29 @@ impl<S: Real> ProtocolModel<S> {
             );
         }
         let mut keep = S::one();
+        let mut drops = Vec::new();
         if let Some(mk) = masks {
             keep = mk.keep;
-            for &j in &mk.attn_dropped {
-                let j = j as usize;
-                let (ih, pos) = (j / (t + 1), j % (t + 1));
-                let (i, h) = (ih / nh, ih % nh);
-                let r = Self::row_at(batch, i, pos);
-                for c in h * dh..(h + 1) * dh {
-                    f[i * nc + c] -= table[r * nc + c];
+            drops = Self::dropped_offsets(batch, nh, dh, &mk.attn_dropped);
+            // Head-major copy of u, so each (sample, head) walks one 2T + 1 x (d / H) block.
+            let mut uh = vec![S::zero(); rows * d];
+            for (r, tr) in table.chunks_exact(nc).enumerate() {
+                for h in 0..nh {
+                    uh[(h * rows + r) * dh..(h * rows + r + 1) * dh]
+                        .copy_from_slice(&tr[h * dh..(h + 1) * dh]);
+                }
+            }
+            match dh {
+                1 => subtract_dropped::<S, 1>(&drops, &uh, &mut f),
+                2 => subtract_dropped::<S, 2>(&drops, &uh, &mut f),
+                4 => subtract_dropped::<S, 4>(&drops, &uh, &mut f),
+                8 => subtract_dropped::<S, 8>(&drops, &uh, &mut f),
+                _ => {
+                    for &(fo, uo) in &drops {
+                        for (x, &u) in f[fo..fo + dh].iter_mut().zip(&uh[uo..uo + dh]) {
+                            *x -= u;
+                        }
+                    }
                 }
             }
         }
@@ -713,7 +803,7 @@ impl<S: Real> ProtocolModel<S> {
                 }
             }
         }
-        (o, Mix::Tables { w, z })
+        (o, Mix::Tables { w, z, drops })
     }
 
     /// The reference mix: per sample and head, gather the T + 1 scores, softmax, dropout,
@@ -832,7 +922,9 @@ impl<S: Real> ProtocolModel<S> {
         let d_o = dense_backward(&cache.o, &du, &self.w_o, &mut gr.w_o, &mut gr.b_o);
         // Back through the mix, dropout and softmax into the score and V tables.
         let (dscores, dv) = match &cache.mix {
-            Mix::Tables { w, z } => self.mix_tables_backward(batch, cache, w, z, &d_o),
+            Mix::Tables { w, z, drops } => {
+                self.mix_tables_backward(batch, cache, w, z, drops, &d_o)
+            }
             Mix::Gather { attn, mask } => {
                 self.mix_gather_backward(batch, cache, attn, mask.as_deref(), &d_o)
             }
@@ -924,6 +1016,7 @@ impl<S: Real> ProtocolModel<S> {
         cache: &ProtocolCache<S>,
         w: &[S],
         z: &[S],
+        drops: &[(usize, usize)],
         d_o: &[S],
     ) -> (Vec<S>, Vec<S>) {
         let m = cache.m;
@@ -965,21 +1058,26 @@ impl<S: Real> ProtocolModel<S> {
             );
         }
         add_col_sums(&rhs, nc, &mut du[2 * t * nc..]);
-        if let Some(mk) = &cache.masks {
-            for &j in &mk.attn_dropped {
-                let j = j as usize;
-                let (ih, pos) = (j / (t + 1), j % (t + 1));
-                let (i, h) = (ih / nh, ih % nh);
-                let r = Self::row_at(batch, i, pos);
-                for c in h * dh..(h + 1) * dh {
-                    du[r * nc + c] -= rhs[i * nc + c];
-                }
+        // Dropped entries, accumulated head-major (as in the forward pass), then added below.
+        let mut duh = vec![S::zero(); if drops.is_empty() { 0 } else { rows * d }];
+        for &(fo, uo) in drops {
+            for (x, &g) in duh[uo..uo + dh].iter_mut().zip(&rhs[fo..fo + dh]) {
+                *x -= g;
             }
         }
         let mut dscores = vec![S::zero(); rows * nh];
         let mut dv = vec![S::zero(); rows * d];
         for r in 0..rows {
             for h in 0..nh {
+                if !duh.is_empty() {
+                    let block = &duh[(h * rows + r) * dh..(h * rows + r + 1) * dh];
+                    for (x, &y) in du[r * nc + h * dh..r * nc + (h + 1) * dh]
+                        .iter_mut()
+                        .zip(block)
+                    {
+                        *x += y;
+                    }
+                }
                 let wr = w[r * nh + h];
                 let mut dw = du[r * nc + d + h];
                 for c in h * dh..(h + 1) * dh {

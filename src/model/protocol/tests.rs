@@ -257,19 +257,44 @@ fn dense_draw(rng: &mut ChaCha8Rng, n: usize, p: f64) -> Vec<f64> {
     out
 }
 
+/// The attention site's per-entry rule, written densely: per chunk of DRAW_CHUNK entries a
+/// bulk fill of one byte each; an entry is dropped iff its byte exceeds the top byte of the
+/// threshold, or equals it and the top 24 bits of a further u32 are >= its low 24 bits.
+/// Also returns how many entries took the two-stage branch.
+fn dense_attn_draw(rng: &mut ChaCha8Rng, n: usize, p: f64) -> (Vec<f64>, usize) {
+    let threshold = ((1.0 - p) * 4_294_967_296.0) as u64;
+    let (top, low) = ((threshold >> 24) as u8, (threshold & 0xff_ffff) as u32);
+    let (mut out, mut ties) = (Vec::new(), 0);
+    for start in (0..n).step_by(DRAW_CHUNK) {
+        let mut bytes = vec![0u8; DRAW_CHUNK.min(n - start)];
+        rng.fill_bytes(&mut bytes);
+        for hi in bytes {
+            ties += usize::from(hi == top);
+            let dropped = hi > top || (hi == top && (rng.random::<u32>() >> 8) >= low);
+            out.push(if dropped { 0.0 } else { 1.0 / (1.0 - p) });
+        }
+    }
+    (out, ties)
+}
+
 #[test]
 fn sparse_masks_are_the_dense_per_entry_draw() {
-    // Odd entry counts at every site (7 x 2 x 6 = 84 is even; m = 3: 3 x 2 x 6 = 36, 3 x 8 =
-    // 24, 3 x 6 = 18) and chunk boundaries: m = 53 gives 636 attention entries (> 512).
-    for n in [3, 53] {
+    // m = 3 (36 attention entries, within one chunk) and m = 97 (1164: across a chunk
+    // boundary); p = 0.3 and 0.1 put the threshold's top byte at 179 and 230, and about 1 in
+    // 256 entries takes the two-stage branch (checked to happen below).
+    let mut ties = 0;
+    for (n, p) in [(3, 0.3), (97, 0.3), (97, 0.1)] {
         let m = model(5, 51);
-        let mk = DropoutMasks::draw(&m, n, 0.3, &mut ChaCha8Rng::seed_from_u64(52)).unwrap();
+        let mk = DropoutMasks::draw(&m, n, p, &mut ChaCha8Rng::seed_from_u64(52)).unwrap();
         let mut r = ChaCha8Rng::seed_from_u64(52);
-        assert_eq!(mk.attn_dense(n, 2, 5), dense_draw(&mut r, n * 2 * 6, 0.3));
-        assert_eq!(mk.attn_out, dense_draw(&mut r, n * 8, 0.3));
-        assert_eq!(mk.hidden, dense_draw(&mut r, n * 6, 0.3));
-        assert_eq!(mk.mlp_out, dense_draw(&mut r, n * 8, 0.3));
+        let (dense, tied) = dense_attn_draw(&mut r, n * 2 * 6, p);
+        ties += tied;
+        assert_eq!(mk.attn_dense(n, 2, 5), dense);
+        assert_eq!(mk.attn_out, dense_draw(&mut r, n * 8, p));
+        assert_eq!(mk.hidden, dense_draw(&mut r, n * 6, p));
+        assert_eq!(mk.mlp_out, dense_draw(&mut r, n * 8, p));
     }
+    assert!(ties > 0, "the two-stage branch was never taken");
 }
 
 /// Largest |a - b| / (1 + |b|) over two vectors.
