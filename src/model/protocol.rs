@@ -118,8 +118,22 @@ pub struct DropoutMasks<S> {
 }
 
 /// Attention entries decided per bulk fill of random bytes in [`DropoutMasks::draw`] (a
-/// power of two).
+/// multiple of 64).
 const DRAW_CHUNK: usize = 1024;
+
+/// Up to 64 flags (each 0 or 1) as the bits of a u64, flag k at bit k: per 8 flags read as a
+/// little-endian word x, `(x * 0x0102_0408_1020_4080) >> 56` collects flag i (byte i) at bit
+/// i (each flag's partial products land on distinct bits, so nothing carries).
+fn pack_flags(flags: &[u8]) -> u64 {
+    let mut bits = 0u64;
+    for (w, c) in flags.chunks(8).enumerate() {
+        let mut word = [0u8; 8];
+        word[..c.len()].copy_from_slice(c);
+        let x = u64::from_le_bytes(word);
+        bits |= (x.wrapping_mul(0x0102_0408_1020_4080) >> 56) << (8 * w);
+    }
+    bits
+}
 
 impl<S: Real> DropoutMasks<S> {
     /// Draws the masks for `m` samples, site by site in the field order above: an entry is
@@ -164,31 +178,35 @@ impl<S: Real> DropoutMasks<S> {
         if threshold < 1 << 32 {
             let (top, low) = ((threshold >> 24) as u8, (threshold & 0xff_ffff) as u32);
             let mut bytes = [0u8; DRAW_CHUNK];
-            let mut local = [0u32; DRAW_CHUNK];
-            let mut ties = Vec::new();
+            let (mut above, mut tied) = ([0u8; DRAW_CHUNK], [0u8; DRAW_CHUNK]);
             let mut start = 0usize;
             while start < n_attn {
                 let len = DRAW_CHUNK.min(n_attn - start);
                 rng.fill_bytes(&mut bytes[..len]);
-                // Ties first, in entry order (the draws deciding them inline would take).
-                ties.clear();
-                for (k, &hi) in bytes[..len].iter().enumerate() {
-                    if hi == top && (rng.random::<u32>() >> 8) >= low {
-                        ties.push((start + k) as u32);
+                for ((a, e), &hi) in above.iter_mut().zip(tied.iter_mut()).zip(&bytes[..len]) {
+                    *a = u8::from(hi > top);
+                    *e = u8::from(hi == top);
+                }
+                // Per 64 entries: bit masks of the dropped entries, ties decided in entry
+                // order, then the set bits appended in increasing order.
+                for (block, (a, e)) in above[..len]
+                    .chunks(64)
+                    .zip(tied[..len].chunks(64))
+                    .enumerate()
+                {
+                    let (mut dropped, mut ties) = (pack_flags(a), pack_flags(e));
+                    while ties != 0 {
+                        let k = ties.trailing_zeros();
+                        ties &= ties - 1;
+                        if (rng.random::<u32>() >> 8) >= low {
+                            dropped |= 1 << k;
+                        }
                     }
-                }
-                // The rest branch-free; count <= k < DRAW_CHUNK (a power of two), so the
-                // mask only removes the bounds check.
-                let mut count = 0usize;
-                for (k, &hi) in bytes[..len].iter().enumerate() {
-                    local[count & (DRAW_CHUNK - 1)] = (start + k) as u32;
-                    count += usize::from(hi > top);
-                }
-                let chunk_start = attn_dropped.len();
-                attn_dropped.extend_from_slice(&local[..count]);
-                if !ties.is_empty() {
-                    attn_dropped.extend_from_slice(&ties);
-                    attn_dropped[chunk_start..].sort_unstable();
+                    let base = start + 64 * block;
+                    while dropped != 0 {
+                        attn_dropped.push((base + dropped.trailing_zeros() as usize) as u32);
+                        dropped &= dropped - 1;
+                    }
                 }
                 start += len;
             }

@@ -250,7 +250,11 @@ fn dense_draw(rng: &mut ChaCha8Rng, n: usize, p: f64) -> Vec<f64> {
         let u = rng.random::<u64>();
         for half in [u & 0xffff_ffff, u >> 32] {
             if out.len() < n {
-                out.push(if half < threshold { 1.0 / (1.0 - p) } else { 0.0 });
+                out.push(if half < threshold {
+                    1.0 / (1.0 - p)
+                } else {
+                    0.0
+                });
             }
         }
     }
@@ -314,10 +318,15 @@ fn table_mix_equals_the_gather_mix_with_fixed_masks() {
         let n = 9;
         let b = batch(t, n, seed + 1);
         let masks = DropoutMasks::draw(&m, n, 0.3, &mut ChaCha8Rng::seed_from_u64(seed)).unwrap();
-        let fast = m.forward_with(&b, Some(masks.clone()), MixPath::Auto).unwrap();
+        let fast = m
+            .forward_with(&b, Some(masks.clone()), MixPath::Auto)
+            .unwrap();
         let slow = m.forward_with(&b, Some(masks), MixPath::Gather).unwrap();
         assert!(fast.used_tables() && !slow.used_tables());
-        assert!(max_rel(&fast.predictions, &slow.predictions) < 1e-12, "T = {t}");
+        assert!(
+            max_rel(&fast.predictions, &slow.predictions) < 1e-12,
+            "T = {t}"
+        );
         let dl = coeffs(n);
         let (gf, gs) = (
             m.backward(&b, &fast, &dl).unwrap(),
@@ -354,7 +363,9 @@ fn table_mix_in_f32_follows_the_gather_mix() {
     let n = 40;
     let b = batch(100, n, 72);
     let masks = DropoutMasks::draw(&m, n, 0.1, &mut r).unwrap();
-    let fast = m.forward_with(&b, Some(masks.clone()), MixPath::Auto).unwrap();
+    let fast = m
+        .forward_with(&b, Some(masks.clone()), MixPath::Auto)
+        .unwrap();
     let slow = m.forward_with(&b, Some(masks), MixPath::Gather).unwrap();
     assert!(fast.used_tables());
     let wide = |x: &[f32]| x.iter().map(|&v| f64::from(v)).collect::<Vec<_>>();
@@ -367,7 +378,10 @@ fn table_mix_in_f32_follows_the_gather_mix() {
     );
     for ((name, a), s) in m.names().iter().zip(gf.tensors()).zip(gs.tensors()) {
         let top = s.iter().fold(0.0f32, |x, &y| x.max(y.abs()));
-        let diff = a.iter().zip(s).fold(0.0f32, |x, (&p, &q)| x.max((p - q).abs()));
+        let diff = a
+            .iter()
+            .zip(s)
+            .fold(0.0f32, |x, (&p, &q)| x.max((p - q).abs()));
         if name == "b_k" {
             // Exactly zero in exact arithmetic (see check_fd): both are rounding.
             continue;
@@ -409,4 +423,19 @@ fn bad_masks_are_errors() {
     mk.keep = 1.0;
     mk.hidden.pop();
     assert!(m.forward(&b, Some(mk)).is_err());
+}
+
+#[test]
+fn flags_pack_into_bits() {
+    // Reference: bit k set iff flag k is 1, built one bit at a time.
+    let mut r = ChaCha8Rng::seed_from_u64(101);
+    for n in [1, 7, 8, 9, 63, 64] {
+        let flags: Vec<u8> = (0..n).map(|_| r.random_range(0..2u8)).collect();
+        let want = flags
+            .iter()
+            .enumerate()
+            .fold(0u64, |b, (k, &f)| b | (u64::from(f) << k));
+        assert_eq!(pack_flags(&flags), want, "{flags:?}");
+    }
+    assert_eq!(pack_flags(&[1; 64]), u64::MAX);
 }
