@@ -125,12 +125,20 @@ const DRAW_CHUNK: usize = 1024;
 /// little-endian word x, `(x * 0x0102_0408_1020_4080) >> 56` collects flag i (byte i) at bit
 /// i (each flag's partial products land on distinct bits, so nothing carries).
 fn pack_flags(flags: &[u8]) -> u64 {
+    let pack = |x: u64| x.wrapping_mul(0x0102_0408_1020_4080) >> 56;
+    let words = flags.chunks_exact(8);
+    let tail = words.remainder();
+    let full = 8 * words.len();
     let mut bits = 0u64;
-    for (w, c) in flags.chunks(8).enumerate() {
+    for (w, c) in words.enumerate() {
+        // chunks_exact(8): the conversion cannot fail.
+        let word: [u8; 8] = c.try_into().unwrap_or_default();
+        bits |= pack(u64::from_le_bytes(word)) << (8 * w);
+    }
+    if !tail.is_empty() {
         let mut word = [0u8; 8];
-        word[..c.len()].copy_from_slice(c);
-        let x = u64::from_le_bytes(word);
-        bits |= (x.wrapping_mul(0x0102_0408_1020_4080) >> 56) << (8 * w);
+        word[..tail.len()].copy_from_slice(tail);
+        bits |= pack(u64::from_le_bytes(word)) << full;
     }
     bits
 }
@@ -141,7 +149,7 @@ impl<S: Real> DropoutMasks<S> {
     /// 2^-32). At the dense sites u is one half of a `next_u64` (low half first; a site with an
     /// odd count discards the last high half). At the attention probabilities (4.8 million
     /// entries at T = 1000, m = 300) u's top byte comes from a bulk `fill_bytes` of
-    /// [`DRAW_CHUNK`] bytes, and its low 24 bits from a further `next_u32` (its top 24 bits) only
+    /// 1024 bytes, and its low 24 bits from a further `next_u32` (its top 24 bits) only
     /// when the top byte equals the threshold's: the same decision with 8.1 instead of 32
     /// random bits per entry on average. At p = 0 nothing is drawn there. `p` must lie in [0, 1), and
     /// m H (T + 1) must fit in a u32.
@@ -715,7 +723,7 @@ impl<S: Real> ProtocolModel<S> {
         let (mut i, mut h, mut base) = (0usize, 0usize, 0usize);
         for &j in dropped {
             let j = j as usize;
-            while j >= base + t + 1 {
+            while j > base + t {
                 base += t + 1;
                 h += 1;
                 if h == nh {
