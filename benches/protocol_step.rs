@@ -1,60 +1,147 @@
 //! One full-batch training step of the paper-protocol model (docs/experiments.md, "paper
 //! protocol"): dropout masks, token-table forward, backward, Adam with weight decay 1e-4 as
 //! PyTorch's Adam adds it (wd * p to the gradient). d = 64, 16 heads, MLP 64, dropout 0.1,
-//! f32, single thread. Prints the median over repetitions of each part and of the step.
+//! f32, single thread. Prints the median over repetitions of each part and of the step, for
+//! the table mix and for the per-sample gather mix (the reference, and the path before the
+//! table mix existed); then the wall time of whole protocol trials (`train_cell`: 1000
+//! full-batch steps plus the trial's measurements) at T = 100, m = 50.
 //! Run: `cargo bench --bench protocol_step`.
 
-use attnbounds::model::{DropoutMasks, ProtocolConfig, ProtocolModel, TokenBatch};
+use attnbounds::config::{CellConfig, ModelKind, StopRule, TaskName, TrainConfig};
+use attnbounds::model::{DropoutMasks, MixPath, ProtocolConfig, ProtocolModel, TokenBatch};
 use attnbounds::optim::{Adam, Optimizer, Parameters};
+use attnbounds::train::train_cell;
 use rand::{RngExt, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 use std::time::Instant;
+
+/// CPU time of this thread in seconds (Linux schedstat), so a loaded machine shows up as a
+/// wall time above it rather than as a slower step.
+fn cpu_s() -> f64 {
+    std::fs::read_to_string("/proc/thread-self/schedstat")
+        .ok()
+        .and_then(|s| s.split_whitespace().next()?.parse::<f64>().ok())
+        .map_or(f64::NAN, |ns| ns * 1e-9)
+}
 
 fn median(mut xs: Vec<f64>) -> f64 {
     xs.sort_by(f64::total_cmp);
     xs[xs.len() / 2]
 }
 
+/// Median step and part wall times and the mean step CPU time (ms) of `reps` steps with
+/// the mix `path` (schedstat is updated at scheduler ticks, so CPU time is read over the
+/// whole loop, not per step).
+fn steps(t: usize, m: usize, reps: usize, path: MixPath) -> [f64; 5] {
+    let cfg = ProtocolConfig {
+        context_len: t,
+        width: 64,
+        heads: 16,
+        mlp_width: 64,
+        init_std: 0.02,
+    };
+    let mut rng = ChaCha8Rng::seed_from_u64(1);
+    let mut model = ProtocolModel::<f32>::random(&cfg, &mut rng).expect("valid config");
+    let bits = (0..t * m).map(|_| rng.random_range(0..2u8)).collect();
+    let batch = TokenBatch::new(t, bits).expect("valid batch");
+    let mut adam = Adam::<f32>::new(1e-3).expect("valid lr");
+    let (mut tm, mut tf, mut tb, mut ts) = (vec![], vec![], vec![], vec![]);
+    let cpu0 = cpu_s();
+    for _ in 0..reps {
+        let c0 = Instant::now();
+        let masks = DropoutMasks::draw(&model, m, 0.1, &mut rng).expect("valid p");
+        let c1 = Instant::now();
+        let cache = model
+            .forward_with(&batch, Some(masks), path)
+            .expect("forward");
+        assert_eq!(cache.used_tables(), path == MixPath::Auto);
+        let c2 = Instant::now();
+        let dl: Vec<f32> = cache.predictions.iter().map(|f| 0.5 - 0.1 * f).collect();
+        let mut g = model.backward(&batch, &cache, &dl).expect("backward");
+        for (gt, pt) in g.tensors_mut().into_iter().zip(model.tensors()) {
+            gt.iter_mut().zip(pt).for_each(|(gi, &pi)| *gi += 1e-4 * pi);
+        }
+        let c3 = Instant::now();
+        adam.step(&mut model, &g).expect("finite gradient");
+        let c4 = Instant::now();
+        tm.push((c1 - c0).as_secs_f64());
+        tf.push((c2 - c1).as_secs_f64());
+        tb.push((c3 - c2).as_secs_f64());
+        ts.push((c4 - c0).as_secs_f64());
+    }
+    let cpu = 1e3 * (cpu_s() - cpu0) / reps as f64;
+    let [s, mk, f, b] = [ts, tm, tf, tb].map(|x| 1e3 * median(x));
+    [s, mk, f, b, cpu]
+}
+
 fn main() {
-    for (t, m, reps) in [(100usize, 50usize, 200usize), (1000, 300, 30)] {
-        let cfg = ProtocolConfig {
-            context_len: t,
+    if std::env::var_os("PROTOCOL_STEP_PROFILE").is_some() {
+        // Only the table step at T = 1000, m = 300 (for `perf record`).
+        let [s, mk, f, b, c] = steps(1000, 300, 300, MixPath::Auto);
+        println!(
+            "profile: step {s:.2} ms, CPU {c:.2} ms (masks {mk:.2}, forward {f:.2}, backward {b:.2})"
+        );
+        return;
+    }
+    let mut table_ms = vec![];
+    for (t, m, reps, gather_reps) in [
+        (100usize, 50usize, 2000usize, 500usize),
+        (1000, 300, 100, 10),
+    ] {
+        for (path, reps) in [(MixPath::Auto, reps), (MixPath::Gather, gather_reps)] {
+            let [s, mk, f, b, c] = steps(t, m, reps, path);
+            let name = if path == MixPath::Auto {
+                "table "
+            } else {
+                "gather"
+            };
+            println!(
+                "T = {t:5}, m = {m:4}, {name}: step {s:8.2} ms wall, {c:8.2} ms CPU (wall: masks {mk:.2}, forward {f:.2}, backward {b:.2}; wall medians, CPU mean of {reps})"
+            );
+            if path == MixPath::Auto {
+                table_ms.push(c);
+            } else {
+                println!(
+                    "    gather / table (CPU): {:.1}x",
+                    c / table_ms.last().unwrap()
+                );
+            }
+        }
+    }
+    // Whole trials at the protocol's hyper-parameters (3-sparse AND, 1000 full-batch steps).
+    let cell = CellConfig {
+        task: TaskName::And,
+        truth_table: None,
+        sparsity: 3,
+        context_len: 100,
+        num_samples: 50,
+        model: ModelKind::PaperProtocol,
+        train: TrainConfig {
+            steps: 1000,
+            learning_rate: 1e-3,
+            batch_size: 50,
             width: 64,
             heads: 16,
+            value_dim: 4,
             mlp_width: 64,
-            init_std: 0.02,
-        };
-        let mut rng = ChaCha8Rng::seed_from_u64(1);
-        let mut model = ProtocolModel::<f32>::random(&cfg, &mut rng).expect("valid config");
-        let bits = (0..t * m).map(|_| rng.random_range(0..2u8)).collect();
-        let batch = TokenBatch::new(t, bits).expect("valid batch");
-        let mut adam = Adam::<f32>::new(1e-3).expect("valid lr");
-        let (mut tm, mut tf, mut tb, mut ts) = (vec![], vec![], vec![], vec![]);
-        for _ in 0..reps {
-            let c0 = Instant::now();
-            let masks = DropoutMasks::draw(&model, m, 0.1, &mut rng).expect("valid p");
-            let c1 = Instant::now();
-            let cache = model.forward(&batch, Some(masks)).expect("forward");
-            let c2 = Instant::now();
-            let dl: Vec<f32> = cache.predictions.iter().map(|f| 0.5 - 0.1 * f).collect();
-            let mut g = model.backward(&batch, &cache, &dl).expect("backward");
-            for (gt, pt) in g.tensors_mut().into_iter().zip(model.tensors()) {
-                gt.iter_mut().zip(pt).for_each(|(gi, &pi)| *gi += 1e-4 * pi);
-            }
-            let c3 = Instant::now();
-            adam.step(&mut model, &g).expect("finite gradient");
-            let c4 = Instant::now();
-            tm.push((c1 - c0).as_secs_f64());
-            tf.push((c2 - c1).as_secs_f64());
-            tb.push((c3 - c2).as_secs_f64());
-            ts.push((c4 - c0).as_secs_f64());
-        }
+            weight_decay: 1e-4,
+            dropout: 0.1,
+            stop: StopRule::MaxSteps,
+            ..TrainConfig::default()
+        },
+        seed: 0,
+    };
+    let mut times = vec![];
+    for seed in 0..3 {
+        let (c, cpu0) = (Instant::now(), cpu_s());
+        let run = train_cell(&cell, seed).expect("protocol trial");
+        let (wall, cpu) = (c.elapsed().as_secs_f64(), cpu_s() - cpu0);
+        times.push(cpu);
+        let r = &run.report;
         println!(
-            "T = {t:5}, m = {m:4}: step {:7.2} ms (masks {:.2}, forward {:.2}, backward {:.2}; median of {reps})",
-            1e3 * median(ts),
-            1e3 * median(tm),
-            1e3 * median(tf),
-            1e3 * median(tb),
+            "trial T = 100, m = 50, 1000 steps, seed {seed}: {wall:.2} s wall, {cpu:.2} s CPU (training {:.2} s wall), train error {}, population error {:.4}, train loss {:.2e}",
+            r.train_time_s, r.train_error, r.population.estimate, r.train_loss
         );
     }
+    println!("trial CPU time median of 3: {:.2} s", median(times));
 }

@@ -31,6 +31,33 @@ pub trait Parameters<S: Real> {
     }
 }
 
+/// `impl Parameters<$s> for $ty` by delegation to its field `$field` (itself `Parameters`):
+/// the same names and tensors, and a gradient buffer that is `self` with that field zeroed
+/// (the other fields, untrained state such as a fixed embedding or a dropout stream, cloned).
+/// For wrappers that carry a model plus state; `$ty` must be `Clone`.
+macro_rules! delegate_parameters {
+    ($ty:ty, $s:ty, $field:ident) => {
+        impl $crate::optim::Parameters<$s> for $ty {
+            fn names(&self) -> Vec<String> {
+                $crate::optim::Parameters::<$s>::names(&self.$field)
+            }
+            fn tensors(&self) -> Vec<&[$s]> {
+                $crate::optim::Parameters::<$s>::tensors(&self.$field)
+            }
+            fn tensors_mut(&mut self) -> Vec<&mut [$s]> {
+                $crate::optim::Parameters::<$s>::tensors_mut(&mut self.$field)
+            }
+            fn zeros_like(&self) -> Self {
+                Self {
+                    $field: $crate::optim::Parameters::<$s>::zeros_like(&self.$field),
+                    ..self.clone()
+                }
+            }
+        }
+    };
+}
+pub(crate) use delegate_parameters;
+
 /// Something to minimise: value and gradient at `params`. `&mut self` so an objective may
 /// draw a fresh minibatch per call from its own seeded generator.
 pub trait Objective<S: Real, P: Parameters<S>> {

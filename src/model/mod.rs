@@ -33,7 +33,8 @@ pub use embedding::{Embedding, Positional, TokenBatch};
 pub use head::{ClsHead, ClsHeadCache, HeadOutput};
 pub use layernorm::{LAYER_NORM_EPS, LayerNorm};
 pub use protocol::{
-    DropoutMasks, PROTOCOL_ACTIVATION, ProtocolCache, ProtocolConfig, ProtocolModel,
+    DropoutMasks, MAX_SCORE_GAP, MixPath, PROTOCOL_ACTIVATION, ProtocolCache, ProtocolConfig,
+    ProtocolModel,
 };
 pub use softmax::{softmax_backward_in_place, softmax_in_place};
 pub use transformer::{Transformer, TransformerConfig};

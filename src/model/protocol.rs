@@ -10,10 +10,24 @@
 //!
 //! Only the \[CLS\] row of the block's output is read, and LN1 of a token row depends only on
 //! (position, bit), so K, V and the scores q . k / sqrt(d / H) are computed once per step for
-//! the 2T + 1 distinct rows (row 2t + b, and 2T for \[CLS\]); each sample gathers its T + 1
-//! scores per head, applies softmax and dropout, and mixes the gathered values. The plain
-//! per-sample computation [`ProtocolModel::forward_plain`] (no tables) is the reference the
-//! tests hold this path to; gradients are tested against finite differences.
+//! the 2T + 1 distinct rows (row 2t + b, and 2T for \[CLS\]).
+//!
+//! **Table mix** (docs/experiments.md, "paper protocol", computation). Per head h, with M_h
+//! the largest score over the 2T + 1 rows, w_r = exp(s_r - M_h) and u_r = w_r v_r, sample i's
+//! softmax normaliser is Z_i = sum_t w_{r(i,t)} and its undropped numerator P_i = sum_t
+//! u_{r(i,t)} (r(i, t) = 2t + b_it, and 2T at \[CLS\]): for all heads at once, the product of
+//! the m x 2T one-hot matrix of the batch with the 2T x (d + H) table [u | w], plus the
+//! \[CLS\] row. Dropout after the softmax leaves Z unchanged and removes the dropped rows from
+//! the numerator: o_i = (P_i - C_i) / ((1 - p) Z_i) with C_i the sum of the dropped u (10% of
+//! the entries, applied sparsely). The backward pass is the transposed gemm plus the same
+//! sparse correction. No weight is ever lost to a shared shift: Z_i >= e^{-Δ} with
+//! Δ = max |s_t^1 - s_t^0|, so when Δ > [`MAX_SCORE_GAP`] the pass falls back to the
+//! per-sample gather ([`MixPath::Gather`]: gather the T + 1 scores, softmax, dropout, mix),
+//! which is also the reference the tests hold the table mix to. The one-hot product (rather
+//! than the bit matrix with w^1 - w^0 differences) sums only the terms each sample holds, so
+//! its rounding does not grow with e^Δ. The plain per-sample computation
+//! [`ProtocolModel::forward_plain`] (no tables at all) is a second reference; gradients of
+//! both mixes are tested against finite differences.
 //!
 //! Dropout masks are drawn before the forward pass ([`DropoutMasks::draw`]) in a fixed order
 //! from the caller's generator, so a training step is a deterministic function of the
@@ -87,20 +101,58 @@ pub struct ProtocolModel<S> {
     pub heads: usize,
 }
 
-/// Inverted-dropout factors (0 or 1 / (1 - p)) for every site the \[CLS\] output depends on:
-/// attention probabilities (m x H x (T + 1)), the attention branch (m x d), the MLP hidden
-/// layer (m x mlp_width) and the MLP branch (m x d).
+/// Inverted-dropout masks for every site the \[CLS\] output depends on. The attention
+/// probabilities (m x H x (T + 1), 16 per position and sample at the protocol's shape) are
+/// stored sparsely: the kept ones are multiplied by [`keep`](Self::keep) = 1 / (1 - p), and
+/// [`attn_dropped`](Self::attn_dropped) lists the flat indices `(i H + h)(T + 1) + t` of the
+/// dropped ones (t = T is \[CLS\]) in increasing order. The other sites are dense factors
+/// (0 or 1 / (1 - p)): the attention branch (m x d), the MLP hidden layer (m x mlp_width) and
+/// the MLP branch (m x d).
 #[derive(Clone, Debug, PartialEq)]
 pub struct DropoutMasks<S> {
-    pub attn: Vec<S>,
+    pub keep: S,
+    pub attn_dropped: Vec<u32>,
     pub attn_out: Vec<S>,
     pub hidden: Vec<S>,
     pub mlp_out: Vec<S>,
 }
 
+/// Attention entries decided per bulk fill of random bytes in [`DropoutMasks::draw`] (a
+/// multiple of 64).
+const DRAW_CHUNK: usize = 1024;
+
+/// Up to 64 flags (each 0 or 1) as the bits of a u64, flag k at bit k: per 8 flags read as a
+/// little-endian word x, `(x * 0x0102_0408_1020_4080) >> 56` collects flag i (byte i) at bit
+/// i (each flag's partial products land on distinct bits, so nothing carries).
+fn pack_flags(flags: &[u8]) -> u64 {
+    let pack = |x: u64| x.wrapping_mul(0x0102_0408_1020_4080) >> 56;
+    let words = flags.chunks_exact(8);
+    let tail = words.remainder();
+    let full = 8 * words.len();
+    let mut bits = 0u64;
+    for (w, c) in words.enumerate() {
+        // chunks_exact(8): the conversion cannot fail.
+        let word: [u8; 8] = c.try_into().unwrap_or_default();
+        bits |= pack(u64::from_le_bytes(word)) << (8 * w);
+    }
+    if !tail.is_empty() {
+        let mut word = [0u8; 8];
+        word[..tail.len()].copy_from_slice(tail);
+        bits |= pack(u64::from_le_bytes(word)) << full;
+    }
+    bits
+}
+
 impl<S: Real> DropoutMasks<S> {
-    /// Draws the masks for `m` samples, in the field order above, one u32 per entry (two per
-    /// `next_u64`): kept iff u < (1 - p) 2^32. `p` must lie in [0, 1).
+    /// Draws the masks for `m` samples, site by site in the field order above: an entry is
+    /// kept iff a uniform u32 u < threshold = floor((1 - p) 2^32) (so p is rounded to a multiple of
+    /// 2^-32). At the dense sites u is one half of a `next_u64` (low half first; a site with an
+    /// odd count discards the last high half). At the attention probabilities (4.8 million
+    /// entries at T = 1000, m = 300) u's top byte comes from a bulk `fill_bytes` of
+    /// 1024 bytes, and its low 24 bits from a further `next_u32` (its top 24 bits) only
+    /// when the top byte equals the threshold's: the same decision with 8.1 instead of 32
+    /// random bits per entry on average. At p = 0 nothing is drawn there. `p` must lie in [0, 1), and
+    /// m H (T + 1) must fit in a u32.
     pub fn draw<R: Rng + ?Sized>(
         model: &ProtocolModel<S>,
         m: usize,
@@ -116,8 +168,57 @@ impl<S: Real> DropoutMasks<S> {
             model.heads,
             model.mlp_width(),
         );
+        let n_attn = m * h * (t + 1);
+        if u32::try_from(n_attn).is_err() {
+            return Err(Error::invalid(
+                "dropout masks: num_samples x heads x (context_len + 1)",
+                n_attn,
+                format!("at most {}", u32::MAX),
+            ));
+        }
         let threshold = ((1.0 - p) * 4_294_967_296.0) as u64;
         let keep = S::from_f64(1.0 / (1.0 - p));
+        // Attention probabilities: the decision u < threshold on u = (hi << 24) | lo, drawn
+        // in two stages: one byte hi per entry (bulk), and only when hi equals the threshold's
+        // top byte (probability 1/256) the low 24 bits from a further u32. Branch-free appends
+        // of the dropped indices, one chunk of bytes at a time.
+        let mut attn_dropped = Vec::with_capacity(n_attn / 8 + DRAW_CHUNK);
+        if threshold < 1 << 32 {
+            let (top, low) = ((threshold >> 24) as u8, (threshold & 0xff_ffff) as u32);
+            let mut bytes = [0u8; DRAW_CHUNK];
+            let (mut above, mut tied) = ([0u8; DRAW_CHUNK], [0u8; DRAW_CHUNK]);
+            let mut start = 0usize;
+            while start < n_attn {
+                let len = DRAW_CHUNK.min(n_attn - start);
+                rng.fill_bytes(&mut bytes[..len]);
+                for ((a, e), &hi) in above.iter_mut().zip(tied.iter_mut()).zip(&bytes[..len]) {
+                    *a = u8::from(hi > top);
+                    *e = u8::from(hi == top);
+                }
+                // Per 64 entries: bit masks of the dropped entries, ties decided in entry
+                // order, then the set bits appended in increasing order.
+                for (block, (a, e)) in above[..len]
+                    .chunks(64)
+                    .zip(tied[..len].chunks(64))
+                    .enumerate()
+                {
+                    let (mut dropped, mut ties) = (pack_flags(a), pack_flags(e));
+                    while ties != 0 {
+                        let k = ties.trailing_zeros();
+                        ties &= ties - 1;
+                        if (rng.random::<u32>() >> 8) >= low {
+                            dropped |= 1 << k;
+                        }
+                    }
+                    let base = start + 64 * block;
+                    while dropped != 0 {
+                        attn_dropped.push((base + dropped.trailing_zeros() as usize) as u32);
+                        dropped &= dropped - 1;
+                    }
+                }
+                start += len;
+            }
+        }
         let mut draw = |n: usize| -> Vec<S> {
             let mut out = Vec::with_capacity(n);
             while out.len() < n {
@@ -131,12 +232,57 @@ impl<S: Real> DropoutMasks<S> {
             out
         };
         Ok(DropoutMasks {
-            attn: draw(m * h * (t + 1)),
+            keep,
+            attn_dropped,
             attn_out: draw(m * d),
             hidden: draw(m * f),
             mlp_out: draw(m * d),
         })
     }
+
+    /// The dense attention-probability factors (m x H x (T + 1): 0 or `keep`), for the
+    /// per-sample gather path and for tests.
+    pub fn attn_dense(&self, m: usize, heads: usize, context_len: usize) -> Vec<S> {
+        let mut a = vec![self.keep; m * heads * (context_len + 1)];
+        for &j in &self.attn_dropped {
+            a[j as usize] = S::zero();
+        }
+        a
+    }
+}
+
+/// How the per-sample softmax mix over positions is computed (see the module docs).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum MixPath {
+    /// The one-hot gemm over per-row tables whenever the score gap Δ is at most
+    /// [`MAX_SCORE_GAP`], else [`Gather`](Self::Gather).
+    Auto,
+    /// The per-sample gather, softmax and mix (the reference).
+    Gather,
+}
+
+/// Largest score gap Δ = max over heads and positions of |s_t^1 - s_t^0| at which the table
+/// mix runs: every sample's normaliser (scores shifted by the head's largest score over all
+/// 2T + 1 rows) is then at least e^{-Δ} >= e^{-60} ~ 1e-26, far above the smallest normal f32
+/// (1.2e-38), and every weight it sums is computed, so nothing underflows to a zero normaliser.
+pub const MAX_SCORE_GAP: f64 = 60.0;
+
+/// Samples per one-hot block of the table mix (bounds its m x 2T scratch).
+const MIX_BLOCK: usize = 512;
+
+/// What the mix of a forward pass keeps for its backward pass.
+#[derive(Clone, Debug)]
+enum Mix<S> {
+    /// Softmax probabilities before dropout, m x H x (T + 1), and the dense dropout factors.
+    Gather { attn: Vec<S>, mask: Option<Vec<S>> },
+    /// exp(s - M_h) per distinct row and head (rows x H), the normalisers Z (m x H), and per
+    /// dropped attention entry the offsets of its head block in the m x (d + H) mix and in
+    /// the head-major H x rows x (d / H) table.
+    Tables {
+        w: Vec<S>,
+        z: Vec<S>,
+        drops: Vec<(usize, usize)>,
+    },
 }
 
 /// Everything the backward pass reads from a forward pass.
@@ -152,8 +298,7 @@ pub struct ProtocolCache<S> {
     v: Vec<S>,
     /// \[CLS\] query (d).
     q: Vec<S>,
-    /// Softmax probabilities before dropout, m x H x (T + 1).
-    attn: Vec<S>,
+    mix: Mix<S>,
     /// Mixed values (m x d), attention-branch residual h (m x d), LN2 of h.
     o: Vec<S>,
     xhat2: Vec<S>,
@@ -167,13 +312,19 @@ pub struct ProtocolCache<S> {
     masks: Option<DropoutMasks<S>>,
 }
 
+impl<S> ProtocolCache<S> {
+    /// Whether this pass mixed through the tables (false: the per-sample gather).
+    pub fn used_tables(&self) -> bool {
+        matches!(self.mix, Mix::Tables { .. })
+    }
+}
+
 fn normal<R: Rng + ?Sized>(rng: &mut R, std: f64) -> f64 {
     // Box-Muller; 1 - u in (0, 1] keeps the log finite.
     let (u, v) = (rng.random::<f64>(), rng.random::<f64>());
     std * (-2.0 * (1.0 - u).ln()).sqrt() * (std::f64::consts::TAU * v).cos()
 }
 
-/// Column sums of a row-major n x c block, added to `acc`.
 /// Backward of the affine map `y = x W + b` on `rows` rows: accumulates `dW += x^T dy` and
 /// `db += column sums of dy`, and returns `dx = dy W^T`. Shapes come from `w` (`n_in x n_out`).
 fn dense_backward<S: Real>(
@@ -204,10 +355,29 @@ fn dense_backward<S: Real>(
     dx
 }
 
+/// Column sums of a row-major block with `cols` columns, added to `acc`.
 fn add_col_sums<S: Real>(x: &[S], cols: usize, acc: &mut [S]) {
     for row in x.chunks_exact(cols) {
         for (a, &v) in acc.iter_mut().zip(row) {
             *a += v;
+        }
+    }
+}
+
+/// `f[fo..fo + K] -= u[uo..uo + K]` for every (fo, uo) of `drops`. Consecutive entries of
+/// one (sample, head) block share fo: they are summed in a register-sized array and
+/// subtracted once per block, so no store-to-load chain runs through `f`.
+fn subtract_dropped<S: Real, const K: usize>(drops: &[(usize, usize)], u: &[S], f: &mut [S]) {
+    let mut acc = [S::zero(); K];
+    for (k, &(fo, uo)) in drops.iter().enumerate() {
+        for (a, &x) in acc.iter_mut().zip(&u[uo..uo + K]) {
+            *a += x;
+        }
+        if drops.get(k + 1).is_none_or(|&(next, _)| next != fo) {
+            for (x, a) in f[fo..fo + K].iter_mut().zip(acc.iter_mut()) {
+                *x -= *a;
+                *a = S::zero();
+            }
         }
     }
 }
@@ -360,37 +530,67 @@ impl<S: Real> ProtocolModel<S> {
         Ok(self.forward(batch, None)?.predictions)
     }
 
-    /// The token-table forward pass; `masks` (from [`DropoutMasks::draw`] for this batch
-    /// size) switches on training-mode dropout.
+    /// The token-table forward pass ([`MixPath::Auto`]); `masks` (from
+    /// [`DropoutMasks::draw`] for this batch size) switches on training-mode dropout.
     pub fn forward(
         &self,
         batch: &TokenBatch,
         masks: Option<DropoutMasks<S>>,
     ) -> Result<ProtocolCache<S>> {
+        self.forward_with(batch, masks, MixPath::Auto)
+    }
+
+    fn check_masks(&self, m: usize, mk: &DropoutMasks<S>) -> Result<()> {
+        let (t, d, nh, f) = (
+            self.context_len(),
+            self.width(),
+            self.heads,
+            self.mlp_width(),
+        );
+        let want = [m * d, m * f, m * d];
+        let got = [mk.attn_out.len(), mk.hidden.len(), mk.mlp_out.len()];
+        if want != got {
+            return Err(Error::shape(
+                "dropout masks",
+                format!("{want:?}"),
+                format!("{got:?}"),
+            ));
+        }
+        let n_attn = m * nh * (t + 1);
+        if let Some(&bad) = mk.attn_dropped.iter().find(|&&j| j as usize >= n_attn) {
+            return Err(Error::invalid(
+                "dropout masks.attn_dropped",
+                bad,
+                format!("indices below num_samples x heads x (context_len + 1) = {n_attn}"),
+            ));
+        }
+        if !(mk.keep.is_finite() && mk.keep >= S::one()) {
+            return Err(Error::invalid(
+                "dropout masks.keep",
+                mk.keep.as_f64(),
+                "1 / (1 - p) for p in [0, 1)",
+            ));
+        }
+        Ok(())
+    }
+
+    /// [`forward`](Self::forward) with the mix chosen by `path`.
+    pub fn forward_with(
+        &self,
+        batch: &TokenBatch,
+        masks: Option<DropoutMasks<S>>,
+        path: MixPath,
+    ) -> Result<ProtocolCache<S>> {
         self.check_batch(batch)?;
         let m = batch.num_samples();
-        let (t, d, nh, dh, f) = (
+        let (t, d, nh, dh) = (
             self.context_len(),
             self.width(),
             self.heads,
             self.head_dim(),
-            self.mlp_width(),
         );
         if let Some(mk) = &masks {
-            let want = [m * nh * (t + 1), m * d, m * f, m * d];
-            let got = [
-                mk.attn.len(),
-                mk.attn_out.len(),
-                mk.hidden.len(),
-                mk.mlp_out.len(),
-            ];
-            if want != got {
-                return Err(Error::shape(
-                    "dropout masks",
-                    format!("{want:?}"),
-                    format!("{got:?}"),
-                ));
-            }
+            self.check_masks(m, mk)?;
         }
         let rows = 2 * t + 1;
         let x = self.distinct_rows();
@@ -415,38 +615,18 @@ impl<S: Real> ProtocolModel<S> {
                 *s = scale * crate::tensor::dot(&q[r.clone()], &kr[r]);
             }
         }
-        // Per sample: gather, softmax, dropout, mix.
-        let mut attn = vec![S::zero(); m * nh * (t + 1)];
-        let mut o = vec![S::zero(); m * d];
-        let mut row_of = vec![0usize; t + 1];
-        let mut weights = vec![S::zero(); t + 1];
-        for i in 0..m {
-            for (pos, (r, &b)) in row_of.iter_mut().zip(batch.sample(i)).enumerate() {
-                *r = 2 * pos + usize::from(b);
-            }
-            row_of[t] = 2 * t;
-            for h in 0..nh {
-                let base = (i * nh + h) * (t + 1);
-                let a = &mut attn[base..base + t + 1];
-                for (aj, &r) in a.iter_mut().zip(&row_of) {
-                    *aj = scores[r * nh + h];
-                }
-                softmax_in_place(a);
-                weights.copy_from_slice(a);
-                if let Some(mk) = &masks {
-                    for (wj, &mj) in weights.iter_mut().zip(&mk.attn[base..base + t + 1]) {
-                        *wj *= mj;
-                    }
-                }
-                let oh = &mut o[i * d + h * dh..i * d + (h + 1) * dh];
-                for (&wj, &r) in weights.iter().zip(&row_of) {
-                    let vr = &v[r * d + h * dh..r * d + (h + 1) * dh];
-                    for (oj, &vj) in oh.iter_mut().zip(vr) {
-                        *oj += wj * vj;
-                    }
-                }
-            }
-        }
+        let gap = (0..t)
+            .flat_map(|pos| {
+                let s = &scores;
+                (0..nh).map(move |h| (s[(2 * pos + 1) * nh + h] - s[2 * pos * nh + h]).abs())
+            })
+            .fold(S::zero(), |a, b| if b > a || b.is_nan() { b } else { a });
+        let tables = path == MixPath::Auto && gap <= S::from_f64(MAX_SCORE_GAP);
+        let (o, mix) = if tables {
+            self.mix_tables(batch, &scores, &v, masks.as_ref())
+        } else {
+            self.mix_gather(batch, &scores, &v, masks.as_ref())
+        };
         // Output projection, attention-branch dropout, residual on x_cls.
         let mut hres = affine(&o, m, &self.w_o, &self.b_o);
         if let Some(mk) = &masks {
@@ -493,7 +673,7 @@ impl<S: Real> ProtocolModel<S> {
             k,
             v,
             q,
-            attn,
+            mix,
             o,
             xhat2,
             rstd2,
@@ -503,6 +683,203 @@ impl<S: Real> ProtocolModel<S> {
             out,
             masks,
         })
+    }
+
+    /// The one-hot matrix of samples `i0..i0 + n`: row i, column 2t + b_it is 1, the rest 0
+    /// (n x 2T), written into `a`.
+    fn one_hot(batch: &TokenBatch, i0: usize, n: usize, a: &mut Vec<S>) {
+        let t = batch.context_len;
+        a.clear();
+        a.resize(n * 2 * t, S::zero());
+        for (row, i) in a.chunks_exact_mut(2 * t).zip(i0..i0 + n) {
+            for (pos, &b) in batch.sample(i).iter().enumerate() {
+                row[2 * pos + usize::from(b)] = S::one();
+            }
+        }
+    }
+
+    /// Row of sample `i`'s position `pos` (pos = T: \[CLS\], row 2T).
+    fn row_at(batch: &TokenBatch, i: usize, pos: usize) -> usize {
+        let t = batch.context_len;
+        if pos == t {
+            2 * t
+        } else {
+            2 * pos + usize::from(batch.tokens[i * t + pos])
+        }
+    }
+
+    /// Per dropped attention entry (flat index (i H + h)(T + 1) + t, increasing), the offset
+    /// i (d + H) + h (d / H) of its head block in the mix and (h (2T + 1) + r(i, t)) (d / H)
+    /// in the head-major table. The indices are decoded by a running (i, h) cursor.
+    fn dropped_offsets(
+        batch: &TokenBatch,
+        nh: usize,
+        dh: usize,
+        dropped: &[u32],
+    ) -> Vec<(usize, usize)> {
+        let t = batch.context_len;
+        let (rows, nc) = (2 * t + 1, nh * dh + nh);
+        let mut out = Vec::with_capacity(dropped.len());
+        let (mut i, mut h, mut base) = (0usize, 0usize, 0usize);
+        for &j in dropped {
+            let j = j as usize;
+            while j > base + t {
+                base += t + 1;
+                h += 1;
+                if h == nh {
+                    h = 0;
+                    i += 1;
+                }
+            }
+            let r = Self::row_at(batch, i, j - base);
+            out.push((i * nc + h * dh, (h * rows + r) * dh));
+        }
+        out
+    }
+
+    /// The table mix. Per head h, with M_h the largest score over the 2T + 1 rows and
+    /// w_r = exp(s_r - M_h), u_r = w_r v_r, a sample's normaliser and undropped numerator are
+    /// sums of its rows' (w_r, u_r): one gemm of the one-hot matrix (m x 2T) with the table
+    /// [u | w] (2T x (d + H)) for all heads, plus the \[CLS\] row. Dropout subtracts the
+    /// dropped rows' u (sparse) and scales by 1 / (1 - p): o = keep (P - C) / Z.
+    fn mix_tables(
+        &self,
+        batch: &TokenBatch,
+        scores: &[S],
+        v: &[S],
+        masks: Option<&DropoutMasks<S>>,
+    ) -> (Vec<S>, Mix<S>) {
+        let m = batch.num_samples();
+        let (t, d, nh, dh) = (
+            self.context_len(),
+            self.width(),
+            self.heads,
+            self.head_dim(),
+        );
+        let (rows, nc) = (2 * t + 1, d + nh);
+        let mut top = vec![S::neg_infinity(); nh];
+        for sr in scores.chunks_exact(nh) {
+            top.iter_mut().zip(sr).for_each(|(a, &s)| *a = a.max(s));
+        }
+        let mut w = vec![S::zero(); rows * nh];
+        let mut table = vec![S::zero(); rows * nc];
+        for r in 0..rows {
+            for h in 0..nh {
+                let wr = (scores[r * nh + h] - top[h]).exp();
+                w[r * nh + h] = wr;
+                table[r * nc + d + h] = wr;
+                for j in h * dh..(h + 1) * dh {
+                    table[r * nc + j] = wr * v[r * d + j];
+                }
+            }
+        }
+        let cls = &table[2 * t * nc..];
+        let mut f: Vec<S> = (0..m).flat_map(|_| cls.iter().copied()).collect();
+        let mut a = Vec::new();
+        for i0 in (0..m).step_by(MIX_BLOCK) {
+            let n = MIX_BLOCK.min(m - i0);
+            Self::one_hot(batch, i0, n, &mut a);
+            gemm(
+                S::one(),
+                View::new(&a, n, 2 * t),
+                View::new(&table, 2 * t, nc),
+                S::one(),
+                &mut f[i0 * nc..(i0 + n) * nc],
+            );
+        }
+        let mut keep = S::one();
+        let mut drops = Vec::new();
+        if let Some(mk) = masks {
+            keep = mk.keep;
+            drops = Self::dropped_offsets(batch, nh, dh, &mk.attn_dropped);
+            // Head-major copy of u, so each (sample, head) walks one 2T + 1 x (d / H) block.
+            let mut uh = vec![S::zero(); rows * d];
+            for (r, tr) in table.chunks_exact(nc).enumerate() {
+                for h in 0..nh {
+                    uh[(h * rows + r) * dh..(h * rows + r + 1) * dh]
+                        .copy_from_slice(&tr[h * dh..(h + 1) * dh]);
+                }
+            }
+            match dh {
+                1 => subtract_dropped::<S, 1>(&drops, &uh, &mut f),
+                2 => subtract_dropped::<S, 2>(&drops, &uh, &mut f),
+                4 => subtract_dropped::<S, 4>(&drops, &uh, &mut f),
+                8 => subtract_dropped::<S, 8>(&drops, &uh, &mut f),
+                _ => {
+                    for &(fo, uo) in &drops {
+                        for (x, &u) in f[fo..fo + dh].iter_mut().zip(&uh[uo..uo + dh]) {
+                            *x -= u;
+                        }
+                    }
+                }
+            }
+        }
+        let mut o = vec![S::zero(); m * d];
+        let mut z = vec![S::zero(); m * nh];
+        for ((fr, or), zr) in f
+            .chunks_exact(nc)
+            .zip(o.chunks_exact_mut(d))
+            .zip(z.chunks_exact_mut(nh))
+        {
+            for h in 0..nh {
+                zr[h] = fr[d + h];
+                let s = keep / zr[h];
+                for c in h * dh..(h + 1) * dh {
+                    or[c] = s * fr[c];
+                }
+            }
+        }
+        (o, Mix::Tables { w, z, drops })
+    }
+
+    /// The reference mix: per sample and head, gather the T + 1 scores, softmax, dropout,
+    /// and mix the gathered values.
+    fn mix_gather(
+        &self,
+        batch: &TokenBatch,
+        scores: &[S],
+        v: &[S],
+        masks: Option<&DropoutMasks<S>>,
+    ) -> (Vec<S>, Mix<S>) {
+        let m = batch.num_samples();
+        let (t, d, nh, dh) = (
+            self.context_len(),
+            self.width(),
+            self.heads,
+            self.head_dim(),
+        );
+        let mask = masks.map(|mk| mk.attn_dense(m, nh, t));
+        let mut attn = vec![S::zero(); m * nh * (t + 1)];
+        let mut o = vec![S::zero(); m * d];
+        let mut row_of = vec![0usize; t + 1];
+        let mut weights = vec![S::zero(); t + 1];
+        for i in 0..m {
+            for (pos, r) in row_of.iter_mut().enumerate() {
+                *r = Self::row_at(batch, i, pos);
+            }
+            for h in 0..nh {
+                let base = (i * nh + h) * (t + 1);
+                let a = &mut attn[base..base + t + 1];
+                for (aj, &r) in a.iter_mut().zip(&row_of) {
+                    *aj = scores[r * nh + h];
+                }
+                softmax_in_place(a);
+                weights.copy_from_slice(a);
+                if let Some(mk) = &mask {
+                    for (wj, &mj) in weights.iter_mut().zip(&mk[base..base + t + 1]) {
+                        *wj *= mj;
+                    }
+                }
+                let oh = &mut o[i * d + h * dh..i * d + (h + 1) * dh];
+                for (&wj, &r) in weights.iter().zip(&row_of) {
+                    let vr = &v[r * d + h * dh..r * d + (h + 1) * dh];
+                    for (oj, &vj) in oh.iter_mut().zip(vr) {
+                        *oj += wj * vj;
+                    }
+                }
+            }
+        }
+        (o, Mix::Gather { attn, mask })
     }
 
     /// Gradient of `sum_i L_i(f_i)` given `dl[i] = dL_i/df_i`, from a forward cache of `batch`.
@@ -569,41 +946,15 @@ impl<S: Real> ProtocolModel<S> {
             du.iter_mut().zip(&mk.attn_out).for_each(|(g, &k)| *g *= k);
         }
         let d_o = dense_backward(&cache.o, &du, &self.w_o, &mut gr.w_o, &mut gr.b_o);
-        // Per sample: back through the mix, dropout and softmax into the score and V tables.
-        let mut dscores = vec![S::zero(); rows * nh];
-        let mut dv = vec![S::zero(); rows * d];
-        let mut row_of = vec![0usize; t + 1];
-        let mut da = vec![S::zero(); t + 1];
-        for i in 0..m {
-            for (pos, (r, &b)) in row_of.iter_mut().zip(batch.sample(i)).enumerate() {
-                *r = 2 * pos + usize::from(b);
+        // Back through the mix, dropout and softmax into the score and V tables.
+        let (dscores, dv) = match &cache.mix {
+            Mix::Tables { w, z, drops } => {
+                self.mix_tables_backward(batch, cache, w, z, drops, &d_o)
             }
-            row_of[t] = 2 * t;
-            for h in 0..nh {
-                let base = (i * nh + h) * (t + 1);
-                let a = &cache.attn[base..base + t + 1];
-                let doh = &d_o[i * d + h * dh..i * d + (h + 1) * dh];
-                let mask = cache.masks.as_ref().map(|mk| &mk.attn[base..base + t + 1]);
-                for (j, (&r, daj)) in row_of.iter().zip(da.iter_mut()).enumerate() {
-                    let (vr, dvr) = (
-                        &cache.v[r * d + h * dh..r * d + (h + 1) * dh],
-                        &mut dv[r * d + h * dh..r * d + (h + 1) * dh],
-                    );
-                    let k = mask.map_or(one, |mk| mk[j]);
-                    let w = a[j] * k;
-                    let mut s = S::zero();
-                    for ((&vj, dvj), &g) in vr.iter().zip(dvr.iter_mut()).zip(doh) {
-                        s += vj * g;
-                        *dvj += w * g;
-                    }
-                    *daj = s * k;
-                }
-                softmax_backward_in_place(a, &mut da);
-                for (&r, &ds) in row_of.iter().zip(&da) {
-                    dscores[r * nh + h] += ds;
-                }
+            Mix::Gather { attn, mask } => {
+                self.mix_gather_backward(batch, cache, attn, mask.as_deref(), &d_o)
             }
-        }
+        };
         // Tables: scores = scale q_h . k_h, K = z1 W_k + b_k, V = z1 W_v + b_v, q = z_cls W_q + b_q.
         let scale = S::from_f64(1.0 / (dh as f64).sqrt());
         let mut dk = vec![S::zero(); rows * d];
@@ -678,6 +1029,143 @@ impl<S: Real> ProtocolModel<S> {
             .zip(&dx[2 * t * d..])
             .for_each(|(a, &b)| *a += b);
         Ok(gr)
+    }
+
+    /// Backward of [`mix_tables`](Self::mix_tables). With g = dL/do per sample and head,
+    /// G = keep g / Z and c = g . o / Z: dL/du_r and dL/dw_r (through Z) sum [G | -c] over the
+    /// samples holding row r (one gemm with the transposed one-hot matrix, the \[CLS\] row a
+    /// column sum), the dropped entries take their G back (sparse); then dL/dv_r = w_r dL/du_r,
+    /// dL/dw_r += v_r . dL/du_r and dL/ds_r = w_r dL/dw_r (M_h cancels from o).
+    fn mix_tables_backward(
+        &self,
+        batch: &TokenBatch,
+        cache: &ProtocolCache<S>,
+        w: &[S],
+        z: &[S],
+        drops: &[(usize, usize)],
+        d_o: &[S],
+    ) -> (Vec<S>, Vec<S>) {
+        let m = cache.m;
+        let (t, d, nh, dh) = (
+            self.context_len(),
+            self.width(),
+            self.heads,
+            self.head_dim(),
+        );
+        let (rows, nc) = (2 * t + 1, d + nh);
+        let keep = cache.masks.as_ref().map_or(S::one(), |mk| mk.keep);
+        let mut rhs = vec![S::zero(); m * nc];
+        for (((rr, gr), or), zr) in rhs
+            .chunks_exact_mut(nc)
+            .zip(d_o.chunks_exact(d))
+            .zip(cache.o.chunks_exact(d))
+            .zip(z.chunks_exact(nh))
+        {
+            for h in 0..nh {
+                let r = h * dh..(h + 1) * dh;
+                let inv = S::one() / zr[h];
+                for c in r.clone() {
+                    rr[c] = keep * gr[c] * inv;
+                }
+                rr[d + h] = -crate::tensor::dot(&gr[r.clone()], &or[r]) * inv;
+            }
+        }
+        let mut du = vec![S::zero(); rows * nc];
+        let mut a = Vec::new();
+        for i0 in (0..m).step_by(MIX_BLOCK) {
+            let n = MIX_BLOCK.min(m - i0);
+            Self::one_hot(batch, i0, n, &mut a);
+            gemm(
+                S::one(),
+                View::new(&a, n, 2 * t).t(),
+                View::new(&rhs[i0 * nc..(i0 + n) * nc], n, nc),
+                S::one(),
+                &mut du[..2 * t * nc],
+            );
+        }
+        add_col_sums(&rhs, nc, &mut du[2 * t * nc..]);
+        // Dropped entries, accumulated head-major (as in the forward pass), then added below.
+        let mut duh = vec![S::zero(); if drops.is_empty() { 0 } else { rows * d }];
+        for &(fo, uo) in drops {
+            for (x, &g) in duh[uo..uo + dh].iter_mut().zip(&rhs[fo..fo + dh]) {
+                *x -= g;
+            }
+        }
+        let mut dscores = vec![S::zero(); rows * nh];
+        let mut dv = vec![S::zero(); rows * d];
+        for r in 0..rows {
+            for h in 0..nh {
+                if !duh.is_empty() {
+                    let block = &duh[(h * rows + r) * dh..(h * rows + r + 1) * dh];
+                    for (x, &y) in du[r * nc + h * dh..r * nc + (h + 1) * dh]
+                        .iter_mut()
+                        .zip(block)
+                    {
+                        *x += y;
+                    }
+                }
+                let wr = w[r * nh + h];
+                let mut dw = du[r * nc + d + h];
+                for c in h * dh..(h + 1) * dh {
+                    dw += cache.v[r * d + c] * du[r * nc + c];
+                    dv[r * d + c] = wr * du[r * nc + c];
+                }
+                dscores[r * nh + h] = wr * dw;
+            }
+        }
+        (dscores, dv)
+    }
+
+    /// Backward of [`mix_gather`](Self::mix_gather), per sample and head.
+    fn mix_gather_backward(
+        &self,
+        batch: &TokenBatch,
+        cache: &ProtocolCache<S>,
+        attn: &[S],
+        mask: Option<&[S]>,
+        d_o: &[S],
+    ) -> (Vec<S>, Vec<S>) {
+        let (t, d, nh, dh) = (
+            self.context_len(),
+            self.width(),
+            self.heads,
+            self.head_dim(),
+        );
+        let rows = 2 * t + 1;
+        let mut dscores = vec![S::zero(); rows * nh];
+        let mut dv = vec![S::zero(); rows * d];
+        let mut row_of = vec![0usize; t + 1];
+        let mut da = vec![S::zero(); t + 1];
+        for i in 0..cache.m {
+            for (pos, r) in row_of.iter_mut().enumerate() {
+                *r = Self::row_at(batch, i, pos);
+            }
+            for h in 0..nh {
+                let base = (i * nh + h) * (t + 1);
+                let a = &attn[base..base + t + 1];
+                let doh = &d_o[i * d + h * dh..i * d + (h + 1) * dh];
+                let mk = mask.map(|mk| &mk[base..base + t + 1]);
+                for (j, (&r, daj)) in row_of.iter().zip(da.iter_mut()).enumerate() {
+                    let (vr, dvr) = (
+                        &cache.v[r * d + h * dh..r * d + (h + 1) * dh],
+                        &mut dv[r * d + h * dh..r * d + (h + 1) * dh],
+                    );
+                    let k = mk.map_or(S::one(), |mk| mk[j]);
+                    let w = a[j] * k;
+                    let mut s = S::zero();
+                    for ((&vj, dvj), &g) in vr.iter().zip(dvr.iter_mut()).zip(doh) {
+                        s += vj * g;
+                        *dvj += w * g;
+                    }
+                    *daj = s * k;
+                }
+                softmax_backward_in_place(a, &mut da);
+                for (&r, &ds) in row_of.iter().zip(&da) {
+                    dscores[r * nh + h] += ds;
+                }
+            }
+        }
+        (dscores, dv)
     }
 
     /// The plain computation, one sample at a time and no tables: X~ = [x_1..x_T; x_cls], LN1

@@ -11,7 +11,6 @@ use crate::config::{CellConfig, NormBall};
 use crate::error::{Error, Result};
 use crate::model::{DropoutMasks, ProtocolConfig, ProtocolModel, TokenBatch};
 use crate::norms::model::{head_norms, l2, spectral};
-use crate::optim::Parameters;
 use rand::{RngExt, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 use std::cell::RefCell;
@@ -55,24 +54,7 @@ impl ProtocolTrainee {
     }
 }
 
-impl Parameters<f32> for ProtocolTrainee {
-    fn names(&self) -> Vec<String> {
-        self.model.names()
-    }
-    fn tensors(&self) -> Vec<&[f32]> {
-        self.model.tensors()
-    }
-    fn tensors_mut(&mut self) -> Vec<&mut [f32]> {
-        self.model.tensors_mut()
-    }
-    fn zeros_like(&self) -> Self {
-        ProtocolTrainee {
-            model: self.model.zeros_like(),
-            dropout: self.dropout,
-            masks_rng: self.masks_rng.clone(),
-        }
-    }
-}
+crate::optim::delegate_parameters!(ProtocolTrainee, f32, model);
 
 impl Trainable for ProtocolTrainee {
     fn predict(&self, batch: &TokenBatch) -> Result<Vec<f32>> {
