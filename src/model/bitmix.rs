@@ -64,7 +64,7 @@ impl<S: Real> BitMatrix<S> {
             samples: batch.num_samples(),
             context_len: batch.context_len,
             ones: (batch.tokens.iter())
-                .map(|&b| if b == 1 { one } else { zero })
+                .map(|&b| [zero, one][usize::from(b)])
                 .collect(),
             zeros: OnceLock::new(),
         })
@@ -192,8 +192,8 @@ pub(crate) fn forward<S: Real>(
         for p in h.scores[..2 * t_len].chunks_exact(2) {
             gap = gap.max((p[1] - p[0]).abs());
         }
-        // `!(x <= y)` also rejects NaN.
-        if !(gap <= max_gap) || !shift.is_finite() {
+        // (`max` skips NaN, hence the explicit finiteness check.)
+        if gap > max_gap || h.scores.iter().any(|s| !s.is_finite()) {
             return None;
         }
         let mut w = h.scores.to_vec();
@@ -305,7 +305,7 @@ pub(crate) fn forward<S: Real>(
                 }
             }
             let zi = acc[k];
-            if !(zi > zero) || !zi.is_finite() {
+            if zi.is_nan() || zi <= zero || !zi.is_finite() {
                 return None;
             }
             z[i] = zi;
@@ -365,14 +365,16 @@ pub(crate) fn backward<S: Real>(
         }
         totals.push(total);
     }
-    // P_bit = indicator^T Y_bit (T x width[bit]): sums over the samples with that bit.
+    // P_bit^T = Y_bit^T indicator (width[bit] x T): sums over the samples with that bit at
+    // each position. In this orientation the large m x T indicator is gemm's right operand,
+    // read along its rows when packed (as B^T on the left it was packed down its columns).
     let mut p = [vec![zero; t_len * width[0]], vec![zero; t_len * width[1]]];
     for bit in 0..2 {
         if width[bit] > 0 {
             gemm(
                 one,
-                bits.indicator(bit).t(),
-                View::new(&y[bit], m, width[bit]),
+                View::new(&y[bit], m, width[bit]).t(),
+                bits.indicator(bit),
                 zero,
                 &mut p[bit],
             );
@@ -389,7 +391,9 @@ pub(crate) fn backward<S: Real>(
             // side[b] = sum over the samples with bit b at t of Y_i.
             for bit in 0..2 {
                 if hm.mode.uses(bit) {
-                    side[bit].copy_from_slice(&p[bit][t * width[bit] + hm.col[bit]..][..k + 1]);
+                    for (j, x) in side[bit].iter_mut().enumerate() {
+                        *x = p[bit][(hm.col[bit] + j) * t_len + t];
+                    }
                 }
             }
             for bit in 0..2 {
@@ -461,7 +465,7 @@ fn project_shift<S: Real>(bits: &BitMatrix<S>, w: &[S], d_scores: &mut [S]) {
     };
     let residual: S = d_scores.iter().copied().sum();
     let mass: S = (0..w.len()).map(|r| w[r] * count(r)).sum();
-    if !(mass > S::zero()) {
+    if mass.is_nan() || mass <= S::zero() {
         return;
     }
     let scale = residual / mass;

@@ -18,7 +18,9 @@ use crate::model::table::{self, HeadTable, Mixed, Qkv, QkvGrad};
 use crate::model::transformer::Transformer;
 use crate::optim::Parameters;
 use crate::tensor::{Mat, Real, View, check_finite, gemm};
-use std::sync::OnceLock;
+use std::any::Any;
+use std::cell::RefCell;
+use std::sync::{Arc, OnceLock};
 
 /// How the \[CLS\] path mixes the heads' values (both compute the same function; they differ
 /// in speed and in f32 summation order, docs/kernels.md §1.4).
@@ -58,12 +60,47 @@ fn default_kernel() -> MixKernel {
     MixKernel::Bits
 }
 
+/// Batches up to this many bits (m T) are cached between calls (see [`shared_bits`]).
+const CACHED_BITS_MAX: usize = 1 << 22;
+
+/// The last batch's tokens and bit matrix on this thread, as `BitMatrix<S>` behind `Any`.
+type BitsCache = Option<(usize, Vec<u8>, Arc<dyn Any + Send + Sync>)>;
+
+thread_local! {
+    static LAST_BITS: RefCell<BitsCache> = const { RefCell::new(None) };
+}
+
+/// The batch's [`BitMatrix`], reused if this thread's previous call had the same tokens.
+/// Full-batch training passes the same sample every step (as a new `TokenBatch`), so the
+/// m x T matrix and its complement are built once per trial instead of once per step; one
+/// comparison of the m T tokens (bytes) replaces the build. Batches above [`CACHED_BITS_MAX`]
+/// bits are built and not kept (the cache holds one matrix per thread).
+fn shared_bits<S: Real>(batch: &TokenBatch) -> Option<Arc<BitMatrix<S>>> {
+    let key = batch.context_len;
+    let hit = LAST_BITS.with(|c| {
+        let c = c.borrow();
+        let (ctx, tokens, any) = c.as_ref()?;
+        (*ctx == key && *tokens == batch.tokens)
+            .then(|| any.clone().downcast::<BitMatrix<S>>().ok())
+            .flatten()
+    });
+    if hit.is_some() {
+        return hit;
+    }
+    let bits = Arc::new(BitMatrix::new(batch)?);
+    if batch.tokens.len() <= CACHED_BITS_MAX {
+        let any: Arc<dyn Any + Send + Sync> = bits.clone();
+        LAST_BITS.with(|c| *c.borrow_mut() = Some((key, batch.tokens.clone(), any)));
+    }
+    Some(bits)
+}
+
 /// The mixing half of [`ClsCache`].
 #[derive(Clone, Debug)]
 enum Mixing<S> {
     Gather(Vec<Mixed<S>>),
     Bits {
-        bits: BitMatrix<S>,
+        bits: Arc<BitMatrix<S>>,
         mix: BitMix<S>,
         /// Per head m x (T+1), built on the first [`ClsCache::attention`] call.
         attention: OnceLock<Vec<Mat<S>>>,
@@ -169,7 +206,7 @@ impl<S: Real> Transformer<S> {
             .collect();
         let vocab = self.embedding.vocab();
         let bit_mix = match kernel {
-            MixKernel::Bits if vocab == 2 => BitMatrix::new(batch).and_then(|bits| {
+            MixKernel::Bits if vocab == 2 => shared_bits(batch).and_then(|bits| {
                 let views: Vec<BitTable<'_, S>> = tables.iter().map(|t| t.bit_table()).collect();
                 bitmix::forward(&bits, &views).map(|mix| (bits, mix))
             }),

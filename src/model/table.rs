@@ -215,7 +215,7 @@ pub(crate) fn build_backward<S: Real>(
     gemm(
         S::one(),
         x_tab.t(),
-        View::col(&d_scores),
+        View::col(d_scores),
         S::zero(),
         &mut d_theta_z,
     );
@@ -246,7 +246,7 @@ pub(crate) fn build_backward<S: Real>(
         gemm(S::one(), d_values.view(), w.w_v.t(), S::one(), &mut dx.data);
         gemm(
             S::one(),
-            View::col(&d_scores),
+            View::col(d_scores),
             View::row(&table.theta_z),
             S::one(),
             &mut dx.data,
