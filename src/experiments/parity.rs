@@ -315,19 +315,45 @@ mod tests {
     /// both regimes and the default stop rule and population size, so their trial seeds are
     /// recomputed from that old config; the old trial drew, in order, the hidden set, the
     /// weights and a sample of `num_samples` (used by `Fixed`, discarded by `Fresh`), then the
-    /// fresh batches. The first 40 steps do not depend on the total.
+    /// fresh batches. The first 40 steps do not depend on the total. Entries: the mean loss of
+    /// the 40 steps for Fresh, Fixed, and Fixed through `run_trial`.
+    const OLD_CURVE_MEANS: [f64; 3] = [0.6963394892831483, 0.6868508308571524, 0.6868508308571524];
+
+    /// Pinned bit for bit on the per-sample gather kernel (the reference, in whose f32
+    /// summation order the old curves were computed).
     #[test]
     fn shared_trainer_reproduces_the_old_parity_curves() {
+        let got =
+            crate::model::with_mix_kernel(crate::model::MixKernel::Gather, parity_curve_means);
+        assert_eq!(got, OLD_CURVE_MEANS);
+    }
+
+    /// The training kernel (bit-matrix) on the same 40 steps: its per-step gradients differ from
+    /// the reference's by f32 rounding (relative ~1e-6, model::kernel_tests), and Adam, which
+    /// divides each gradient entry by its own scale, turns rounding differences of near-zero
+    /// entries into step differences of order lr, so the curves are not bounded by rounding
+    /// alone. The check is agreement to five significant digits (1e-5 on a loss of ~0.69);
+    /// measured (--nocapture, at this commit): 2.4e-10 (Fresh) and 9.5e-7 (Fixed).
+    #[test]
+    fn bit_kernel_follows_the_old_parity_curves() {
+        let got = crate::model::with_mix_kernel(crate::model::MixKernel::Bits, parity_curve_means);
+        for (g, want) in got.iter().zip(OLD_CURVE_MEANS) {
+            println!("bit kernel: {g} vs {want} (difference {:.1e})", g - want);
+            assert!((g - want).abs() < 1e-5, "{g} vs {want}");
+        }
+    }
+
+    /// The three means of [`OLD_CURVE_MEANS`], recomputed with the seeds and draws described
+    /// there.
+    fn parity_curve_means() -> [f64; 3] {
+        let mut out = [0.0; 3];
         let plan = ParityPlan::preset(Preset::Default);
         let old_train = TrainConfig {
             population_samples: 20_000,
             stop: StopRule::Target,
             ..plan.train.clone()
         };
-        for (regime, expected) in [
-            (Regime::Fresh, 0.6963394892831483),
-            (Regime::Fixed, 0.6868508308571524),
-        ] {
+        for (slot, regime) in [(0, Regime::Fresh), (1, Regime::Fixed)] {
             let old = CellConfig {
                 train: old_train.clone(),
                 ..plan.cell(regime)
@@ -352,7 +378,7 @@ mod tests {
             };
             let losses = model.train(batches, &cell.train).unwrap().step_losses;
             assert_eq!(losses.len(), 40);
-            assert_eq!(losses.iter().sum::<f64>() / 40.0, expected, "{regime:?}");
+            out[slot] = losses.iter().sum::<f64>() / 40.0;
         }
         // run_trial draws the same way for Fixed, so its curve starts the same.
         let old = CellConfig {
@@ -363,7 +389,8 @@ mod tests {
         let mut cell = plan.cell(Regime::Fixed);
         cell.train.steps = 40;
         let curve = Indexed::LossWindow.values(&run_trial(&cell, Regime::Fixed, seed).unwrap());
-        assert_eq!(curve.iter().sum::<f64>() / 40.0, 0.6868508308571524);
+        out[2] = curve.iter().sum::<f64>() / 40.0;
+        out
     }
 
     #[test]

@@ -4,21 +4,117 @@
 //! through the \[CLS\] query's attention (the MLP and Pi act row by row). So each head is a
 //! \[CLS\]-query head on the token table (`table`), and the residual, Pi, MLP and read-out run
 //! on one row per sample, batched into (m x d) gemms. Tested equal to the full computation.
+//!
+//! The heads' softmax-mix runs through one of two kernels ([`MixKernel`]): for bit inputs
+//! (vocab 2) the bit-matrix kernel of `bitmix.rs` (all heads in one gemm each way,
+//! docs/kernels.md §1), otherwise, or when that kernel declines a batch (score gap above
+//! `bitmix::MAX_SCORE_GAP`), the per-sample gather of `table.rs`, which is the reference.
 
 use crate::error::{Error, Result};
+use crate::model::bitmix::{self, BitMatrix, BitMix, BitTable, TableGrad};
 use crate::model::block::{project_rows, project_rows_backward};
 use crate::model::embedding::TokenBatch;
 use crate::model::table::{self, HeadTable, Mixed, Qkv, QkvGrad};
 use crate::model::transformer::Transformer;
 use crate::optim::Parameters;
 use crate::tensor::{Mat, Real, View, check_finite, gemm};
+use std::any::Any;
+use std::cell::RefCell;
+use std::sync::{Arc, OnceLock};
+
+/// How the \[CLS\] path mixes the heads' values (both compute the same function; they differ
+/// in speed and in f32 summation order, docs/kernels.md §1.4).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum MixKernel {
+    /// Per-sample gather, softmax and mix (`table::mix`): any vocab, the reference.
+    Gather,
+    /// The bit-matrix gemm kernel (`bitmix`) when the batch is bits and its score gap allows,
+    /// else [`MixKernel::Gather`].
+    Bits,
+}
+
+#[cfg(test)]
+thread_local! {
+    static FORCED_KERNEL: std::cell::Cell<Option<MixKernel>> = const { std::cell::Cell::new(None) };
+}
+
+/// Runs `f` with every [`Transformer::forward_cls`] on this thread using `kernel` (tests pin
+/// old results on the reference kernel this way).
+#[cfg(test)]
+pub(crate) fn with_mix_kernel<R>(kernel: MixKernel, f: impl FnOnce() -> R) -> R {
+    struct Reset(Option<MixKernel>);
+    impl Drop for Reset {
+        fn drop(&mut self) {
+            FORCED_KERNEL.with(|k| k.set(self.0));
+        }
+    }
+    let _reset = Reset(FORCED_KERNEL.with(|k| k.replace(Some(kernel))));
+    f()
+}
+
+fn default_kernel() -> MixKernel {
+    #[cfg(test)]
+    if let Some(k) = FORCED_KERNEL.with(|k| k.get()) {
+        return k;
+    }
+    MixKernel::Bits
+}
+
+/// Batches up to this many bits (m T) are cached between calls (see [`shared_bits`]).
+const CACHED_BITS_MAX: usize = 1 << 22;
+
+/// The last batch's tokens and bit matrix on this thread, as `BitMatrix<S>` behind `Any`.
+type BitsCache = Option<(usize, Vec<u8>, Arc<dyn Any + Send + Sync>)>;
+
+thread_local! {
+    static LAST_BITS: RefCell<BitsCache> = const { RefCell::new(None) };
+}
+
+/// The batch's [`BitMatrix`], reused if this thread's previous call had the same tokens.
+/// Full-batch training passes the same sample every step (as a new `TokenBatch`), so the
+/// m x T matrix and its complement are built once per trial instead of once per step; one
+/// comparison of the m T tokens (bytes) replaces the build. Batches above [`CACHED_BITS_MAX`]
+/// bits are built and not kept (the cache holds one matrix per thread).
+fn shared_bits<S: Real>(batch: &TokenBatch) -> Option<Arc<BitMatrix<S>>> {
+    let key = batch.context_len;
+    let hit = LAST_BITS.with(|c| {
+        let c = c.borrow();
+        let (ctx, tokens, any) = c.as_ref()?;
+        (*ctx == key && *tokens == batch.tokens)
+            .then(|| any.clone().downcast::<BitMatrix<S>>().ok())
+            .flatten()
+    });
+    if hit.is_some() {
+        return hit;
+    }
+    let bits = Arc::new(BitMatrix::new(batch)?);
+    if batch.tokens.len() <= CACHED_BITS_MAX {
+        let any: Arc<dyn Any + Send + Sync> = bits.clone();
+        LAST_BITS.with(|c| *c.borrow_mut() = Some((key, batch.tokens.clone(), any)));
+    }
+    Some(bits)
+}
+
+/// The mixing half of [`ClsCache`].
+#[derive(Clone, Debug)]
+enum Mixing<S> {
+    Gather(Vec<Mixed<S>>),
+    Bits {
+        bits: Arc<BitMatrix<S>>,
+        mix: BitMix<S>,
+        /// Per head m x (T+1), built on the first [`ClsCache::attention`] call.
+        attention: OnceLock<Vec<Mat<S>>>,
+    },
+}
 
 /// Everything [`Transformer::backward_cls`] needs from [`Transformer::forward_cls`].
 #[derive(Clone, Debug)]
 pub struct ClsCache<S> {
     x_tab: Mat<S>,
     tables: Vec<HeadTable<S>>,
-    mixed: Vec<Mixed<S>>,
+    mixing: Mixing<S>,
+    /// Per head, the mixed values before sigma (m x k).
+    pre: Vec<Mat<S>>,
     h: Vec<Mat<S>>,
     pub(crate) p1: Mat<S>,
     y1: Mat<S>,
@@ -31,9 +127,40 @@ pub struct ClsCache<S> {
 }
 
 impl<S: Real> ClsCache<S> {
-    /// Head `h`'s \[CLS\] attention over positions 0..T and itself (last), sample i.
+    /// Head `h`'s \[CLS\] attention over positions 0..T and itself (last), sample i. On the
+    /// bit-matrix kernel the first call builds every head's attention matrix.
     pub fn attention(&self, head: usize, i: usize) -> &[S] {
-        self.mixed[head].attention.row(i)
+        match &self.mixing {
+            Mixing::Gather(mixed) => mixed[head].attention.row(i),
+            Mixing::Bits {
+                bits,
+                mix,
+                attention,
+            } => {
+                let all = attention.get_or_init(|| {
+                    let (m, t_len) = (bits.samples(), bits.context_len());
+                    (0..mix.mixed.len())
+                        .map(|h| {
+                            let mut a = Mat::zeros(m, t_len + 1);
+                            for i in 0..m {
+                                mix.attention_row(bits, h, i, a.row_mut(i));
+                            }
+                            a
+                        })
+                        .collect()
+                });
+                all[head].row(i)
+            }
+        }
+    }
+
+    /// The kernel that actually ran ([`MixKernel::Bits`] falls back to
+    /// [`MixKernel::Gather`] on batches it declines).
+    pub fn kernel(&self) -> MixKernel {
+        match self.mixing {
+            Mixing::Bits { .. } => MixKernel::Bits,
+            Mixing::Gather(_) => MixKernel::Gather,
+        }
     }
 }
 
@@ -51,6 +178,11 @@ impl<S: Real> Transformer<S> {
 
     /// Predictions through the \[CLS\]-only token-table path (one block).
     pub fn forward_cls(&self, batch: &TokenBatch) -> Result<ClsCache<S>> {
+        self.forward_cls_with(batch, default_kernel())
+    }
+
+    /// [`Transformer::forward_cls`] on a chosen mixing kernel.
+    pub fn forward_cls_with(&self, batch: &TokenBatch, kernel: MixKernel) -> Result<ClsCache<S>> {
         self.check_cls_path(batch)?;
         let (m, d) = (batch.num_samples(), self.width());
         let (one, zero) = (S::one(), S::zero());
@@ -60,22 +192,51 @@ impl<S: Real> Transformer<S> {
         for i in 0..m {
             p1.row_mut(i).copy_from_slice(&self.embedding.cls);
         }
-        let (mut tables, mut mixed, mut hs) = (Vec::new(), Vec::new(), Vec::new());
-        for hp in &block.heads {
-            let tab = table::build(
-                &x_tab,
-                Qkv {
-                    w_q: &hp.w_q,
-                    w_k: &hp.w_k,
-                    w_v: &hp.w_v,
-                },
-            );
-            let mx = table::mix(&tab, self.embedding.vocab(), batch);
-            let mut h = mx.mixed.clone();
+        let tables: Vec<HeadTable<S>> = (block.heads.iter())
+            .map(|hp| {
+                table::build(
+                    &x_tab,
+                    Qkv {
+                        w_q: &hp.w_q,
+                        w_k: &hp.w_k,
+                        w_v: &hp.w_v,
+                    },
+                )
+            })
+            .collect();
+        let vocab = self.embedding.vocab();
+        let bit_mix = match kernel {
+            MixKernel::Bits if vocab == 2 => shared_bits(batch).and_then(|bits| {
+                let views: Vec<BitTable<'_, S>> = tables.iter().map(|t| t.bit_table()).collect();
+                bitmix::forward(&bits, &views).map(|mix| (bits, mix))
+            }),
+            _ => None,
+        };
+        let (mixing, pre) = match bit_mix {
+            Some((bits, mix)) => {
+                let pre = mix.mixed.clone();
+                (
+                    Mixing::Bits {
+                        bits,
+                        mix,
+                        attention: OnceLock::new(),
+                    },
+                    pre,
+                )
+            }
+            None => {
+                let mixed: Vec<Mixed<S>> = (tables.iter())
+                    .map(|tab| table::mix(tab, vocab, batch))
+                    .collect();
+                let pre = mixed.iter().map(|mx| mx.mixed.clone()).collect();
+                (Mixing::Gather(mixed), pre)
+            }
+        };
+        let mut hs = Vec::with_capacity(pre.len());
+        for (hp, mx) in block.heads.iter().zip(&pre) {
+            let mut h = mx.clone();
             self.attn_activation.apply_slice(&mut h.data);
             gemm(one, h.view(), hp.w_c.view(), one, &mut p1.data);
-            tables.push(tab);
-            mixed.push(mx);
             hs.push(h);
         }
         let (mut y1, mut z, mut g, mut p2, mut y_out) = (
@@ -109,7 +270,8 @@ impl<S: Real> Transformer<S> {
         Ok(ClsCache {
             x_tab,
             tables,
-            mixed,
+            mixing,
+            pre,
             h: hs,
             p1,
             y1,
@@ -170,14 +332,36 @@ impl<S: Real> Transformer<S> {
             crate::tensor::axpy(one, dp.row(i), d_x_tab.row_mut(cls_row));
         }
         let gb = &mut grad.blocks[0];
+        let mut d_mixed = Vec::with_capacity(block.heads.len());
         for (j, hp) in block.heads.iter().enumerate() {
-            let hg = &mut gb.heads[j];
-            gemm(one, cache.h[j].t(), dp.view(), one, &mut hg.w_c.data);
+            gemm(
+                one,
+                cache.h[j].t(),
+                dp.view(),
+                one,
+                &mut gb.heads[j].w_c.data,
+            );
             let mut dm = Mat::zeros(m, hp.w_v.cols);
             gemm(one, dp.view(), hp.w_c.t(), zero, &mut dm.data);
-            for (g, &x) in dm.data.iter_mut().zip(&cache.mixed[j].mixed.data) {
+            for (g, &x) in dm.data.iter_mut().zip(&cache.pre[j].data) {
                 *g *= self.attn_activation.derivative(x);
             }
+            d_mixed.push(dm);
+        }
+        let table_grads: Vec<TableGrad<S>> = match &cache.mixing {
+            Mixing::Bits { bits, mix, .. } => {
+                let views: Vec<BitTable<'_, S>> =
+                    cache.tables.iter().map(|t| t.bit_table()).collect();
+                bitmix::backward(bits, &views, mix, &d_mixed)
+            }
+            Mixing::Gather(mixed) => (cache.tables.iter().zip(mixed).zip(&d_mixed))
+                .map(|((tab, mx), dm)| {
+                    table::mix_backward(tab, self.embedding.vocab(), batch, mx, dm)
+                })
+                .collect(),
+        };
+        for (j, hp) in block.heads.iter().enumerate() {
+            let hg = &mut gb.heads[j];
             let w = Qkv {
                 w_q: &hp.w_q,
                 w_k: &hp.w_k,
@@ -188,14 +372,11 @@ impl<S: Real> Transformer<S> {
                 w_k: &mut hg.w_k,
                 w_v: &mut hg.w_v,
             };
-            table::backward(
+            table::build_backward(
                 &cache.x_tab,
                 w,
                 &cache.tables[j],
-                self.embedding.vocab(),
-                batch,
-                &cache.mixed[j],
-                &dm,
+                &table_grads[j],
                 gq,
                 Some(&mut d_x_tab),
             );
@@ -212,9 +393,19 @@ impl<S: Real> Transformer<S> {
     pub fn value_and_grad_cls(
         &self,
         batch: &TokenBatch,
+        dloss: impl FnMut(usize, S) -> S,
+    ) -> Result<(Vec<S>, Self)> {
+        self.value_and_grad_cls_with(batch, default_kernel(), dloss)
+    }
+
+    /// [`Transformer::value_and_grad_cls`] on a chosen mixing kernel.
+    pub fn value_and_grad_cls_with(
+        &self,
+        batch: &TokenBatch,
+        kernel: MixKernel,
         mut dloss: impl FnMut(usize, S) -> S,
     ) -> Result<(Vec<S>, Self)> {
-        let cache = self.forward_cls(batch)?;
+        let cache = self.forward_cls_with(batch, kernel)?;
         let g: Vec<S> = cache
             .predictions
             .iter()

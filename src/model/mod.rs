@@ -12,6 +12,7 @@
 //! the Rademacher objective sum_i s_i f_i) reuses them. This module never draws data.
 
 mod activation;
+mod bitmix;
 mod block;
 mod cls_path;
 mod embedding;
@@ -23,12 +24,16 @@ mod table;
 mod transformer;
 
 #[cfg(test)]
+mod kernel_tests;
+#[cfg(test)]
 pub(crate) mod tests;
 
 pub use activation::Activation;
 pub use block::{Block, HeadParams, Mlp};
 pub use block::{project_rows, project_rows_backward};
-pub use cls_path::ClsCache;
+pub use cls_path::{ClsCache, MixKernel};
+#[cfg(test)]
+pub(crate) use cls_path::with_mix_kernel;
 pub use embedding::{Embedding, Positional, TokenBatch};
 pub use head::{ClsHead, ClsHeadCache, HeadOutput};
 pub use layernorm::{LAYER_NORM_EPS, LayerNorm};

@@ -7,6 +7,7 @@
 //! mixes T value rows (cost ~ T k per sample), instead of m T d (r + k) for the plain
 //! computation. The score uses Theta z = W_K (W_Q^T z), a d-vector, so it is one mat-vec.
 
+use crate::model::bitmix::{BitTable, TableGrad};
 use crate::model::embedding::{Embedding, TokenBatch};
 use crate::model::softmax::{softmax_backward_in_place, softmax_in_place};
 use crate::tensor::{Mat, Real, View, axpy, dot, gemm};
@@ -115,8 +116,29 @@ pub(crate) fn mix<S: Real>(table: &HeadTable<S>, vocab: usize, batch: &TokenBatc
     Mixed { attention, mixed }
 }
 
-/// Backward of [`build`] + [`mix`] given dL/d(mixed) (m x k). Adds into `grad` and, if given,
-/// into `d_x_tab` (gradient on the table rows, \[CLS\] last).
+impl<S: Real> HeadTable<S> {
+    /// A table from given scores and values (tests of the mixing kernels on arbitrary tables).
+    #[cfg(test)]
+    pub(crate) fn from_parts(scores: Vec<S>, values: Mat<S>) -> Self {
+        HeadTable {
+            q: Vec::new(),
+            theta_z: Vec::new(),
+            scores,
+            values,
+        }
+    }
+
+    /// The scores and values on rows `t * 2 + b` (\[CLS\] last), for the bit-matrix kernel.
+    pub(crate) fn bit_table(&self) -> BitTable<'_, S> {
+        BitTable {
+            scores: &self.scores,
+            values: &self.values,
+        }
+    }
+}
+
+/// Backward of [`build`] + [`mix`] given dL/d(mixed) (m x k): [`mix_backward`] then
+/// [`build_backward`]. Adds into `grad` and, if given, into `d_x_tab`.
 #[allow(clippy::too_many_arguments)]
 pub(crate) fn backward<S: Real>(
     x_tab: &Mat<S>,
@@ -129,8 +151,21 @@ pub(crate) fn backward<S: Real>(
     grad: QkvGrad<'_, S>,
     d_x_tab: Option<&mut Mat<S>>,
 ) {
+    let tg = mix_backward(table, vocab, batch, fwd, d_mixed);
+    build_backward(x_tab, w, table, &tg, grad, d_x_tab);
+}
+
+/// Per-sample backward of [`mix`] given dL/d(mixed) (m x k): dL/d(scores) and dL/d(values)
+/// on the table rows (the reference for `bitmix::backward`).
+pub(crate) fn mix_backward<S: Real>(
+    table: &HeadTable<S>,
+    vocab: usize,
+    batch: &TokenBatch,
+    fwd: &Mixed<S>,
+    d_mixed: &Mat<S>,
+) -> TableGrad<S> {
     let (m, t_len, k) = (batch.num_samples(), batch.context_len, table.values.cols);
-    let n = x_tab.rows;
+    let n = table.values.rows;
     let cls_row = n - 1;
     let mut d_scores = vec![S::zero(); n];
     let mut d_values = Mat::zeros(n, k);
@@ -152,6 +187,21 @@ pub(crate) fn backward<S: Real>(
         }
         d_scores[cls_row] += da[t_len];
     }
+    TableGrad { d_scores, d_values }
+}
+
+/// Backward of [`build`] given dL/d(scores) and dL/d(values) on the table rows. Adds into
+/// `grad` and, if given, into `d_x_tab` (gradient on the table rows, \[CLS\] last).
+pub(crate) fn build_backward<S: Real>(
+    x_tab: &Mat<S>,
+    w: Qkv<'_, S>,
+    table: &HeadTable<S>,
+    tg: &TableGrad<S>,
+    grad: QkvGrad<'_, S>,
+    d_x_tab: Option<&mut Mat<S>>,
+) {
+    let (d_scores, d_values) = (&tg.d_scores, &tg.d_values);
+    let cls_row = x_tab.rows - 1;
     // values = X W_V: dW_V += X^T dV.
     gemm(
         S::one(),
@@ -165,7 +215,7 @@ pub(crate) fn backward<S: Real>(
     gemm(
         S::one(),
         x_tab.t(),
-        View::col(&d_scores),
+        View::col(d_scores),
         S::zero(),
         &mut d_theta_z,
     );
@@ -196,7 +246,7 @@ pub(crate) fn backward<S: Real>(
         gemm(S::one(), d_values.view(), w.w_v.t(), S::one(), &mut dx.data);
         gemm(
             S::one(),
-            View::col(&d_scores),
+            View::col(d_scores),
             View::row(&table.theta_z),
             S::one(),
             &mut dx.data,

@@ -11,7 +11,7 @@ fn rng(seed: u64) -> ChaCha8Rng {
     ChaCha8Rng::seed_from_u64(seed)
 }
 
-fn random_batch(r: &mut ChaCha8Rng, context_len: usize, m: usize, vocab: u8) -> TokenBatch {
+pub(crate) fn random_batch(r: &mut ChaCha8Rng, context_len: usize, m: usize, vocab: u8) -> TokenBatch {
     TokenBatch::new(
         context_len,
         (0..context_len * m)
@@ -31,7 +31,7 @@ fn loss(preds: &[f64], c: &[f64]) -> f64 {
 
 /// Central differences, h = 1e-5 (truncation ~h^2, rounding ~1e-16/h: both far below 1e-6
 /// relative), on every entry of every tensor; compares tensor by tensor in relative l2 error.
-fn check_fd<P: Parameters<f64> + Clone>(
+pub(crate) fn check_fd<P: Parameters<f64> + Clone>(
     params: &P,
     analytic: &P,
     mut value: impl FnMut(&P) -> f64,
