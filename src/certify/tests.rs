@@ -271,6 +271,48 @@ fn transformer_blocks_are_verified_soundly() {
 }
 
 #[test]
+fn extraction_ignores_a_value_gap_the_read_out_never_sees() {
+    // Regression (T = 1000, m = 1000 of the certificates preset, session 24: test error 0 but
+    // I = {321, 583, 980} instead of {321, 455, 583}, so the sampled route gave 0.356). The
+    // AND construction on {2, 5} inside a one-block Transformer, plus a second head that
+    // attends to position 0 (score 30 there, 0 elsewhere) with value 1000 b_0 but W_C = 0:
+    // the output never depends on b_0. The old first-order mixed-value score ranks position 0
+    // first; the output flip influence must ignore it, and the model is then verified equal
+    // to AND on {2, 5} (brute force over the 2^8 inputs agrees).
+    let t = 8;
+    let base = construction_model(Target::And, 2, t, vec![2, 5]);
+    let ClsModel::Head { head, embedding } = &base else {
+        unreachable!()
+    };
+    let ClsModel::Block(mut m) = transformer_of(head, embedding, None) else {
+        unreachable!()
+    };
+    let d = embedding.width();
+    let h1 = m.blocks[0].heads[0].clone();
+    let (r, k) = (h1.w_q.cols, h1.w_v.cols);
+    let mut decoy = HeadParams {
+        w_q: Mat::zeros(d, r),
+        w_k: Mat::zeros(d, r),
+        w_v: Mat::zeros(d, k),
+        w_c: Mat::zeros(k, d),
+    };
+    decoy.w_q.data[(d - 1) * r] = 1.0; // q = x_cls W_Q = e_0
+    decoy.w_k.data[2 * r] = 30.0; // key of position 0 (one-hot coordinate 2 + 0)
+    decoy.w_v.data[k] = 1000.0; // value 1000 on the b = 1 coordinate
+    m.blocks[0].heads.push(decoy);
+    let model = ClsModel::transformer(&m).unwrap();
+    let view = model.view().unwrap();
+    let old = junta::mixed_value_influence(&view);
+    let best_old = (0..t).max_by(|&a, &b| old[a].total_cmp(&old[b])).unwrap();
+    assert_eq!(best_old, 0, "the decoy must fool the old score: {old:?}");
+    let junta = extract(&model, 2, 0.5, 3).unwrap();
+    assert_eq!(junta.positions, vec![2, 5]);
+    assert_eq!(junta.table, vec![-1, -1, -1, 1]);
+    assert!(verify(&model, &junta).unwrap().verified);
+    assert!(equals_junta(&model, &junta));
+}
+
+#[test]
 fn random_transformers_with_gelu_and_identity_heads_stay_sound() {
     // Random one-block Transformers (learned embeddings, 2 heads, MLP): their functions are
     // almost never juntas; whatever the verdict, the enclosures must hold on all inputs.
