@@ -33,10 +33,12 @@ pub trait Trainable: Parameters<f32> + Sized {
 /// rows built once ([`TableRows::of`]: sparse for one-hot positions), so a step costs ~ T r
 /// for the table products instead of ~ T^2 r. Build it with [`FixedEmbeddingHead::new`]; the
 /// rows are those of `embedding` as given there (do not replace the embedding afterwards).
+/// The embedding and its rows are shared ([`Arc`]): a gradient buffer (`zeros_like`) does not
+/// copy the T x d positional table.
 #[derive(Debug, Clone, PartialEq)]
 pub struct FixedEmbeddingHead {
     pub head: ClsHead<f32>,
-    pub embedding: Embedding<f32>,
+    pub embedding: Arc<Embedding<f32>>,
     rows: Arc<TableRows<f32>>,
 }
 
@@ -46,7 +48,7 @@ impl FixedEmbeddingHead {
         let rows = Arc::new(TableRows::of(&embedding));
         FixedEmbeddingHead {
             head,
-            embedding,
+            embedding: Arc::new(embedding),
             rows,
         }
     }
@@ -56,7 +58,7 @@ impl FixedEmbeddingHead {
         let rows = Arc::new(TableRows::dense(&embedding));
         FixedEmbeddingHead {
             head,
-            embedding,
+            embedding: Arc::new(embedding),
             rows,
         }
     }
@@ -80,7 +82,7 @@ impl Parameters<f32> for FixedEmbeddingHead {
     fn zeros_like(&self) -> Self {
         FixedEmbeddingHead {
             head: self.head.zeros_like(),
-            embedding: self.embedding.clone(),
+            embedding: Arc::clone(&self.embedding),
             rows: Arc::clone(&self.rows),
         }
     }
