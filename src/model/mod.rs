@@ -29,8 +29,8 @@ pub use activation::Activation;
 pub use block::{Block, HeadParams, Mlp};
 pub use block::{project_rows, project_rows_backward};
 pub use cls_path::ClsCache;
-pub use embedding::{Embedding, Positional, TokenBatch};
-pub use head::{ClsHead, ClsHeadCache, HeadOutput};
+pub use embedding::{Embedding, Positional, SPARSE_MAX_FILL, SparseRows, TokenBatch};
+pub use head::{ClsHead, ClsHeadCache, HeadOutput, TableRows};
 pub use layernorm::{LAYER_NORM_EPS, LayerNorm};
 pub use protocol::{
     DropoutMasks, PROTOCOL_ACTIVATION, ProtocolCache, ProtocolConfig, ProtocolModel,

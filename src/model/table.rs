@@ -115,22 +115,35 @@ pub(crate) fn mix<S: Real>(table: &HeadTable<S>, vocab: usize, batch: &TokenBatc
     Mixed { attention, mixed }
 }
 
-/// Backward of [`build`] + [`mix`] given dL/d(mixed) (m x k). Adds into `grad` and, if given,
-/// into `d_x_tab` (gradient on the table rows, \[CLS\] last).
-#[allow(clippy::too_many_arguments)]
-pub(crate) fn backward<S: Real>(
-    x_tab: &Mat<S>,
-    w: Qkv<'_, S>,
+impl<S: Real> HeadTable<S> {
+    /// A table whose products were computed by the caller (the sparse one-hot rows of
+    /// `ClsHead`): q = W_Q^T x_cls, Theta z = W_K q, the scores and values of every table row
+    /// with the \[CLS\] row last, exactly as [`build`] lays them out.
+    pub(crate) fn from_parts(q: Vec<S>, theta_z: Vec<S>, scores: Vec<S>, values: Mat<S>) -> Self {
+        HeadTable {
+            q,
+            theta_z,
+            scores,
+            values,
+        }
+    }
+    /// q = W_Q^T x_cls.
+    pub(crate) fn q(&self) -> &[S] {
+        &self.q
+    }
+}
+
+/// Backward of [`mix`] alone: dL/d(scores) and dL/d(values) of the table rows (\[CLS\] last)
+/// given dL/d(mixed) (m x k). [`backward`] continues from these through [`build`].
+pub(crate) fn mix_backward<S: Real>(
     table: &HeadTable<S>,
     vocab: usize,
     batch: &TokenBatch,
     fwd: &Mixed<S>,
     d_mixed: &Mat<S>,
-    grad: QkvGrad<'_, S>,
-    d_x_tab: Option<&mut Mat<S>>,
-) {
+) -> (Vec<S>, Mat<S>) {
     let (m, t_len, k) = (batch.num_samples(), batch.context_len, table.values.cols);
-    let n = x_tab.rows;
+    let n = table.values.rows;
     let cls_row = n - 1;
     let mut d_scores = vec![S::zero(); n];
     let mut d_values = Mat::zeros(n, k);
@@ -152,6 +165,25 @@ pub(crate) fn backward<S: Real>(
         }
         d_scores[cls_row] += da[t_len];
     }
+    (d_scores, d_values)
+}
+
+/// Backward of [`build`] + [`mix`] given dL/d(mixed) (m x k). Adds into `grad` and, if given,
+/// into `d_x_tab` (gradient on the table rows, \[CLS\] last).
+#[allow(clippy::too_many_arguments)]
+pub(crate) fn backward<S: Real>(
+    x_tab: &Mat<S>,
+    w: Qkv<'_, S>,
+    table: &HeadTable<S>,
+    vocab: usize,
+    batch: &TokenBatch,
+    fwd: &Mixed<S>,
+    d_mixed: &Mat<S>,
+    grad: QkvGrad<'_, S>,
+    d_x_tab: Option<&mut Mat<S>>,
+) {
+    let cls_row = x_tab.rows - 1;
+    let (d_scores, d_values) = mix_backward(table, vocab, batch, fwd, d_mixed);
     // values = X W_V: dW_V += X^T dV.
     gemm(
         S::one(),
