@@ -886,6 +886,23 @@ mod tests {
 mod trained {
     use super::*;
 
+    /// The T = 1e4 cell of the growth target (T = 100 -> 1e4 at m = 300), both model classes,
+    /// with the default plan's training and certificates; prints the wall time of each trial.
+    #[test]
+    #[ignore = "trains two models at T = 1e4 (minutes); run in release with --ignored --nocapture"]
+    fn t1e4_cells() {
+        let plan = CertPlan::preset(Preset::Default);
+        for model in [ModelKind::ClsHead, ModelKind::Transformer] {
+            let cell = plan.cell(model, 10_000, plan.num_samples);
+            let start = std::time::Instant::now();
+            let m = trial_metrics(&plan, &cell, training_seed(&plan, &cell, 0).unwrap()).unwrap();
+            let secs = start.elapsed().as_secs_f64();
+            let row = TrialRow::from_metrics(&cell, 0, &m).unwrap();
+            eprintln!("{secs:.1} s\n{}", table(std::slice::from_ref(&row)));
+            assert!(row.violations().is_empty(), "{:?}", findings(&[row]));
+        }
+    }
+
     /// Regression of the session-24 finding: in this cell (test error 0 on 20 000 fresh
     /// inputs) the extraction took I = {321, 583, 980} for the hidden {321, 455, 583}, and the
     /// sampled route certified 0.356 (1325 of 10^4 fresh disagreements). With the output flip
