@@ -1,9 +1,10 @@
 //! The junta certificate at T = 1000, s = 3, m = 300 (target: well under 1 s). Prints the
-//! measured time of the exact verification and of the whole certificate for the explicit AND
+//! measured time of the extraction, of the sampled route's forward passes alone, of the exact
+//! verification and of the whole certificate for the explicit AND
 //! head (verified route) and for a random one-block Transformer (width 32, 4 heads, MLP 64;
 //! not a junta, so the sampled route with 10^4 fresh inputs).
 
-use attnbounds::certify::{ClsModel, JuntaParams, certify_junta, extract, verify};
+use attnbounds::certify::{ClsModel, JuntaParams, certify_junta, disagreement, extract, verify};
 use attnbounds::construct::{Target, standard};
 use attnbounds::model::{Activation, Transformer, TransformerConfig};
 use attnbounds::tasks::Task;
@@ -53,6 +54,14 @@ fn certify(c: &mut Criterion) {
     };
     for (name, model) in models() {
         let junta = extract(&model, 3, task.bit_prob(), 3).unwrap();
+        c.bench_function(&format!("extract, {name}"), |b| {
+            b.iter(|| extract(black_box(&model), 3, task.bit_prob(), 3).unwrap())
+        });
+        c.bench_function(&format!("disagreement on 10^4 fresh inputs, {name}"), |b| {
+            b.iter(|| {
+                disagreement(black_box(&model), &junta, task.bit_prob(), 10_000, 3, 0.025).unwrap()
+            })
+        });
         c.bench_function(&format!("verify, {name}"), |b| {
             b.iter(|| verify(black_box(&model), black_box(&junta)).unwrap())
         });

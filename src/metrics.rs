@@ -221,6 +221,23 @@ pub fn head_key(head: usize, metric: Metric) -> String {
     format!("heads[{head}].{}", metric.name())
 }
 
+/// `cert_pac_bayes_sq_distance[<tensor>]`: one trained tensor's share of
+/// ||theta_hat - theta_0||^2 in the PAC-Bayes certificate (its KL at sigma is this / (2 sigma^2)).
+pub fn pac_bayes_tensor_key(tensor: &str) -> String {
+    format!("{}[{tensor}]", Metric::CertPacBayesSqDistance.name())
+}
+
+/// Every (tensor, squared distance) stored under [`pac_bayes_tensor_key`], by tensor name.
+pub fn pac_bayes_tensors(metrics: &Metrics) -> Vec<(String, f64)> {
+    let prefix = format!("{}[", Metric::CertPacBayesSqDistance.name());
+    (metrics.iter())
+        .filter_map(|(k, &v)| {
+            let name = k.strip_prefix(&prefix)?.strip_suffix(']')?;
+            Some((name.to_string(), v))
+        })
+        .collect()
+}
+
 /// Families indexed by a covering scale eps (capacity experiment): key = prefix + `{eps:e}`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum AtEps {

@@ -151,6 +151,43 @@ fn st_nan() -> Vec<u8> {
         "\"heads\":\"1\"",
     )
 }
+/// A torch-mha model of width 4 with embeddings at T = 5 (`certify --weights`): `layers`
+/// blocks, and a NaN in the positional table when `nan`.
+fn with_embeddings(layers: usize, nan: bool) -> Vec<u8> {
+    let mut pos = vals(5 * D, 0.2);
+    if nan {
+        pos[3] = f32::NAN;
+    }
+    let names: Vec<(String, String)> = (0..layers)
+        .map(|l| {
+            (
+                format!("layers.{l}.attn.in_proj_weight"),
+                format!("layers.{l}.attn.out_proj.weight"),
+            )
+        })
+        .collect();
+    let (qkv, out) = (vals(3 * D * D, 0.3), vals(D * D, 0.5));
+    let mut t: Vec<(&str, &[usize], &[f32])> = Vec::new();
+    for (a, b) in &names {
+        t.push((a, &[3 * D, D], &qkv));
+        t.push((b, &[D, D], &out));
+    }
+    let (tok, cls, w) = (vals(2 * D, 0.4), vals(D, 0.1), vals(D, 0.5));
+    t.push(("readout.weight", &[1, D], &w));
+    t.push(("tok_emb.weight", &[2, D], &tok));
+    t.push(("pos_emb.weight", &[5, D], &pos));
+    t.push(("cls", &[D], &cls));
+    safetensors(&t, "\"heads\":\"1\"")
+}
+fn st_emb() -> Vec<u8> {
+    with_embeddings(1, false)
+}
+fn st_emb_two_layers() -> Vec<u8> {
+    with_embeddings(2, false)
+}
+fn st_emb_nan() -> Vec<u8> {
+    with_embeddings(1, true)
+}
 fn st_missing_readout() -> Vec<u8> {
     safetensors(
         &[
@@ -655,6 +692,19 @@ const CASES: &[Case] = &[
     f("results export --db @/db.sqlite --out @/no/such/dir/x.csv", &[("db.sqlite", Bytes(empty_store))], 1, "x.csv"),
     f("results export --db @/db.sqlite", &[("db.sqlite", Text("this is not a database at all, just text padding it out"))], 1, "db.sqlite"),
     f("results export --db @/db.sqlite", &[("db.sqlite", Bytes(|| vec![0u8; 4096]))], 1, "db.sqlite"),
+    // --- certify --weights: a one-block model with embeddings, certified on a fresh sample
+    f("certify --weights @/m.safetensors", &[("m.safetensors", Bytes(st_ok))], 1, "embedding"),
+    f("certify --weights @/m.safetensors", &[("m.safetensors", Bytes(st_emb_two_layers))], 1, "layers"),
+    f("certify --weights @/m.safetensors", &[("m.safetensors", Bytes(st_emb_nan))], 1, "pos_emb.weight"),
+    f("certify --weights @/m.safetensors --delta 1.5", &[("m.safetensors", Bytes(st_emb))], 1, "delta"),
+    f("certify --weights @/m.safetensors --delta 0", &[("m.safetensors", Bytes(st_emb))], 1, "delta"),
+    f("certify --weights @/m.safetensors --num-samples 0", &[("m.safetensors", Bytes(st_emb))], 1, "num_samples"),
+    f("certify --weights @/m.safetensors --sparsity 6", &[("m.safetensors", Bytes(st_emb))], 1, "sparsity"),
+    f("certify --weights @/m.safetensors --sparsity 0", &[("m.safetensors", Bytes(st_emb))], 1, "sparsity"),
+    f("certify --weights @/m.safetensors --sparsity 2 --hidden-set 1,9", &[("m.safetensors", Bytes(st_emb))], 1, "support[1]"),
+    f("certify --weights @/m.safetensors --sparsity 2 --hidden-set 1", &[("m.safetensors", Bytes(st_emb))], 1, "hidden_set"),
+    f("certify --weights @/m.safetensors --task xor", &[("m.safetensors", Bytes(st_emb))], 1, "task"),
+    f("certify --weights @/m.safetensors --fresh-samples 0", &[("m.safetensors", Bytes(st_emb))], 1, "fresh_samples"),
     // Issue 19 item 3 (store identity, another engineer's slice): once it merges, a database
     // without the store's application_id is refused with a message saying what was found.
     Case { args: "results export --db @/other.sqlite", files: &[("other.sqlite", Bytes(unrelated_sqlite))], code: 1, needle: "application_id" },

@@ -16,6 +16,7 @@
 //! certifies. This module never trains, stores or draws labelled data; it reads the model,
 //! the training sample S (labels only to count err_S(g)) and the input distribution.
 
+pub mod fresh;
 mod interval;
 mod junta;
 pub mod occam;
@@ -27,7 +28,7 @@ pub mod verify;
 mod tests;
 
 pub use interval::Interval;
-pub use junta::{FILLS, extract};
+pub use junta::{FILLS, INFLUENCE_INPUTS, extract};
 pub use sampled::{Disagreement, disagreement};
 pub use verify::{Choice, Verdict, dinkelbach_max, fractional_max, fractional_min, verify};
 

@@ -40,6 +40,41 @@ fn construction_model(target: Target, s: usize, t: usize, support: Vec<usize>) -
     ClsModel::head(&c.head, &c.embedding().unwrap()).unwrap()
 }
 
+/// A one-block bit-sequence Transformer config of width `width` with `heads` heads of
+/// dimension `head_dim` (identity attention, ReLU MLP of `mlp_width`, init scale 1): the
+/// tests below change what they need with struct update syntax.
+fn block_config(
+    t: usize,
+    width: usize,
+    heads: usize,
+    head_dim: usize,
+    mlp_width: usize,
+) -> crate::model::TransformerConfig {
+    crate::model::TransformerConfig {
+        context_len: t,
+        vocab: 2,
+        width,
+        heads,
+        head_dim,
+        mlp_width,
+        layers: 1,
+        attn_activation: Activation::Identity,
+        mlp_activation: Activation::Relu,
+        init_scale: 1.0,
+    }
+}
+
+/// The junta certificate's parameters for s-sparse `task` (bit_prob from the task).
+fn junta_params(task: &Task, delta: f64, fresh_samples: usize, seed: u64) -> JuntaParams {
+    JuntaParams {
+        sparsity: task.sparsity(),
+        delta,
+        fresh_samples,
+        seed,
+        bit_prob: task.bit_prob(),
+    }
+}
+
 fn choice(c: f64, v: f64) -> Choice {
     Choice {
         weight: Interval::point(c),
@@ -271,6 +306,48 @@ fn transformer_blocks_are_verified_soundly() {
 }
 
 #[test]
+fn extraction_ignores_a_value_gap_the_read_out_never_sees() {
+    // Regression (T = 1000, m = 1000 of the certificates preset, session 24: test error 0 but
+    // I = {321, 583, 980} instead of {321, 455, 583}, so the sampled route gave 0.356). The
+    // AND construction on {2, 5} inside a one-block Transformer, plus a second head that
+    // attends to position 0 (score 30 there, 0 elsewhere) with value 1000 b_0 but W_C = 0:
+    // the output never depends on b_0. The old first-order mixed-value score ranks position 0
+    // first; the output flip influence must ignore it, and the model is then verified equal
+    // to AND on {2, 5} (brute force over the 2^8 inputs agrees).
+    let t = 8;
+    let base = construction_model(Target::And, 2, t, vec![2, 5]);
+    let ClsModel::Head { head, embedding } = &base else {
+        unreachable!()
+    };
+    let ClsModel::Block(mut m) = transformer_of(head, embedding, None) else {
+        unreachable!()
+    };
+    let d = embedding.width();
+    let h1 = m.blocks[0].heads[0].clone();
+    let (r, k) = (h1.w_q.cols, h1.w_v.cols);
+    let mut decoy = HeadParams {
+        w_q: Mat::zeros(d, r),
+        w_k: Mat::zeros(d, r),
+        w_v: Mat::zeros(d, k),
+        w_c: Mat::zeros(k, d),
+    };
+    decoy.w_q.data[(d - 1) * r] = 1.0; // q = x_cls W_Q = e_0
+    decoy.w_k.data[2 * r] = 30.0; // key of position 0 (one-hot coordinate 2 + 0)
+    decoy.w_v.data[k] = 1000.0; // value 1000 on the b = 1 coordinate
+    m.blocks[0].heads.push(decoy);
+    let model = ClsModel::transformer(&m).unwrap();
+    let view = model.view().unwrap();
+    let old = junta::mixed_value_influence(&view);
+    let best_old = (0..t).max_by(|&a, &b| old[a].total_cmp(&old[b])).unwrap();
+    assert_eq!(best_old, 0, "the decoy must fool the old score: {old:?}");
+    let junta = extract(&model, 2, 0.5, 3).unwrap();
+    assert_eq!(junta.positions, vec![2, 5]);
+    assert_eq!(junta.table, vec![-1, -1, -1, 1]);
+    assert!(verify(&model, &junta).unwrap().verified);
+    assert!(equals_junta(&model, &junta));
+}
+
+#[test]
 fn random_transformers_with_gelu_and_identity_heads_stay_sound() {
     // Random one-block Transformers (learned embeddings, 2 heads, MLP): their functions are
     // almost never juntas; whatever the verdict, the enclosures must hold on all inputs.
@@ -286,16 +363,10 @@ fn random_transformers_with_gelu_and_identity_heads_stay_sound() {
     .enumerate()
     {
         let cfg = crate::model::TransformerConfig {
-            context_len: t,
-            vocab: 2,
-            width: 6,
-            heads: 2,
-            head_dim: 3,
-            mlp_width: 5,
-            layers: 1,
             attn_activation: attn,
             mlp_activation: Activation::Gelu,
             init_scale: 2.0,
+            ..block_config(t, 6, 2, 3, 5)
         };
         let m = Transformer::<f64>::random(&cfg, &mut rng).unwrap();
         let model = ClsModel::transformer(&m).unwrap();
@@ -335,13 +406,7 @@ fn certificate_of_a_construction_at_t_1000() {
     let t = 1000;
     let model = construction_model(Target::And, 3, t, vec![17, 400, 999]);
     let (task, train) = and_train(t, vec![17, 400, 999], 300, 9);
-    let params = JuntaParams {
-        sparsity: 3,
-        delta: 0.05,
-        fresh_samples: 1000,
-        seed: 4,
-        bit_prob: task.bit_prob(),
-    };
+    let params = junta_params(&task, 0.05, 1000, 4);
     let start = std::time::Instant::now();
     let c = certify_junta(&model, &train, &params).unwrap();
     let elapsed = start.elapsed();
@@ -368,13 +433,7 @@ fn sampled_route_when_verification_fails() {
     let head = ClsHead::<f64>::random(t + 3, 4, 4, Activation::Relu, 3.0, &mut rng).unwrap();
     let model = ClsModel::head(&head, &emb).unwrap();
     let (task, train) = and_train(t, vec![0, 1, 2], 200, 2);
-    let params = JuntaParams {
-        sparsity: 3,
-        delta: 0.1,
-        fresh_samples: 5000,
-        seed: 8,
-        bit_prob: task.bit_prob(),
-    };
+    let params = junta_params(&task, 0.1, 5000, 8);
     let c = certify_junta(&model, &train, &params).unwrap();
     let Route::Sampled {
         samples,
@@ -402,13 +461,7 @@ fn bad_inputs_are_named_errors() {
     let t = 6;
     let model = construction_model(Target::And, 2, t, vec![1, 3]);
     let (task, train) = and_train(t, vec![1, 3], 20, 1);
-    let ok = JuntaParams {
-        sparsity: 2,
-        delta: 0.05,
-        fresh_samples: 100,
-        seed: 0,
-        bit_prob: task.bit_prob(),
-    };
+    let ok = junta_params(&task, 0.05, 100, 0);
     let field = |e: Error| match e {
         Error::InvalidValue { field, .. } | Error::ShapeMismatch { field, .. } => field,
         other => format!("{other:?}"),
@@ -479,16 +532,8 @@ fn bad_inputs_are_named_errors() {
     );
     // Two blocks: the [CLS] query of the second block depends on the input.
     let cfg = crate::model::TransformerConfig {
-        context_len: t,
-        vocab: 2,
-        width: 4,
-        heads: 1,
-        head_dim: 2,
-        mlp_width: 0,
         layers: 2,
-        attn_activation: Activation::Identity,
-        mlp_activation: Activation::Relu,
-        init_scale: 1.0,
+        ..block_config(t, 4, 1, 2, 0)
     };
     let mut rng = ChaCha8Rng::seed_from_u64(0);
     let deep = Transformer::<f64>::random(&cfg, &mut rng).unwrap();
@@ -558,13 +603,7 @@ fn trained_certificate(
         TrainedModel::Transformer(m) => ClsModel::transformer(m).unwrap(),
         TrainedModel::Protocol(_) => unreachable!("the cell trains a cls_head or a transformer"),
     };
-    let params = JuntaParams {
-        sparsity: 3,
-        delta: 0.05,
-        fresh_samples: 10_000,
-        seed: 1,
-        bit_prob: task.bit_prob(),
-    };
+    let params = junta_params(&task, 0.05, 10_000, 1);
     let c = certify_junta(&cls, &train, &params).unwrap();
     let pop = trained.report.population;
     eprintln!(
@@ -613,18 +652,7 @@ fn imported_one_block_models_certify_like_the_original() {
     // in f32, so the round trip is exact); a file without embeddings is a named error.
     use crate::weights::{Layout, export_transformer, import_bytes};
     let t = 6;
-    let cfg = crate::model::TransformerConfig {
-        context_len: t,
-        vocab: 2,
-        width: 5,
-        heads: 2,
-        head_dim: 3,
-        mlp_width: 4,
-        layers: 1,
-        attn_activation: Activation::Identity,
-        mlp_activation: Activation::Relu,
-        init_scale: 1.0,
-    };
+    let cfg = block_config(t, 5, 2, 3, 4);
     let m = Transformer::<f32>::random(&cfg, &mut ChaCha8Rng::seed_from_u64(4)).unwrap();
     let bytes = export_transformer(&m, Layout::SeparateQkv).unwrap();
     let imported = import_bytes(&bytes, Layout::SeparateQkv, Some(2)).unwrap();

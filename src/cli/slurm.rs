@@ -76,6 +76,8 @@ impl Target {
     /// The command words after the binary.
     fn words(&self) -> Vec<String> {
         match self {
+            // The certificates have their own verb (same flags).
+            Target::Experiment(Stage::Certificates) => vec!["certify".into()],
             Target::Experiment(s) => vec!["experiment".into(), s.name().into()],
             Target::Figures => vec!["figures".into()],
         }

@@ -22,6 +22,7 @@ use crate::figure::{Figure, FigureSize, Series};
 use crate::metrics::{Metric, Metrics};
 use crate::results::ResultsDb;
 use crate::train::{TrainedModel, train_cell};
+use serde::Serialize;
 use std::fmt::Write as _;
 use std::path::Path;
 
@@ -68,7 +69,7 @@ impl CertPlan {
             },
             Preset::Default => CertPlan {
                 sparsity: 3,
-                models: vec![ModelKind::ClsHead],
+                models: vec![ModelKind::ClsHead, ModelKind::Transformer],
                 // T = 1e4 and m = 1000 are paper cells: a T = 1e4 trial of the theory's head
                 // ran > 30 minutes (training at d = T + 3), beyond the main job's budget.
                 // The m series sits at T = 100 so that the main job trains one T = 1000 model.
@@ -278,6 +279,11 @@ pub fn trial_metrics(plan: &CertPlan, cell: &CellConfig, seed: u64) -> Result<Me
     ] {
         k.put(&mut m, crate::error::check::finite(k.name(), v)?);
     }
+    for t in &pb.breakdown {
+        let key = crate::metrics::pac_bayes_tensor_key(&t.name);
+        let v = crate::error::check::finite(&key, t.sq_distance)?;
+        m.insert(key, v);
+    }
     if let Some(b) = c.norm_bound {
         Metric::CertNormBound.put(&mut m, crate::error::check::finite("cert_norm_bound", b)?);
     }
@@ -302,6 +308,8 @@ pub struct TrialRow {
     pub pac_bayes: f64,
     pub pac_bayes_kl: f64,
     pub pac_bayes_sigma: f64,
+    /// Per trained tensor, its share of ||theta_hat - theta_0||^2 (by tensor name).
+    pub pac_bayes_sq_by_tensor: Vec<(String, f64)>,
     pub norm_bound: Option<f64>,
 }
 
@@ -323,8 +331,18 @@ impl TrialRow {
             pac_bayes: Metric::CertPacBayes.require(m)?,
             pac_bayes_kl: Metric::CertPacBayesKl.require(m)?,
             pac_bayes_sigma: Metric::CertPacBayesSigma.require(m)?,
+            pac_bayes_sq_by_tensor: crate::metrics::pac_bayes_tensors(m),
             norm_bound: Metric::CertNormBound.get(m),
         })
+    }
+
+    /// KL(Q || P) in nats per tensor at the certificate's sigma: ||theta_hat - theta_0||^2 of
+    /// the tensor / (2 sigma^2) (docs/certificates.md (P1)); they sum to the KL.
+    pub fn kl_by_tensor(&self) -> Vec<(String, f64)> {
+        let two_s2 = 2.0 * self.pac_bayes_sigma * self.pac_bayes_sigma;
+        (self.pac_bayes_sq_by_tensor.iter())
+            .map(|(n, sq)| (n.clone(), sq / two_s2))
+            .collect()
     }
 
     /// Certificates (name, value) below the lower Clopper-Pearson limit of the measured test
@@ -345,17 +363,84 @@ impl TrialRow {
     }
 }
 
+/// How the junta positions are extracted (`certify::extract`); part of the cell hash, so
+/// trials certified by an earlier extraction are not replayed.
+pub const EXTRACTION: &str = "output_flip_influence";
+
+/// Every parameter of the certificates that a trial reads besides its training cell, fixed
+/// before the data. Stored (and hashed) with the cell, so changing any of them re-runs the
+/// trial instead of replaying a result computed with other parameters.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct CertParams {
+    pub delta: f64,
+    /// Share of delta of the Occam bound (the rest: the sampled route).
+    pub occam_delta_share: f64,
+    pub fresh_samples: usize,
+    pub extraction: &'static str,
+    pub influence_inputs: usize,
+    pub fills: usize,
+    pub sigma_grid: Vec<f64>,
+    /// Share of delta of Maurer's bound (the rest: the Monte Carlo confidence).
+    pub pac_bayes_delta_share: f64,
+    pub n_draws: usize,
+}
+
+/// The stored cell of one trial: the training cell and the certificates' parameters.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct CertCell {
+    pub cell: CellConfig,
+    pub certificates: CertParams,
+}
+
+impl CertPlan {
+    /// The certificates' parameters of every trial of the plan.
+    pub fn cert_params(&self) -> CertParams {
+        let pb = self.pac_bayes_params(0);
+        CertParams {
+            delta: DELTA,
+            occam_delta_share: crate::certify::OCCAM_DELTA_SHARE,
+            fresh_samples: self.fresh_samples,
+            extraction: EXTRACTION,
+            influence_inputs: crate::certify::INFLUENCE_INPUTS,
+            fills: crate::certify::FILLS,
+            sigma_grid: pb.sigma_grid,
+            pac_bayes_delta_share: crate::certify::pac_bayes::PB_DELTA_SHARE,
+            n_draws: pb.n_draws,
+        }
+    }
+
+    /// The stored cells: [`CertPlan::cells`] with [`CertPlan::cert_params`].
+    pub fn cert_cells(&self) -> Result<Vec<Cell<CertCell>>> {
+        let certificates = self.cert_params();
+        (self.cells().into_iter())
+            .map(|cell| {
+                Cell::new(CertCell {
+                    cell,
+                    certificates: certificates.clone(),
+                })
+            })
+            .collect()
+    }
+}
+
+/// The seed of a trial: from the hash of its training cell alone, so the certificates'
+/// parameters (which are in the stored cell's hash) never change which model is trained.
+pub fn training_seed(plan: &CertPlan, cell: &CellConfig, trial: usize) -> Result<u64> {
+    let hash = Cell::new(cell.clone())?.hash;
+    Ok(crate::experiments::trial_seed(plan.seed, &hash, trial))
+}
+
 /// Runs the missing trials of the plan (those of the store's shard); returns how many ran.
 pub fn sweep(plan: &CertPlan, db: &mut ResultsDb, quiet: bool) -> Result<usize> {
-    let cells: Vec<Cell<CellConfig>> = plan
-        .cells()
-        .into_iter()
-        .map(Cell::new)
-        .collect::<Result<_>>()?;
+    let cells = plan.cert_cells()?;
     let mut opts = SweepOptions::new(EXPERIMENT, plan.trials, plan.seed);
     opts.quiet = quiet;
-    let summary = run_sweep(db, &cells, &opts, |c, _, seed| {
-        trial_metrics(plan, &c.config, seed)
+    let summary = run_sweep(db, &cells, &opts, |c, trial, _| {
+        trial_metrics(
+            plan,
+            &c.config.cell,
+            training_seed(plan, &c.config.cell, trial)?,
+        )
     })?;
     if let Some(f) = summary.failed.first() {
         return Err(f.error.clone());
@@ -367,11 +452,10 @@ pub fn sweep(plan: &CertPlan, db: &mut ResultsDb, quiet: bool) -> Result<usize> 
 pub fn run(plan: &CertPlan, db: &mut ResultsDb, quiet: bool) -> Result<Vec<TrialRow>> {
     sweep(plan, db, quiet)?;
     let mut rows = Vec::new();
-    for cell in plan.cells() {
-        let c = Cell::new(cell)?;
+    for c in plan.cert_cells()? {
         for t in 0..plan.trials {
             if let Some(rec) = db.get(&c.hash, t)? {
-                rows.push(TrialRow::from_metrics(&c.config, t, &rec.metrics)?);
+                rows.push(TrialRow::from_metrics(&c.config.cell, t, &rec.metrics)?);
             }
         }
     }
@@ -435,6 +519,24 @@ pub fn table(rows: &[TrialRow]) -> String {
             r.norm_bound.map_or("n/a".into(), |b| format!("{b:.3e}")),
         );
     }
+    let _ = writeln!(
+        out,
+        "PAC-Bayes KL(Q || P) by tensor, nats at the certificate's sigma (||theta_hat - theta_0||^2 / (2 sigma^2)):"
+    );
+    for r in rows {
+        let parts: Vec<String> = (r.kl_by_tensor().iter())
+            .map(|(n, kl)| format!("{n} {kl:.3e}"))
+            .collect();
+        let _ = writeln!(
+            out,
+            "  {} T = {} m = {} trial {}: {}",
+            model_name(r.model),
+            r.context_len,
+            r.num_samples,
+            r.trial,
+            parts.join(", ")
+        );
+    }
     out
 }
 
@@ -491,11 +593,21 @@ fn figure(
     x: impl Fn(&TrialRow) -> f64 + Copy,
 ) -> Figure {
     let floor = 1e-4; // log axis: a zero test error is drawn at this floor.
+    // Colour = what is drawn (test error, junta, PAC-Bayes, norm bound); the theory's head
+    // solid, the Transformer dashed; the vacuous region is a black-edged band drawn first, so
+    // every line at or near 1 (PAC-Bayes there) stays visible on top of it.
     let mut series = Vec::new();
     let mut all_x: Vec<f64> = Vec::new();
-    let mut color = 0;
+    let mut top = 2.0f64;
     for &model in models {
         let name = model_name(model);
+        let style = |s: Series| {
+            if model == ModelKind::ClsHead {
+                s
+            } else {
+                s.dashed()
+            }
+        };
         let (tx, te) = series_of(rows, model, keep, x, |r| Some(r.test_error.max(floor)));
         if tx.is_empty() {
             continue;
@@ -503,53 +615,54 @@ fn figure(
         let (_, lo) = series_of(rows, model, keep, x, |r| Some(r.test_lower.max(floor)));
         let (_, hi) = series_of(rows, model, keep, x, |r| Some(r.test_upper.max(floor)));
         all_x.extend(&tx);
-        series.push(
+        series.push(style(
             Series::line_points(
                 format!("{name}: measured test error (Clopper-Pearson 95%; 0 drawn at 1e-4)"),
                 tx,
                 te,
             )
             .with_error_bars(lo, hi)
-            .with_color(color),
-        );
+            .with_color(0),
+        ));
         let (jx, jy) = series_of(rows, model, keep, x, |r| Some(r.junta));
-        series.push(
+        series.push(style(
             Series::line_points(format!("{name}: junta certificate (trained model)"), jx, jy)
-                .with_color(color + 1),
-        );
+                .with_color(1),
+        ));
         let (px, py) = series_of(rows, model, keep, x, |r| Some(r.pac_bayes));
-        series.push(
+        series.push(style(
             Series::line_points(
                 format!("{name}: PAC-Bayes certificate (stochastic Q)"),
                 px,
                 py,
             )
-            .with_color(color + 2)
-            .dashed(),
-        );
+            .with_color(2),
+        ));
         let (nx, ny) = series_of(rows, model, keep, x, |r| r.norm_bound);
         if !nx.is_empty() {
-            series.push(
+            top = ny.iter().copied().fold(top, f64::max);
+            series.push(style(
                 Series::line_points(
                     format!("{name}: best norm bound (ramp loss + explicit gap)"),
                     nx,
                     ny,
                 )
-                .with_color(color + 3)
-                .dashed(),
-            );
+                .with_color(3),
+            ));
         }
-        color += 4;
     }
     if let (Some(lo), Some(hi)) = (
         all_x.iter().copied().reduce(f64::min),
         all_x.iter().copied().reduce(f64::max),
     ) {
-        series.push(
-            Series::line("vacuous (error 1)", vec![lo, hi], vec![1.0, 1.0])
-                .with_color(7)
-                .dashed(),
-        );
+        let band = Series::line(
+            "vacuous: error >= 1 (shaded band, under the data)",
+            vec![lo, hi],
+            vec![1.0, 1.0],
+        )
+        .with_band(vec![1.0, 1.0], vec![top * 1.5, top * 1.5])
+        .with_color(6);
+        series.insert(0, band);
     }
     Figure {
         title,
@@ -606,7 +719,8 @@ pub fn write_figures(
             "Certified test error vs context length at fixed m (log-log): the junta certificate \
              of the trained model grows like log T and stays below 1, the PAC-Bayes certificate \
              of the stochastic predictor and the best norm bound beside it, the measured test \
-             error with Clopper-Pearson intervals, and a dashed line at 1 marking vacuity.",
+             error with Clopper-Pearson intervals; the theory's head solid, the one-block \
+             Transformer dashed, and the vacuous region (>= 1) a shaded band under the data.",
             command.clone(),
             quiet,
         )?,
@@ -616,7 +730,9 @@ pub fn write_figures(
             "certificates_vs_num_samples",
             "Certified test error vs number of training samples at fixed T (log-log): junta \
              certificate, PAC-Bayes certificate (stochastic predictor) and best norm bound \
-             beside the measured test error; the line at 1 marks vacuity.",
+             beside the measured test error; the theory's head solid, the one-block Transformer \
+             dashed, and the vacuous region (>= 1) a shaded band drawn under the data, so a \
+             certificate at 1 stays visible.",
             command,
             quiet,
         )?,
@@ -670,12 +786,55 @@ mod tests {
             for c in &cells {
                 c.validate().unwrap();
             }
-            let hashes: std::collections::BTreeSet<String> = cells
-                .iter()
-                .map(|c| Cell::new(c.clone()).unwrap().hash)
+            let hashes: std::collections::BTreeSet<String> = (plan.cert_cells().unwrap())
+                .into_iter()
+                .map(|c| c.hash)
                 .collect();
             assert_eq!(hashes.len(), cells.len());
         }
+    }
+
+    #[test]
+    fn every_certificate_parameter_changes_the_cell_hash() {
+        let plan = CertPlan::preset(Preset::Smoke);
+        let hash = |p: &CertPlan| p.cert_cells().unwrap()[0].hash.clone();
+        let base = hash(&plan);
+        assert_eq!(base, hash(&plan.clone()));
+        let fresh = CertPlan {
+            fresh_samples: plan.fresh_samples + 1,
+            ..plan.clone()
+        };
+        let draws = CertPlan {
+            n_draws: plan.n_draws + 1,
+            ..plan.clone()
+        };
+        assert_ne!(base, hash(&fresh));
+        assert_ne!(base, hash(&draws));
+        // The stored JSON names every parameter the trial reads.
+        let json = &plan.cert_cells().unwrap()[0].json;
+        for key in [
+            "delta",
+            "occam_delta_share",
+            "fresh_samples",
+            "extraction",
+            "influence_inputs",
+            "fills",
+            "sigma_grid",
+            "pac_bayes_delta_share",
+            "n_draws",
+        ] {
+            assert!(
+                json.contains(&format!("\"{key}\"")),
+                "{key} missing in {json}"
+            );
+        }
+        // The trial reads its parameters from the plan: every field of CertParams is one
+        // of the plan's or a documented constant of certify.
+        let p = plan.cert_params();
+        assert_eq!(p.delta, plan.junta_params(0, 0.5).delta);
+        assert_eq!(p.fresh_samples, plan.junta_params(0, 0.5).fresh_samples);
+        assert_eq!(p.sigma_grid, plan.pac_bayes_params(0).sigma_grid);
+        assert_eq!(p.n_draws, plan.pac_bayes_params(0).n_draws);
     }
 
     #[test]
@@ -687,6 +846,21 @@ mod tests {
         assert!(row.junta > 0.0 && row.junta <= 1.0);
         assert!(row.pac_bayes > 0.0 && row.pac_bayes <= 1.0);
         assert!(row.norm_bound.is_some());
+        // The per-tensor breakdown is the head's four tensors; their squared distances sum
+        // to the stored total and their KLs to the stored KL (P1), up to the outward rounding.
+        let names: Vec<&str> = (row.pac_bayes_sq_by_tensor.iter())
+            .map(|(n, _)| n.as_str())
+            .collect();
+        assert_eq!(names, ["w", "w_k", "w_q", "w_v"]);
+        let sq: f64 = row.pac_bayes_sq_by_tensor.iter().map(|t| t.1).sum();
+        let total = Metric::CertPacBayesSqDistance.require(&m).unwrap();
+        assert!((sq - total).abs() <= 1e-12 * total, "{sq} vs {total}");
+        let kl: f64 = row.kl_by_tensor().iter().map(|t| t.1).sum();
+        assert!(
+            (kl - row.pac_bayes_kl).abs() <= 1e-9 * row.pac_bayes_kl,
+            "{kl} vs {}",
+            row.pac_bayes_kl
+        );
         assert!(row.violations().is_empty(), "{:?}", findings(&[row]));
         // Same cell and seed, same metrics.
         assert_eq!(m, trial_metrics(&plan, &cell, 1).unwrap());
@@ -705,5 +879,54 @@ mod tests {
                 .any(|s| s.contains("junta certificate") && s.contains("BELOW")),
             "{f:?}"
         );
+    }
+}
+
+#[cfg(test)]
+mod trained {
+    use super::*;
+
+    /// The T = 1e4 cell of the growth target (T = 100 -> 1e4 at m = 300), both model classes,
+    /// with the default plan's training and certificates; prints the wall time of each trial.
+    #[test]
+    #[ignore = "T = 1e4: the theory head's trial spends > 5 minutes in the dense SVD of the 1e4 x 1e4 Theta (train_cell's norm measurement), not in training; run in release with --ignored --nocapture"]
+    fn t1e4_cells() {
+        let plan = CertPlan::preset(Preset::Default);
+        for model in [ModelKind::ClsHead, ModelKind::Transformer] {
+            let cell = plan.cell(model, 10_000, plan.num_samples);
+            let start = std::time::Instant::now();
+            let m = trial_metrics(&plan, &cell, training_seed(&plan, &cell, 0).unwrap()).unwrap();
+            let secs = start.elapsed().as_secs_f64();
+            let row = TrialRow::from_metrics(&cell, 0, &m).unwrap();
+            eprintln!("{secs:.1} s\n{}", table(std::slice::from_ref(&row)));
+            assert!(row.violations().is_empty(), "{:?}", findings(&[row]));
+        }
+    }
+
+    /// Regression of the session-24 finding: in this cell (test error 0 on 20 000 fresh
+    /// inputs) the extraction took I = {321, 583, 980} for the hidden {321, 455, 583}, and the
+    /// sampled route certified 0.356 (1325 of 10^4 fresh disagreements). With the output flip
+    /// influence it finds the hidden set; measured then: 0 disagreements, certificate 0.0306.
+    #[test]
+    #[ignore = "trains the T = 1000, m = 1000 cell of the theory's head (about 1 minute); run with --ignored --nocapture"]
+    fn t1000_m1000_cell_finds_the_hidden_set() {
+        let plan = CertPlan::preset(Preset::Default);
+        let cell = plan.cell(ModelKind::ClsHead, 1000, 1000);
+        let seed = training_seed(&plan, &cell, 0).unwrap();
+        let (trained, c) = certify_trial(&plan, &cell, seed).unwrap();
+        let pop = trained.report.population;
+        eprintln!(
+            "test error {} [{}, {}], I = {:?} (hidden {:?}), route {:?}, certificate {}",
+            pop.estimate,
+            pop.lower,
+            pop.upper,
+            c.junta.positions,
+            trained.task.support(),
+            c.junta.route,
+            c.junta.certified_error_model
+        );
+        assert!(c.found_hidden_set);
+        assert!(c.junta.certified_error_model >= pop.lower);
+        assert!(c.junta.certified_error_model < 0.15);
     }
 }

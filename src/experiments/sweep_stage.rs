@@ -6,7 +6,7 @@
 //! shard (which then replays every trial and trains nothing). The deterministic experiments
 //! (`constructions`, `bound-curves`) have no sweep and are drawn there too.
 
-use super::{Preset, attention_map, capacity_sweep, critical, gap, parity};
+use super::{Preset, attention_map, capacity_sweep, certificates, critical, gap, parity};
 use crate::error::{Error, Result};
 use crate::results::ResultsDb;
 
@@ -18,16 +18,19 @@ pub enum Stage {
     CriticalSampleSize,
     SparseParity,
     AttentionMap,
+    /// The certificates of trained models (`attnbounds certify`).
+    Certificates,
 }
 
 impl Stage {
     /// Every sweep, in the order the `figures` main job runs them.
-    pub const ALL: [Stage; 5] = [
+    pub const ALL: [Stage; 6] = [
         Stage::Gap,
         Stage::Capacity,
         Stage::CriticalSampleSize,
         Stage::SparseParity,
         Stage::AttentionMap,
+        Stage::Certificates,
     ];
 
     /// The name under `attnbounds experiment`.
@@ -38,6 +41,7 @@ impl Stage {
             Stage::CriticalSampleSize => "critical-sample-size",
             Stage::SparseParity => "sparse-parity",
             Stage::AttentionMap => "attention-map",
+            Stage::Certificates => "certificates",
         }
     }
 
@@ -71,6 +75,9 @@ impl Stage {
             Stage::AttentionMap => {
                 let plan = attention_map::AttentionPlan::preset(preset);
                 Ok(attention_map::sweep(&plan, db, quiet)?.completed)
+            }
+            Stage::Certificates => {
+                certificates::sweep(&certificates::CertPlan::preset(preset), db, quiet)
             }
         }
     }

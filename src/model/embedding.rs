@@ -229,6 +229,162 @@ impl<S: Real> Embedding<S> {
     }
 }
 
+/// A table whose rows are stored by their non-zero entries (compressed sparse rows).
+///
+/// [`Embedding::sparse_table_with_cls`] builds it for the token table plus x_cls. For the fixed
+/// one-hot embedding (d = T + 3) every token row has two non-zeros (its bit and its position)
+/// and x_cls one, so the products the token table needs with the d x r weights are gathers of
+/// weight rows (cost ~ T r) instead of gemms (cost ~ T d r = T^2 r), and their transposes are
+/// scatter-adds.
+#[derive(Clone, Debug, PartialEq)]
+pub struct SparseRows<S> {
+    cols: usize,
+    /// Row r's entries are `idx[start[r]..start[r + 1]]` with values `val[..]` (same range).
+    start: Vec<usize>,
+    idx: Vec<usize>,
+    val: Vec<S>,
+}
+
+/// [`Embedding::sparse_table_with_cls`] stores the table sparsely only when its rows have at
+/// most this fraction of non-zeros on average (one-hot: 2 / (T + 3)); denser tables stay dense.
+pub const SPARSE_MAX_FILL: f64 = 0.125;
+
+impl<S: Real> SparseRows<S> {
+    pub fn rows(&self) -> usize {
+        self.start.len() - 1
+    }
+    pub fn cols(&self) -> usize {
+        self.cols
+    }
+    /// Stored entries (non-zeros).
+    pub fn nnz(&self) -> usize {
+        self.idx.len()
+    }
+    /// Column indices and values of row r.
+    pub fn row(&self, r: usize) -> (&[usize], &[S]) {
+        let (a, b) = (self.start[r], self.start[r + 1]);
+        (&self.idx[a..b], &self.val[a..b])
+    }
+
+    fn push_row(&mut self, entries: impl IntoIterator<Item = (usize, S)>) {
+        for (j, v) in entries {
+            if v != S::zero() {
+                self.idx.push(j);
+                self.val.push(v);
+            }
+        }
+        self.start.push(self.idx.len());
+    }
+
+    /// The dense matrix (rows x cols).
+    pub fn to_dense(&self) -> Mat<S> {
+        let mut out = Mat::zeros(self.rows(), self.cols);
+        for r in 0..self.rows() {
+            let (idx, val) = self.row(r);
+            let row = out.row_mut(r);
+            idx.iter().zip(val).for_each(|(&j, &v)| row[j] = v);
+        }
+        out
+    }
+
+    /// X v for a cols-vector v.
+    pub fn mul_vec(&self, v: &[S]) -> Vec<S> {
+        debug_assert_eq!(v.len(), self.cols);
+        (0..self.rows())
+            .map(|r| {
+                let (idx, val) = self.row(r);
+                idx.iter()
+                    .zip(val)
+                    .fold(S::zero(), |acc, (&j, &x)| acc + x * v[j])
+            })
+            .collect()
+    }
+
+    /// X W (rows x w.cols) for W with `cols` rows: row r is sum_j X_rj W_j.
+    pub fn mul(&self, w: &Mat<S>) -> Mat<S> {
+        debug_assert_eq!(w.rows, self.cols);
+        let mut out = Mat::zeros(self.rows(), w.cols);
+        for r in 0..self.rows() {
+            let (idx, val) = self.row(r);
+            let o = out.row_mut(r);
+            for (&j, &x) in idx.iter().zip(val) {
+                crate::tensor::axpy(x, w.row(j), o);
+            }
+        }
+        out
+    }
+
+    /// X^T v for a rows-vector v.
+    pub fn t_mul_vec(&self, v: &[S]) -> Vec<S> {
+        debug_assert_eq!(v.len(), self.rows());
+        let mut out = vec![S::zero(); self.cols];
+        for (r, &vr) in v.iter().enumerate() {
+            let (idx, val) = self.row(r);
+            idx.iter().zip(val).for_each(|(&j, &x)| out[j] += x * vr);
+        }
+        out
+    }
+
+    /// `out += X^T D` for D with `rows` rows (out is cols x D.cols): a scatter-add of D's rows.
+    pub fn t_mul_add(&self, d: &Mat<S>, out: &mut Mat<S>) {
+        debug_assert_eq!(
+            (d.rows, out.rows, out.cols),
+            (self.rows(), self.cols, d.cols)
+        );
+        for r in 0..self.rows() {
+            let (idx, val) = self.row(r);
+            for (&j, &x) in idx.iter().zip(val) {
+                crate::tensor::axpy(x, d.row(r), out.row_mut(j));
+            }
+        }
+    }
+}
+
+impl<S: Real> Embedding<S> {
+    /// [`Embedding::table`] with x_cls appended as the last row, stored by its non-zeros, or
+    /// `None` when the rows are denser than [`SPARSE_MAX_FILL`] (learned embeddings, random
+    /// codes). Row `t*vocab + b` holds the non-zeros of `tok[b] + pos[t]`; an entry is stored
+    /// when the sum is non-zero. Cost: one pass over tok, pos and cls (~ T d).
+    pub fn sparse_table_with_cls(&self) -> Option<SparseRows<S>> {
+        let nz = |row: &[S]| -> Vec<usize> {
+            (row.iter().enumerate())
+                .filter(|&(_, v)| *v != S::zero())
+                .map(|(j, _)| j)
+                .collect()
+        };
+        let (v, d, t_len) = (self.vocab(), self.width(), self.context_len());
+        let tok_nz: Vec<Vec<usize>> = (0..v).map(|b| nz(self.tok.row(b))).collect();
+        let pos_nz: Vec<Vec<usize>> = (0..t_len).map(|t| nz(self.pos.row(t))).collect();
+        let cls_nz = nz(&self.cls);
+        let pos_total: usize = pos_nz.iter().map(Vec::len).sum();
+        let tok_total: usize = tok_nz.iter().map(Vec::len).sum();
+        let upper = (v * pos_total + t_len * tok_total + cls_nz.len()) as f64;
+        let n = (t_len * v + 1) as f64;
+        if upper > SPARSE_MAX_FILL * n * d as f64 {
+            return None;
+        }
+        let mut out = SparseRows {
+            cols: d,
+            start: vec![0],
+            idx: Vec::with_capacity(upper as usize),
+            val: Vec::with_capacity(upper as usize),
+        };
+        let mut merged = Vec::new();
+        for (t, p) in pos_nz.iter().enumerate() {
+            for (b, k) in tok_nz.iter().enumerate() {
+                merged.clear();
+                merged.extend(p.iter().chain(k).copied());
+                merged.sort_unstable();
+                merged.dedup();
+                let (tr, pr) = (self.tok.row(b), self.pos.row(t));
+                out.push_row(merged.iter().map(|&j| (j, tr[j] + pr[j])));
+            }
+        }
+        out.push_row(cls_nz.iter().map(|&j| (j, self.cls[j])));
+        Some(out)
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -250,6 +406,58 @@ mod tests {
             let n: f64 = x.row(t).iter().map(|v| v * v).sum();
             assert!((n - 2.0).abs() < 1e-12);
         }
+    }
+
+    #[test]
+    fn sparse_table_is_the_dense_table_and_only_for_sparse_embeddings() {
+        // Reference: Embedding::table plus x_cls, entry by entry. T = 13 is the smallest T whose
+        // one-hot fill, 2 / (T + 3) roughly, is below SPARSE_MAX_FILL; T = 12 stays dense.
+        let dense_small = Embedding::<f64>::fixed_bits(12, Positional::OneHot).unwrap();
+        assert!(dense_small.sparse_table_with_cls().is_none());
+        let e = Embedding::<f64>::fixed_bits(13, Positional::OneHot).unwrap();
+        let sp = e.sparse_table_with_cls().unwrap();
+        let mut dense = e.table();
+        dense.data.extend_from_slice(&e.cls);
+        dense.rows += 1;
+        assert_eq!(sp.to_dense(), dense);
+        // One-hot: two non-zeros per token row (bit and position), one for x_cls.
+        assert_eq!(sp.nnz(), 2 * 2 * 13 + 1);
+        assert_eq!(
+            sp.row(e.table_row(3, 1)),
+            (&[1usize, 5][..], &[1.0, 1.0][..])
+        );
+        assert_eq!(sp.row(2 * 13), (&[15usize][..], &[1.0][..]));
+        // Products against the dense matrix (small integers: exact in f64).
+        let mk = |r, c, f: &dyn Fn(usize, usize) -> f64| Mat::from_fn("m", r, c, f).unwrap();
+        let w = mk(16, 3, &|i, j| (i * 3 + j) as f64 - 7.0);
+        let v: Vec<f64> = (0..16).map(|j| j as f64 - 2.5).collect();
+        let u: Vec<f64> = (0..27).map(|r| (r % 4) as f64 - 1.0).collect();
+        let d = mk(27, 3, &|i, j| (i + 2 * j) as f64 - 4.0);
+        assert_eq!(sp.mul(&w), dense.matmul(&w).unwrap());
+        assert_eq!(
+            sp.mul_vec(&v),
+            dense.matmul(&mk(16, 1, &|i, _| v[i])).unwrap().data
+        );
+        assert_eq!(
+            sp.t_mul_vec(&u),
+            dense
+                .transpose()
+                .matmul(&mk(27, 1, &|i, _| u[i]))
+                .unwrap()
+                .data
+        );
+        let mut acc = mk(16, 3, &|i, j| (i * j) as f64);
+        sp.t_mul_add(&d, &mut acc);
+        let mut expect = dense.transpose().matmul(&d).unwrap();
+        (expect.data.iter_mut().enumerate()).for_each(|(n, x)| *x += ((n / 3) * (n % 3)) as f64);
+        assert_eq!(acc, expect);
+        // Random sign codes and learned embeddings are dense: no sparse table.
+        let e =
+            Embedding::<f64>::fixed_bits(5, Positional::RandomSigns { dim: 4, seed: 1 }).unwrap();
+        assert!(e.sparse_table_with_cls().is_none());
+        let mut rng = <rand_chacha::ChaCha8Rng as rand::SeedableRng>::seed_from_u64(2);
+        let e = Embedding::<f64>::random(2, 6, 4, 1.0, &mut rng).unwrap();
+        assert!(e.sparse_table_with_cls().is_none());
     }
 
     #[test]

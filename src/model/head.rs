@@ -3,14 +3,23 @@
 //! f(X~) = w^T sigma(W_V^T X~^T softmax(X~ Theta z)), Theta = W_K W_Q^T, X~ = [X; x_cls]
 //! (T+1 rows, \[CLS\] last), z = x_cls (docs/derivations.md §1). The bounds see W_Q, W_K only through
 //! Theta; [`ClsHead::theta`] exposes it.
+//!
+//! The token-table path ([`ClsHead::forward_tokens`]) multiplies the table rows (x_t for every
+//! (position, bit), x_cls last) by W_Q, W_K, W_V. For the fixed one-hot embedding (d = T + 3)
+//! these rows have two non-zeros each, so [`TableRows::Sparse`] gathers rows of the weights and
+//! scatter-adds their gradients (cost ~ T r per product) instead of the dense gemms of
+//! [`TableRows::Dense`] (cost ~ T d r = T^2 r), which stay as the reference. Both give the same
+//! forward pass exactly (each sparse row sums its non-zeros; the dense gemm adds exact zeros
+//! between them); the gradients agree to rounding (a bit's column sums T rows in another order).
 
 use crate::error::{Error, Result};
 use crate::model::activation::Activation;
-use crate::model::embedding::{Embedding, TokenBatch};
+use crate::model::embedding::{Embedding, SparseRows, TokenBatch};
 use crate::model::softmax::softmax_in_place;
 use crate::model::table::{self, HeadTable, Mixed, Qkv, QkvGrad};
 use crate::tensor::{Mat, Real, View, check_finite, dot, gemm};
 use rand::{Rng, RngExt};
+use std::sync::Arc;
 
 /// w_q (d x r), w_k (d x r), w_v (d x k), w (k), sigma.
 #[derive(Clone, Debug, PartialEq)]
@@ -31,10 +40,47 @@ pub struct HeadOutput<S> {
     pub attention: Vec<S>,
 }
 
+/// The input rows of the token table: [`Embedding::table`] with x_cls appended last.
+#[derive(Clone, Debug, PartialEq)]
+pub enum TableRows<S> {
+    /// All (T vocab + 1) x d entries; products are gemms.
+    Dense(Mat<S>),
+    /// By non-zeros ([`Embedding::sparse_table_with_cls`]); products are gathers.
+    Sparse(SparseRows<S>),
+}
+
+impl<S: Real> TableRows<S> {
+    /// Sparse when the embedding's rows are sparse (the fixed one-hot embedding), else dense.
+    pub fn of(emb: &Embedding<S>) -> Self {
+        match emb.sparse_table_with_cls() {
+            Some(sp) => TableRows::Sparse(sp),
+            None => TableRows::dense(emb),
+        }
+    }
+    /// Always dense: the reference path.
+    pub fn dense(emb: &Embedding<S>) -> Self {
+        TableRows::Dense(table::table_with_cls(emb))
+    }
+    /// T vocab + 1.
+    pub fn rows(&self) -> usize {
+        match self {
+            TableRows::Dense(m) => m.rows,
+            TableRows::Sparse(s) => s.rows(),
+        }
+    }
+    /// d.
+    pub fn cols(&self) -> usize {
+        match self {
+            TableRows::Dense(m) => m.cols,
+            TableRows::Sparse(s) => s.cols(),
+        }
+    }
+}
+
 /// Everything [`ClsHead::backward_tokens`] needs from [`ClsHead::forward_tokens`].
 #[derive(Clone, Debug)]
 pub struct ClsHeadCache<S> {
-    x_tab: Mat<S>,
+    rows: Arc<TableRows<S>>,
     table: HeadTable<S>,
     mixed: Mixed<S>,
     /// f_i, one per sample.
@@ -199,18 +245,42 @@ impl<S: Real> ClsHead<S> {
         }
     }
 
-    /// Token-table path: predictions f_i for every sequence of the batch (fixed embedding).
+    /// Token-table path: predictions f_i for every sequence of the batch, with the table rows
+    /// of [`TableRows::of`] (sparse for the one-hot embedding). Builds the rows on every call
+    /// (~ T d); a trainer that calls it every step keeps them and uses
+    /// [`ClsHead::forward_rows`].
     pub fn forward_tokens(
         &self,
         emb: &Embedding<S>,
+        batch: &TokenBatch,
+    ) -> Result<ClsHeadCache<S>> {
+        self.forward_rows(emb, &Arc::new(TableRows::of(emb)), batch)
+    }
+
+    /// [`ClsHead::forward_tokens`] with the table rows given: `rows` must be
+    /// [`TableRows::of`] or [`TableRows::dense`] of `emb` (checked by shape only).
+    pub fn forward_rows(
+        &self,
+        emb: &Embedding<S>,
+        rows: &Arc<TableRows<S>>,
         batch: &TokenBatch,
     ) -> Result<ClsHeadCache<S>> {
         emb.check_batch(batch)?;
         if emb.width() != self.width() {
             return Err(Error::shape("embedding width", self.width(), emb.width()));
         }
-        let x_tab = table::table_with_cls(emb);
-        let tab = table::build(&x_tab, self.qkv());
+        let n = emb.context_len() * emb.vocab() + 1;
+        if rows.rows() != n || rows.cols() != self.width() {
+            return Err(Error::shape(
+                "table rows",
+                format!("{n} x {}", self.width()),
+                format!("{} x {}", rows.rows(), rows.cols()),
+            ));
+        }
+        let tab = match &**rows {
+            TableRows::Dense(x_tab) => table::build(x_tab, self.qkv()),
+            TableRows::Sparse(sp) => self.build_sparse(sp),
+        };
         let mixed = table::mix(&tab, emb.vocab(), batch);
         let k = self.value_dim();
         let predictions = (0..batch.num_samples())
@@ -222,11 +292,31 @@ impl<S: Real> ClsHead<S> {
             })
             .collect();
         Ok(ClsHeadCache {
-            x_tab,
+            rows: Arc::clone(rows),
             table: tab,
             mixed,
             predictions,
         })
+    }
+
+    /// `table::build` on sparse rows: the same quantities, gathered.
+    fn build_sparse(&self, sp: &SparseRows<S>) -> HeadTable<S> {
+        let (cls_idx, cls_val) = sp.row(sp.rows() - 1);
+        let mut q = vec![S::zero(); self.rank()];
+        for (&j, &x) in cls_idx.iter().zip(cls_val) {
+            crate::tensor::axpy(x, self.w_q.row(j), &mut q);
+        }
+        let mut theta_z = vec![S::zero(); self.width()];
+        gemm(
+            S::one(),
+            self.w_k.view(),
+            View::col(&q),
+            S::zero(),
+            &mut theta_z,
+        );
+        let scores = sp.mul_vec(&theta_z);
+        let values = sp.mul(&self.w_v);
+        HeadTable::from_parts(q, theta_z, scores, values)
     }
 
     /// Gradient of sum_i L_i(f_i) w.r.t. w_q, w_k, w_v, w, given `dl_df[i] = dL_i/df_i`.
@@ -253,23 +343,66 @@ impl<S: Real> ClsHead<S> {
                 dm[j] = g * self.w[j] * self.activation.derivative(m[j]);
             }
         }
-        let g = QkvGrad {
-            w_q: &mut grad.w_q,
-            w_k: &mut grad.w_k,
-            w_v: &mut grad.w_v,
-        };
-        table::backward(
-            &cache.x_tab,
-            self.qkv(),
-            &cache.table,
-            emb.vocab(),
-            batch,
-            &cache.mixed,
-            &d_mixed,
-            g,
-            None,
-        );
+        match &*cache.rows {
+            TableRows::Dense(x_tab) => {
+                let g = QkvGrad {
+                    w_q: &mut grad.w_q,
+                    w_k: &mut grad.w_k,
+                    w_v: &mut grad.w_v,
+                };
+                table::backward(
+                    x_tab,
+                    self.qkv(),
+                    &cache.table,
+                    emb.vocab(),
+                    batch,
+                    &cache.mixed,
+                    &d_mixed,
+                    g,
+                    None,
+                );
+            }
+            TableRows::Sparse(sp) => {
+                let tg =
+                    table::mix_backward(&cache.table, emb.vocab(), batch, &cache.mixed, &d_mixed);
+                self.build_sparse_backward(sp, &cache.table, &tg.d_scores, &tg.d_values, &mut grad);
+            }
+        }
         Ok(grad)
+    }
+
+    /// Backward of [`ClsHead::build_sparse`], the same steps as `table::backward` after the
+    /// mix: dW_V += X^T dV, d(Theta z) = X^T d_scores, dW_K += d(Theta z) q^T,
+    /// dq = W_K^T d(Theta z), dW_Q += x_cls dq^T.
+    fn build_sparse_backward(
+        &self,
+        sp: &SparseRows<S>,
+        tab: &HeadTable<S>,
+        d_scores: &[S],
+        d_values: &Mat<S>,
+        grad: &mut ClsHead<S>,
+    ) {
+        sp.t_mul_add(d_values, &mut grad.w_v);
+        let d_theta_z = sp.t_mul_vec(d_scores);
+        gemm(
+            S::one(),
+            View::col(&d_theta_z),
+            View::row(tab.q()),
+            S::one(),
+            &mut grad.w_k.data,
+        );
+        let mut dq = vec![S::zero(); self.rank()];
+        gemm(
+            S::one(),
+            self.w_k.t(),
+            View::col(&d_theta_z),
+            S::zero(),
+            &mut dq,
+        );
+        let (cls_idx, cls_val) = sp.row(sp.rows() - 1);
+        for (&j, &x) in cls_idx.iter().zip(cls_val) {
+            crate::tensor::axpy(x, &dq, grad.w_q.row_mut(j));
+        }
     }
 
     /// Same shapes, all zeros.
@@ -302,5 +435,117 @@ impl<S: Real> crate::optim::Parameters<S> for ClsHead<S> {
     }
     fn zeros_like(&self) -> Self {
         ClsHead::zeros_like(self)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::model::Positional;
+    use crate::optim::Parameters;
+    use rand::SeedableRng;
+    use rand_chacha::ChaCha8Rng;
+
+    fn setup<S: Real>(t: usize, m: usize, seed: u64) -> (Embedding<S>, ClsHead<S>, TokenBatch) {
+        let mut r = ChaCha8Rng::seed_from_u64(seed);
+        let emb = Embedding::<S>::fixed_bits(t, Positional::OneHot).unwrap();
+        let head = ClsHead::random(emb.width(), 3, 4, Activation::Tanh, 4.0, &mut r).unwrap();
+        let tokens = (0..t * m).map(|_| r.random_range(0..2u8)).collect();
+        (emb, head, TokenBatch::new(t, tokens).unwrap())
+    }
+
+    /// dL/df_i of the smooth loss L = sum_i (c_i f_i + f_i^2 / 2), c_i = 0.7 - 0.3 i.
+    fn dl_df<S: Real>(preds: &[S]) -> Vec<S> {
+        (preds.iter().enumerate())
+            .map(|(i, &f)| S::from_f64(0.7 - 0.3 * i as f64) + f)
+            .collect()
+    }
+
+    fn grads<S: Real>(
+        head: &ClsHead<S>,
+        emb: &Embedding<S>,
+        rows: TableRows<S>,
+        batch: &TokenBatch,
+    ) -> (ClsHeadCache<S>, ClsHead<S>) {
+        let cache = head.forward_rows(emb, &Arc::new(rows), batch).unwrap();
+        let g = dl_df(&cache.predictions);
+        let grad = head.backward_tokens(emb, batch, &cache, &g).unwrap();
+        (cache, grad)
+    }
+
+    #[test]
+    fn sparse_rows_give_the_dense_forward_exactly_and_its_gradients_to_rounding() {
+        // Reference: the dense gemm path (TableRows::dense). The forward pass is bit-identical
+        // in f64 and f32: each sparse product sums the same two non-zero terms the gemm sums
+        // between exact zeros. Gradients: a bit's column of X^T D sums T rows in another order,
+        // so they agree to rounding: |diff| <= T eps * sum |terms| is below 1e-13 relative in
+        // f64 at T = 37 and below 1e-5 in f32.
+        fn case<S: Real>(tol: f64) {
+            let (emb, head, batch) = setup::<S>(37, 11, 5);
+            assert!(matches!(TableRows::of(&emb), TableRows::Sparse(_)));
+            let (cs, gs) = grads(&head, &emb, TableRows::of(&emb), &batch);
+            let (cd, gd) = grads(&head, &emb, TableRows::dense(&emb), &batch);
+            assert_eq!(cs.predictions, cd.predictions);
+            assert_eq!(cs.mixed.attention, cd.mixed.attention);
+            for ((name, a), b) in head.names().iter().zip(gs.tensors()).zip(gd.tensors()) {
+                let scale = b.iter().map(|x| x.as_f64().abs()).fold(0.0, f64::max);
+                assert!(scale > 1e-3, "{name}: gradient too small to compare");
+                for (x, y) in a.iter().zip(b) {
+                    let d = (x.as_f64() - y.as_f64()).abs();
+                    assert!(d <= tol * scale, "{name}: {x:?} vs {y:?}");
+                }
+            }
+        }
+        case::<f64>(1e-13);
+        case::<f32>(1e-5);
+    }
+
+    #[test]
+    fn both_paths_match_finite_differences() {
+        // Central differences, h = 1e-5, relative l2 error per tensor < 1e-6 (the rule of
+        // model/tests.rs), for the dense reference and the sparse rows. T = 14 is sparse under
+        // SPARSE_MAX_FILL (fill 2/17), checked below, so both paths really run.
+        let (emb, head, batch) = setup::<f64>(14, 5, 2);
+        for rows in [TableRows::dense(&emb), TableRows::of(&emb)] {
+            let sparse = matches!(rows, TableRows::Sparse(_));
+            let rows = Arc::new(rows);
+            let value = |h: &ClsHead<f64>| -> f64 {
+                let p = h.forward_rows(&emb, &rows, &batch).unwrap().predictions;
+                (p.iter().enumerate())
+                    .map(|(i, f)| (0.7 - 0.3 * i as f64) * f + 0.5 * f * f)
+                    .sum()
+            };
+            let cache = head.forward_rows(&emb, &rows, &batch).unwrap();
+            let g = dl_df(&cache.predictions);
+            let grad = head.backward_tokens(&emb, &batch, &cache, &g).unwrap();
+            for (j, name) in head.names().iter().enumerate() {
+                let (mut diff2, mut norm2) = (0.0, 0.0);
+                for (e, &a) in grad.tensors()[j].iter().enumerate() {
+                    let mut p = head.clone();
+                    p.tensors_mut()[j][e] += 1e-5;
+                    let up = value(&p);
+                    p.tensors_mut()[j][e] -= 2e-5;
+                    let fd = (up - value(&p)) / 2e-5;
+                    diff2 += (fd - a).powi(2);
+                    norm2 += fd * fd;
+                }
+                assert!(norm2.sqrt() > 1e-4, "{name}: gradient too small to test");
+                assert!(
+                    diff2.sqrt() < 1e-6 * norm2.sqrt(),
+                    "{name} (sparse: {sparse})"
+                );
+            }
+        }
+        assert!(matches!(TableRows::of(&emb), TableRows::Sparse(_)));
+    }
+
+    #[test]
+    fn rows_of_another_embedding_are_refused() {
+        let (emb, head, batch) = setup::<f64>(6, 2, 3);
+        let other = Embedding::<f64>::fixed_bits(5, Positional::OneHot).unwrap();
+        let e = head
+            .forward_rows(&emb, &Arc::new(TableRows::of(&other)), &batch)
+            .unwrap_err();
+        assert!(e.to_string().contains("table rows"), "{e}");
     }
 }

@@ -25,7 +25,7 @@ fn random_table(r: &mut ChaCha8Rng, t_len: usize, k: usize, gap: Option<f64>) ->
     }
     scores[2 * t_len] = r.random::<f64>();
     let values = Mat::from_fn("v", 2 * t_len + 1, k, |_, _| 2.0 * r.random::<f64>() - 1.0).unwrap();
-    HeadTable::from_parts(scores, values)
+    HeadTable::from_parts(Vec::new(), Vec::new(), scores, values)
 }
 
 fn max_abs_diff(a: &[f64], b: &[f64]) -> f64 {

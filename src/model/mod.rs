@@ -31,11 +31,11 @@ pub(crate) mod tests;
 pub use activation::Activation;
 pub use block::{Block, HeadParams, Mlp};
 pub use block::{project_rows, project_rows_backward};
-pub use cls_path::{ClsCache, MixKernel};
 #[cfg(test)]
 pub(crate) use cls_path::with_mix_kernel;
-pub use embedding::{Embedding, Positional, TokenBatch};
-pub use head::{ClsHead, ClsHeadCache, HeadOutput};
+pub use cls_path::{ClsCache, MixKernel};
+pub use embedding::{Embedding, Positional, SPARSE_MAX_FILL, SparseRows, TokenBatch};
+pub use head::{ClsHead, ClsHeadCache, HeadOutput, TableRows};
 pub use layernorm::{LAYER_NORM_EPS, LayerNorm};
 pub use protocol::{
     DropoutMasks, MAX_SCORE_GAP, MixPath, PROTOCOL_ACTIVATION, ProtocolCache, ProtocolConfig,

@@ -117,12 +117,13 @@ pub(crate) fn mix<S: Real>(table: &HeadTable<S>, vocab: usize, batch: &TokenBatc
 }
 
 impl<S: Real> HeadTable<S> {
-    /// A table from given scores and values (tests of the mixing kernels on arbitrary tables).
-    #[cfg(test)]
-    pub(crate) fn from_parts(scores: Vec<S>, values: Mat<S>) -> Self {
+    /// A table whose products were computed by the caller (the sparse one-hot rows of
+    /// `ClsHead`): q = W_Q^T x_cls, Theta z = W_K q, the scores and values of every table row
+    /// with the \[CLS\] row last, exactly as [`build`] lays them out.
+    pub(crate) fn from_parts(q: Vec<S>, theta_z: Vec<S>, scores: Vec<S>, values: Mat<S>) -> Self {
         HeadTable {
-            q: Vec::new(),
-            theta_z: Vec::new(),
+            q,
+            theta_z,
             scores,
             values,
         }
@@ -134,6 +135,11 @@ impl<S: Real> HeadTable<S> {
             scores: &self.scores,
             values: &self.values,
         }
+    }
+
+    /// q = W_Q^T x_cls.
+    pub(crate) fn q(&self) -> &[S] {
+        &self.q
     }
 }
 

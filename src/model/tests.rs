@@ -11,7 +11,12 @@ fn rng(seed: u64) -> ChaCha8Rng {
     ChaCha8Rng::seed_from_u64(seed)
 }
 
-pub(crate) fn random_batch(r: &mut ChaCha8Rng, context_len: usize, m: usize, vocab: u8) -> TokenBatch {
+pub(crate) fn random_batch(
+    r: &mut ChaCha8Rng,
+    context_len: usize,
+    m: usize,
+    vocab: u8,
+) -> TokenBatch {
     TokenBatch::new(
         context_len,
         (0..context_len * m)

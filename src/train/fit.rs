@@ -5,11 +5,12 @@ use super::loss::Loss;
 use super::projection::{project_head, project_transformer};
 use crate::config::{NormBall, OptimizerName, StopRule, TrainConfig};
 use crate::error::{Error, Result};
-use crate::model::{ClsHead, Embedding, TokenBatch, Transformer};
+use crate::model::{ClsHead, Embedding, TableRows, TokenBatch, Transformer};
 use crate::optim::{Adam, Objective, Optimizer, Parameters, Projection, Sgd, minimize};
 use crate::tasks::{Dataset, Task};
 use rand::RngExt;
 use rand_chacha::ChaCha8Rng;
+use std::sync::Arc;
 use std::time::Instant;
 
 /// A model the loop can train: f32 parameters, predictions on a token batch, the gradient of
@@ -28,11 +29,44 @@ pub trait Trainable: Parameters<f32> + Sized {
 }
 
 /// The theory's class: a [`ClsHead`] on the fixed embedding of docs/constructions.md. Only the head's
-/// weights are parameters; the embedding is carried along, never trained.
+/// weights are parameters; the embedding is carried along, never trained, with its token-table
+/// rows built once ([`TableRows::of`]: sparse for one-hot positions), so a step costs ~ T r
+/// for the table products instead of ~ T^2 r. Build it with [`FixedEmbeddingHead::new`]; the
+/// rows are those of `embedding` as given there (do not replace the embedding afterwards).
+/// The embedding and its rows are shared ([`Arc`]): a gradient buffer (`zeros_like`) does not
+/// copy the T x d positional table.
 #[derive(Debug, Clone, PartialEq)]
 pub struct FixedEmbeddingHead {
     pub head: ClsHead<f32>,
-    pub embedding: Embedding<f32>,
+    pub embedding: Arc<Embedding<f32>>,
+    rows: Arc<TableRows<f32>>,
+}
+
+impl FixedEmbeddingHead {
+    /// The head on `embedding`, with the table rows of [`TableRows::of`].
+    pub fn new(head: ClsHead<f32>, embedding: Embedding<f32>) -> Self {
+        let rows = Arc::new(TableRows::of(&embedding));
+        FixedEmbeddingHead {
+            head,
+            embedding: Arc::new(embedding),
+            rows,
+        }
+    }
+
+    /// The same with the dense table rows (the reference path, for checks and benchmarks).
+    pub fn with_dense_rows(head: ClsHead<f32>, embedding: Embedding<f32>) -> Self {
+        let rows = Arc::new(TableRows::dense(&embedding));
+        FixedEmbeddingHead {
+            head,
+            embedding: Arc::new(embedding),
+            rows,
+        }
+    }
+
+    /// The table rows every step uses.
+    pub fn rows(&self) -> &TableRows<f32> {
+        &self.rows
+    }
 }
 
 impl Parameters<f32> for FixedEmbeddingHead {
@@ -48,7 +82,8 @@ impl Parameters<f32> for FixedEmbeddingHead {
     fn zeros_like(&self) -> Self {
         FixedEmbeddingHead {
             head: self.head.zeros_like(),
-            embedding: self.embedding.clone(),
+            embedding: Arc::clone(&self.embedding),
+            rows: Arc::clone(&self.rows),
         }
     }
 }
@@ -57,7 +92,7 @@ impl Trainable for FixedEmbeddingHead {
     fn predict(&self, batch: &TokenBatch) -> Result<Vec<f32>> {
         Ok(self
             .head
-            .forward_tokens(&self.embedding, batch)?
+            .forward_rows(&self.embedding, &self.rows, batch)?
             .predictions)
     }
     fn predict_and_grad(
@@ -66,7 +101,7 @@ impl Trainable for FixedEmbeddingHead {
         dloss: &mut dyn FnMut(usize, f32) -> f32,
         grad: &mut Self,
     ) -> Result<Vec<f32>> {
-        let cache = self.head.forward_tokens(&self.embedding, batch)?;
+        let cache = self.head.forward_rows(&self.embedding, &self.rows, batch)?;
         let dl: Vec<f32> = (cache.predictions.iter().enumerate())
             .map(|(i, &f)| dloss(i, f))
             .collect();

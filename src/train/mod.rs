@@ -212,7 +212,7 @@ pub fn init_model(cell: &CellConfig, rng: &mut ChaCha8Rng) -> Result<TrainedMode
                 tc.init_scale,
                 rng,
             )?;
-            TrainedModel::ClsHead(FixedEmbeddingHead { head, embedding })
+            TrainedModel::ClsHead(FixedEmbeddingHead::new(head, embedding))
         }
         ModelKind::Transformer => TrainedModel::Transformer(Transformer::random(
             &TransformerConfig {
