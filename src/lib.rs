@@ -31,7 +31,8 @@ pub mod capacity;
 pub mod certify;
 #[cfg(feature = "store")]
 pub mod config;
-#[cfg(feature = "experiments")]
+// Under `train`: the radius rule of `train::projection` reads the construction's norms.
+#[cfg(feature = "train")]
 pub mod construct;
 #[cfg(feature = "experiments")]
 pub mod experiments;

@@ -134,6 +134,70 @@ impl NormBall {
     }
 }
 
+/// How the radii of the norm ball are set before training (docs/experiments.md, "Radius rule").
+/// Written as a string: `"fixed"` (the default) or `"construction:<multiple>"`.
+#[derive(Debug, Clone, Copy, PartialEq, Default, Deserialize)]
+#[serde(try_from = "String")]
+pub enum RadiusRule {
+    /// `norm_ball` as written (`None`: unconstrained). Left out of the canonical JSON, so cells
+    /// hashed before this field existed keep their hashes.
+    #[default]
+    Fixed,
+    /// Every radius is `multiple` times the corresponding norm of the explicit one-hot head
+    /// for the cell's task, sparsity and context length (`construct::standard::construction`:
+    /// `||Theta||_F`, `||W_V||_2`, `||W_V||_{2,1}`, `||w||_2`). Model `cls_head` only;
+    /// `norm_ball` must then be unset.
+    Construction { multiple: f64 },
+}
+
+impl RadiusRule {
+    pub fn is_default(&self) -> bool {
+        *self == RadiusRule::default()
+    }
+    const ALLOWED: &'static str =
+        "\"fixed\" or \"construction:<multiple>\" with a finite multiple > 0";
+}
+
+impl std::str::FromStr for RadiusRule {
+    type Err = Error;
+    fn from_str(s: &str) -> Result<Self> {
+        let bad = || Error::invalid("train.radius_rule", s, RadiusRule::ALLOWED);
+        if s == "fixed" {
+            return Ok(RadiusRule::Fixed);
+        }
+        let multiple: f64 = s
+            .strip_prefix("construction:")
+            .and_then(|m| m.trim().parse().ok())
+            .ok_or_else(bad)?;
+        if !(multiple.is_finite() && multiple > 0.0) {
+            return Err(bad());
+        }
+        Ok(RadiusRule::Construction { multiple })
+    }
+}
+
+impl TryFrom<String> for RadiusRule {
+    type Error = Error;
+    fn try_from(s: String) -> Result<Self> {
+        s.parse()
+    }
+}
+
+impl std::fmt::Display for RadiusRule {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            RadiusRule::Fixed => f.write_str("fixed"),
+            RadiusRule::Construction { multiple } => write!(f, "construction:{multiple}"),
+        }
+    }
+}
+
+impl Serialize for RadiusRule {
+    fn serialize<S: Serializer>(&self, s: S) -> std::result::Result<S::Ok, S::Error> {
+        s.serialize_str(&self.to_string())
+    }
+}
+
 /// Training hyper-parameters; every field has a default so a config may omit `[train]`.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
@@ -184,6 +248,10 @@ pub struct TrainConfig {
     /// the hash when 0.
     #[serde(skip_serializing_if = "protocol::is_zero")]
     pub dropout: f64,
+    /// How the norm ball's radii are set before training ([`RadiusRule`]); omitted from the
+    /// hash when default (`fixed`: `norm_ball` as written).
+    #[serde(skip_serializing_if = "RadiusRule::is_default")]
+    pub radius_rule: RadiusRule,
 }
 
 impl Default for TrainConfig {
@@ -210,6 +278,7 @@ impl Default for TrainConfig {
             population_samples: 20_000,
             stop: StopRule::Target,
             dropout: 0.0,
+            radius_rule: RadiusRule::Fixed,
         }
     }
 }
@@ -235,6 +304,19 @@ impl TrainConfig {
         check::non_negative("train.weight_decay", self.weight_decay)?;
         if let Some(ball) = &self.norm_ball {
             ball.validate()?;
+        }
+        if let RadiusRule::Construction { multiple } = self.radius_rule {
+            check::positive("train.radius_rule multiple", multiple)?;
+            if self.norm_ball.is_some() {
+                return Err(Error::invalid(
+                    "train.norm_ball",
+                    "a ball",
+                    format!(
+                        "unset when train.radius_rule = {} sets the radii",
+                        self.radius_rule
+                    ),
+                ));
+            }
         }
         check::non_negative("train.target_loss", self.target_loss)?;
         check::at_least("train.population_samples", self.population_samples, 1)?;
@@ -369,6 +451,16 @@ impl CellConfig {
         check::at_least("num_samples", self.num_samples, 1)?;
         self.train.validate()?;
         protocol::check_model_fields(self.model, &self.train)?;
+        if !self.train.radius_rule.is_default() && self.model != ModelKind::ClsHead {
+            return Err(Error::invalid(
+                "train.radius_rule",
+                self.train.radius_rule,
+                format!(
+                    "fixed (the construction rule is for model = cls_head, not {})",
+                    self.model.name()
+                ),
+            ));
+        }
         let shape = self.train_shape();
         let what = format!(
             "{} (context_len = {}, {} model)",

@@ -169,3 +169,55 @@ fn stop_rule_parses_and_only_a_non_default_rule_is_hashed() {
         SweepConfig::from_toml(&format!("{VALID}[train]\nstop = \"early\"\n"), "t").unwrap_err();
     assert!(e.to_string().contains("train.stop"), "{e}");
 }
+
+#[test]
+fn radius_rule_parses_hashes_only_when_set_and_names_bad_values() {
+    // Default: absent from the canonical JSON (the pinned JSON above has no radius_rule).
+    let config = SweepConfig::from_toml(VALID, "test.toml").unwrap();
+    let (json, _) = canonical_hash(&config.cells()[0]).unwrap();
+    assert!(!json.contains("radius_rule"), "{json}");
+    let text = VALID.replace(
+        "seed = 7",
+        "seed = 7\n[train]\nradius_rule = \"construction:2.5\"",
+    );
+    let config = SweepConfig::from_toml(&text, "test.toml").unwrap();
+    assert_eq!(
+        config.train.radius_rule,
+        RadiusRule::Construction { multiple: 2.5 }
+    );
+    let (json, _) = canonical_hash(&config.cells()[0]).unwrap();
+    assert!(
+        json.contains(r#""radius_rule":"construction:2.5""#),
+        "{json}"
+    );
+    for bad in [
+        "construction",
+        "construction:0",
+        "construction:-1",
+        "construction:inf",
+        "ball",
+    ] {
+        let text = VALID.replace(
+            "seed = 7",
+            &format!("seed = 7\n[train]\nradius_rule = \"{bad}\""),
+        );
+        let err = SweepConfig::from_toml(&text, "test.toml")
+            .unwrap_err()
+            .to_string();
+        assert!(
+            err.contains("train.radius_rule") && err.contains(bad),
+            "{bad}: {err}"
+        );
+    }
+    // The rule sets the radii: an explicit ball beside it is refused, and so is another model.
+    let text = VALID.replace(
+        "seed = 7",
+        "seed = 7\n[train]\nradius_rule = \"construction:2\"\nnorm_ball = { b_qk = 1.0, b_v = 1.0, b_v21 = 1.0, b_w = 1.0 }",
+    );
+    assert_eq!(invalid_field(&text).0, "train.norm_ball");
+    let text = with("model = \"cls_head\"", "model = \"transformer\"").replace(
+        "seed = 7",
+        "seed = 7\n[train]\nradius_rule = \"construction:2\"",
+    );
+    assert_eq!(invalid_field(&text).0, "train.radius_rule");
+}

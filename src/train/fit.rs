@@ -373,6 +373,14 @@ pub fn train_loop<P: Trainable>(
             ));
         }
     };
+    if !cfg.radius_rule.is_default() {
+        return Err(Error::invalid(
+            "train.radius_rule",
+            cfg.radius_rule,
+            "fixed here: train_cell resolves the rule into norm_ball \
+             (train::projection::resolve_ball) before training",
+        ));
+    }
     let mut optimizer = match cfg.optimizer {
         OptimizerName::Adam => AnyOptimizer::Adam(Adam::new(cfg.learning_rate)?),
         OptimizerName::Sgd => AnyOptimizer::Sgd(Sgd::new(cfg.learning_rate, cfg.momentum)?),

@@ -39,7 +39,7 @@ pub use measure::{
 };
 pub use protocol::{PROTOCOL_INIT_STD, ProtocolTrainee, protocol_norms};
 
-use crate::config::{CellConfig, ModelKind, TrainConfig};
+use crate::config::{CellConfig, ModelKind, RadiusRule, TrainConfig};
 use crate::error::Result;
 use crate::model::{
     Activation, ClsHead, Embedding, Positional, TokenBatch, Transformer, TransformerConfig,
@@ -245,7 +245,13 @@ pub fn train_cell(cell: &CellConfig, seed: u64) -> Result<Trained> {
         data: &data,
         order_rng,
     };
-    let run = model.train(batches, &cell.train)?;
+    // The radius rule is resolved here, from the cell alone, before any step.
+    let train = TrainConfig {
+        norm_ball: projection::resolve_ball(cell)?,
+        radius_rule: RadiusRule::Fixed,
+        ..cell.train.clone()
+    };
+    let run = model.train(batches, &train)?;
     let loss = Loss::from_config(cell.train.loss, cell.train.gamma);
     let report = measure(cell, &task, &data, &model, loss, run, &mut rng)?;
     Ok(Trained {

@@ -15,7 +15,7 @@
 //! this way, plus the read-out; `W_C`, the MLP and the learned embeddings are not (their norms
 //! are measured and reported instead).
 
-use crate::config::NormBall;
+use crate::config::{CellConfig, NormBall, RadiusRule};
 use crate::error::Result;
 use crate::model::{ClsHead, Transformer};
 use crate::tensor::{Mat, Real};
@@ -58,6 +58,35 @@ fn project_qkv<S: Real>(ball: &NormBall, w_q: &mut Mat<S>, w_k: &mut Mat<S>, w_v
 fn project_w<S: Real>(ball: &NormBall, w: &mut [S]) {
     if let Some(c) = factor(&[(ball.b_w, l2(w))]) {
         scale(w, c);
+    }
+}
+
+/// The ball a trial of `cell` trains in, fixed before training from the cell alone
+/// (docs/experiments.md, "Radius rule"): `train.norm_ball` under [`RadiusRule::Fixed`];
+/// under `construction:c`, c times each norm of the explicit one-hot head for the cell's task,
+/// sparsity and context length (`construct::standard::construction`, its `eta0_for`):
+/// `b_qk = c ||Theta*||_F`, `b_v = c ||W_V*||_2`, `b_v21 = c ||W_V*||_{2,1}`, `b_w = c ||w*||_2`.
+/// For 3-sparse AND `||Theta*||_F = sqrt(3) R` with `R = ln((T - 2) 0.95 / (3 0.05))`, so the
+/// attention radius grows like ln T while the others stay near constant in T.
+pub fn resolve_ball(cell: &CellConfig) -> Result<Option<NormBall>> {
+    match cell.train.radius_rule {
+        RadiusRule::Fixed => Ok(cell.train.norm_ball),
+        RadiusRule::Construction { multiple } => {
+            let c = crate::construct::standard::construction(
+                cell.task_kind()?,
+                cell.sparsity,
+                cell.context_len,
+            )?
+            .norms()?;
+            let ball = NormBall {
+                b_qk: multiple * c.theta_frobenius,
+                b_v: multiple * c.w_v_spectral,
+                b_v21: multiple * c.w_v_21,
+                b_w: multiple * c.w_2,
+            };
+            ball.validate()?;
+            Ok(Some(ball))
+        }
     }
 }
 
@@ -122,5 +151,54 @@ mod tests {
         let before = h.clone();
         project_head(&ball, &mut h).unwrap();
         assert_eq!(before, h);
+    }
+
+    #[test]
+    fn radius_rule_is_the_construction_times_the_multiple_and_binds_in_training() {
+        use crate::config::{ModelKind, TaskName, TrainConfig};
+        // Reference: construct::standard::and_norms, the construction's own measurement.
+        let mut cell = CellConfig {
+            task: TaskName::And,
+            truth_table: None,
+            sparsity: 3,
+            context_len: 16,
+            num_samples: 32,
+            model: ModelKind::ClsHead,
+            train: TrainConfig {
+                steps: 20,
+                batch_size: 32,
+                init_scale: 50.0,
+                radius_rule: RadiusRule::Construction { multiple: 2.0 },
+                ..TrainConfig::default()
+            },
+            seed: 1,
+        };
+        let c = crate::construct::standard::and_norms(3, 16).unwrap();
+        let ball = resolve_ball(&cell).unwrap().unwrap();
+        assert_eq!(ball.b_qk, 2.0 * c.theta_frobenius);
+        assert_eq!(ball.b_v, 2.0 * c.w_v_spectral);
+        assert_eq!(ball.b_v21, 2.0 * c.w_v_21);
+        assert_eq!(ball.b_w, 2.0 * c.w_2);
+        // ||Theta*||_F = sqrt(s) R, R = ln((T - s + 1)(1 - eta0) / (s eta0)) (docs/constructions.md).
+        let r = (14.0 * 0.95 / (3.0 * 0.05f64)).ln();
+        assert!((c.theta_frobenius - 3f64.sqrt() * r).abs() < 1e-9);
+        // The trial trains inside that ball: init_scale 50 starts far outside it.
+        let trained = crate::train::train_cell(&cell, 4).unwrap();
+        let h = &trained.report.norms.heads[0];
+        assert!(
+            h.theta_fro <= ball.b_qk * (1.0 + 1e-6),
+            "{} > {}",
+            h.theta_fro,
+            ball.b_qk
+        );
+        assert!(h.w_v_spectral <= ball.b_v * (1.0 + 1e-6));
+        assert!(trained.report.norms.w_l2 <= ball.b_w * (1.0 + 1e-6));
+        cell.train.radius_rule = RadiusRule::Fixed;
+        let free = crate::train::train_cell(&cell, 4).unwrap();
+        assert!(
+            free.report.norms.heads[0].theta_fro > ball.b_qk,
+            "the check above could not fail"
+        );
+        assert_eq!(resolve_ball(&cell).unwrap(), None);
     }
 }
