@@ -54,6 +54,8 @@ fn steps(t: usize, m: usize, reps: usize, path: MixPath) -> [f64; 5] {
         let cache = model
             .forward_with(&batch, Some(masks), path)
             .expect("forward");
+        // The synthetic dL/df grows the weights without bound; over these few steps the
+        // score gap stays below MAX_SCORE_GAP, so Auto is the table mix throughout.
         assert_eq!(cache.used_tables(), path == MixPath::Auto);
         let c2 = Instant::now();
         let dl: Vec<f32> = cache.predictions.iter().map(|f| 0.5 - 0.1 * f).collect();
@@ -85,8 +87,8 @@ fn main() {
     }
     let mut table_ms = vec![];
     for (t, m, reps, gather_reps) in [
-        (100usize, 50usize, 2000usize, 500usize),
-        (1000, 300, 100, 10),
+        (100usize, 50usize, 200usize, 50usize),
+        (1000, 300, 50, 3),
     ] {
         for (path, reps) in [(MixPath::Auto, reps), (MixPath::Gather, gather_reps)] {
             let [s, mk, f, b, c] = steps(t, m, reps, path);
