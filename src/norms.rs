@@ -342,14 +342,48 @@ pub fn theta_norms(w_q: &DMatrix<f64>, w_k: &DMatrix<f64>) -> Result<ThetaNorms>
         )?;
         return Ok(zero);
     }
-    let t = theta(&(w_q / sq), &(w_k / sk))?;
+    let (wq, wk) = (w_q / sq, w_k / sk);
     // Multiplying back may overflow only if the true norm is out of f64 range: then an error.
     let scaled = |x: f64, what: &str| finite_result(what, x * sq * sk);
+    if wq.ncols() == wk.ncols()
+        && wq.ncols() < wq.nrows().min(wk.nrows())
+        && wq.nrows() * wk.nrows() > FORM_THETA_MAX_ENTRIES
+    {
+        return theta_norms_factored(&wq, &wk, scaled);
+    }
+    let t = theta(&wq, &wk)?;
     Ok(ThetaNorms {
         two_one: scaled(norm_21(&t)?, "||Theta||_{2,1}")?,
         two_one_transposed: scaled(norm_21(&t.transpose())?, "||Theta^T||_{2,1}")?,
         spectral: scaled(spectral_svd(&t)?, "||Theta||_2")?,
         frobenius: scaled(frobenius(&t)?, "||Theta||_F")?,
+    })
+}
+
+/// Up to this many entries [`theta_norms`] forms Theta and takes its SVD (the reference route,
+/// cheap there); above it, with r < d, it uses [`theta_norms_factored`].
+const FORM_THETA_MAX_ENTRIES: usize = 1 << 16;
+
+/// [`theta_norms`] when Theta = `W_K W_Q^T` (d_k x d_q) has rank at most r < d, without forming
+/// it (the theory head's one-hot embedding has d = T + 3, so Theta would be 1e8 entries at
+/// T = 1e4 and its SVD the whole cost of a trial). With thin QR factors `W_K = Q_K R_K`,
+/// `W_Q = Q_Q R_Q` (orthonormal columns, R r x r): Theta = Q_K (R_K R_Q^T) Q_Q^T, so
+/// `||Theta||_2` and `||Theta||_F` are those of the r x r matrix `R_K R_Q^T`; column j of Theta is
+/// `Q_K R_K W_Q[j, :]^T`, so `||Theta||_{2,1}` = `||R_K W_Q^T||_{2,1}`, and likewise
+/// `||Theta^T||_{2,1}` = `||R_Q W_K^T||_{2,1}`. Exact identities; equal to the dense route to
+/// rounding (tested). `wq`, `wk` are already scaled; `scaled` restores the scale.
+fn theta_norms_factored(
+    wq: &DMatrix<f64>,
+    wk: &DMatrix<f64>,
+    scaled: impl Fn(f64, &str) -> Result<f64>,
+) -> Result<ThetaNorms> {
+    let (r_q, r_k) = (wq.clone().qr().r(), wk.clone().qr().r());
+    let core = &r_k * r_q.transpose();
+    Ok(ThetaNorms {
+        two_one: scaled(norm_21(&(&r_k * wq.transpose()))?, "||Theta||_{2,1}")?,
+        two_one_transposed: scaled(norm_21(&(&r_q * wk.transpose()))?, "||Theta^T||_{2,1}")?,
+        spectral: scaled(spectral_svd(&core)?, "||Theta||_2")?,
+        frobenius: scaled(frobenius(&core)?, "||Theta||_F")?,
     })
 }
 

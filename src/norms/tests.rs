@@ -305,3 +305,30 @@ fn theta_norms_hand_example_and_orientation() {
         Err(Error::ShapeMismatch { .. })
     ));
 }
+
+#[test]
+fn theta_norms_of_tall_factors_equal_the_dense_theta_norms() {
+    // Reference: the norms of the formed Theta = W_K W_Q^T (dense SVD, column sums), against
+    // the factored route theta_norms takes when r < d (docs: exact identities via thin QR).
+    for (d_q, d_k, r, seed) in [(300, 300, 4, 1), (260, 400, 3, 2), (257, 257, 8, 3)] {
+        let (w_q, w_k) = (
+            random_matrix(d_q, r, seed),
+            random_matrix(d_k, r, seed + 10),
+        );
+        let t = &w_k * w_q.transpose();
+        let n = theta_norms(&w_q, &w_k).unwrap();
+        let want = [
+            norm_21(&t).unwrap(),
+            norm_21(&t.transpose()).unwrap(),
+            spectral_svd(&t).unwrap(),
+            frobenius(&t).unwrap(),
+        ];
+        let got = [n.two_one, n.two_one_transposed, n.spectral, n.frobenius];
+        for (g, w) in got.iter().zip(want) {
+            assert!(
+                (g - w).abs() <= 1e-12 * w,
+                "{d_q}x{r}, {d_k}x{r}: {g} vs {w}"
+            );
+        }
+    }
+}
