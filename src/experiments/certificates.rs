@@ -889,7 +889,7 @@ mod trained {
     /// The T = 1e4 cell of the growth target (T = 100 -> 1e4 at m = 300), both model classes,
     /// with the default plan's training and certificates; prints the wall time of each trial.
     #[test]
-    #[ignore = "T = 1e4: the theory head's trial spends > 5 minutes in the dense SVD of the 1e4 x 1e4 Theta (train_cell's norm measurement), not in training; run in release with --ignored --nocapture"]
+    #[ignore = "trains T = 1e4 cells (minutes in release); run in release with --ignored --nocapture"]
     fn t1e4_cells() {
         let plan = CertPlan::preset(Preset::Default);
         for model in [ModelKind::ClsHead, ModelKind::Transformer] {
