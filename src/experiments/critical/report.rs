@@ -179,6 +179,15 @@ pub fn run(plan: &CriticalPlan, db: &mut ResultsDb, quiet: bool) -> Result<Criti
     })
 }
 
+/// Smallest and largest probed m.
+fn probed_range(search: &SearchResult) -> (f64, f64) {
+    let ms = search.probes.iter().map(|p| p.num_samples as f64);
+    (
+        ms.clone().fold(f64::INFINITY, f64::min),
+        ms.fold(0.0, f64::max),
+    )
+}
+
 fn fmt_end(v: f64) -> String {
     if v.is_infinite() {
         "inf".into()
@@ -368,6 +377,17 @@ impl CriticalReport {
                     r.search.wall_s,
                     frac
                 );
+                if let Some(m) = r.search.critical_m() {
+                    let (a, b) = probed_range(&r.search);
+                    if m < a || m > b {
+                        let _ = writeln!(
+                            out,
+                            "{:>11} extrapolated: the crossing lies outside the probed m \
+                             [{a}, {b}]",
+                            ""
+                        );
+                    }
+                }
                 if r.search.crossing.status == CrossingStatus::Separated {
                     let _ = writeln!(
                         out,
