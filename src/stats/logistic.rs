@@ -50,6 +50,12 @@ pub enum CrossingStatus {
     AllSuccess,
     /// The fitted slope is <= 0: the rate does not increase with x, there is no crossing.
     NotIncreasing,
+    /// Separated, but the observed rate is below the level at every x: the crossing lies
+    /// above the probed range (censored).
+    BelowLevel,
+    /// Separated, but the observed rate is at least the level at every x: the crossing lies at
+    /// or below the smallest x.
+    AboveLevel,
 }
 
 impl CrossingStatus {
@@ -60,7 +66,14 @@ impl CrossingStatus {
             CrossingStatus::NoSuccess => "no success (censored)",
             CrossingStatus::AllSuccess => "all success (at or below the smallest probe)",
             CrossingStatus::NotIncreasing => "rate not increasing",
+            CrossingStatus::BelowLevel => "rate below the level at every probe (censored)",
+            CrossingStatus::AboveLevel => "rate at or above the level at every probe",
         }
+    }
+
+    /// The crossing lies above the probed range.
+    pub fn is_censored(self) -> bool {
+        matches!(self, CrossingStatus::NoSuccess | CrossingStatus::BelowLevel)
     }
 }
 
@@ -289,6 +302,21 @@ pub fn level_crossing(points: &[BinomialPoint], level: f64, conf: f64) -> Result
         dir * f64::INFINITY
     };
     let (mut lo, mut hi) = (end(-1.0), end(1.0));
+    // Under separation the supremum sits at the meeting point even when no probe's rate is on
+    // the other side of the level (e.g. 1/10 at the largest x and none above): not a crossing.
+    let rate = |p: &BinomialPoint| p.successes as f64 / p.trials as f64;
+    if status == CrossingStatus::Separated && points.iter().all(|p| rate(p) < level) {
+        return Ok(none(
+            CrossingStatus::BelowLevel,
+            (lo.min(x_max), f64::INFINITY),
+        ));
+    }
+    if status == CrossingStatus::Separated && points.iter().all(|p| rate(p) >= level) {
+        return Ok(none(
+            CrossingStatus::AboveLevel,
+            (f64::NEG_INFINITY, hi.max(x_min)),
+        ));
+    }
     if status == CrossingStatus::Separated {
         // With b unbounded the profile interval is the open gap itself (B_MAX puts its ends
         // just inside): the crossing is resolved only to the probe spacing, so the closed gap
@@ -406,6 +434,16 @@ mod tests {
         assert_eq!(
             (c.status, c.estimate),
             (CrossingStatus::Separated, Some(1.0))
+        );
+        // Quasi-complete at the largest x with rate 1/10 < 1/2: no probe reaches the level, so
+        // the crossing is above the range (censored), not at the meeting point.
+        let top = pts(&[(0.0, 0, 10), (1.0, 0, 10), (2.0, 1, 10)]);
+        let c = level_crossing(&top, 0.5, 0.95).unwrap();
+        assert_eq!(c.status, CrossingStatus::BelowLevel);
+        assert!(c.status.is_censored() && c.estimate.is_none());
+        assert!(
+            c.interval.0 <= 2.0 && c.interval.1 == f64::INFINITY,
+            "{c:?}"
         );
     }
 
