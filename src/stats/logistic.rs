@@ -178,7 +178,7 @@ fn newton(points: &[BinomialPoint]) -> Result<(f64, f64)> {
             hbb += w * u * u;
         }
         let det = haa * hbb - hab * hab;
-        if !(det > 0.0) || !det.is_finite() {
+        if det.is_nan() || det <= 0.0 || !det.is_finite() {
             break;
         }
         let (da, db) = ((hbb * ga - hab * gb) / det, (haa * gb - hab * ga) / det);

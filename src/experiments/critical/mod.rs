@@ -107,7 +107,7 @@ pub const THEORY_HEAD_LEARNING_RATE: f64 = 0.02;
 /// Value dimension k of the theory head.
 pub const THEORY_HEAD_VALUE_DIM: usize = 4;
 
-/// The bounded-norm [CLS] head on the fixed one-hot embedding (d = T + 3, so `width` and
+/// The bounded-norm \[CLS\] head on the fixed one-hot embedding (d = T + 3, so `width` and
 /// `mlp_width` are not read). Unconstrained (no norm ball) until the radius rule is settled.
 pub fn theory_head(steps: usize) -> ModelSeries {
     ModelSeries {
