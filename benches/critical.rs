@@ -1,13 +1,27 @@
-//! Benchmark of the critical-sample-size search on the default preset's grid: wall time per T
-//! and the fraction of it spent inside training steps (sum of per-trial training seconds divided
-//! by wall time x rayon threads). Runs into an in-memory store, so everything is trained.
-//! `cargo bench --bench critical`
+//! Benchmarks of the critical-sample-size experiment (no timed asserts; numbers are printed):
+//! 1. the default preset's probes for every (series, T), wall time and the fraction of it spent
+//!    inside training (sum of per-trial training seconds / (wall time x rayon threads));
+//! 2. the cost of one paper-preset trial (fixed budget) per series at a few (T, m), in seconds
+//!    per trial and milliseconds per full-batch step: the numbers the paper and extended
+//!    presets' wall-time estimates in docs/experiments.md §3 are built from.
+//!
+//! Runs into an in-memory store, so everything is trained.
+//! `cargo bench --bench critical` (`-- paper` runs part 2 only).
 
 use attnbounds::experiments::Preset;
-use attnbounds::experiments::critical::{CriticalPlan, search_one};
+use attnbounds::experiments::critical::{CriticalPlan, run_trial, search_one};
 use attnbounds::results::ResultsDb;
+use std::time::Instant;
 
 fn main() -> attnbounds::Result<()> {
+    let only_paper = std::env::args().any(|a| a == "paper");
+    if !only_paper {
+        default_preset()?;
+    }
+    paper_trials()
+}
+
+fn default_preset() -> attnbounds::Result<()> {
     let plan = CriticalPlan::preset(Preset::Default);
     let threads = rayon::current_num_threads() as f64;
     let mut db = ResultsDb::open_in_memory()?;
@@ -19,7 +33,7 @@ fn main() -> attnbounds::Result<()> {
         "{:<28} {:>11} {:>7} {:>8} {:>10}",
         "series", "context_len", "probes", "wall_s", "train_frac"
     );
-    let clock = std::time::Instant::now();
+    let clock = Instant::now();
     for s in &plan.series {
         for &t in &plan.context_lens {
             let r = search_one(&plan, s, t, &mut db, true)?;
@@ -34,5 +48,36 @@ fn main() -> attnbounds::Result<()> {
         }
     }
     println!("total wall {:.1} s", clock.elapsed().as_secs_f64());
+    Ok(())
+}
+
+fn paper_trials() -> attnbounds::Result<()> {
+    let plan = CriticalPlan::preset(Preset::Paper);
+    let mut series = plan.series.clone();
+    if !attnbounds::experiments::critical::INCLUDE_PROTOCOL_SERIES {
+        series.push(attnbounds::experiments::critical::paper_protocol());
+    }
+    println!("\none paper-preset trial (single-threaded), fixed budget");
+    println!(
+        "{:<44} {:>11} {:>6} {:>6} {:>9} {:>8}",
+        "series", "context_len", "m", "steps", "s/trial", "ms/step"
+    );
+    for s in &series {
+        for (t, m) in [(100, 64), (1100, 128), (1100, 256)] {
+            let cell = plan.cell(s, t, m);
+            let clock = Instant::now();
+            run_trial(&cell, 7)?;
+            let secs = clock.elapsed().as_secs_f64();
+            println!(
+                "{:<44} {:>11} {:>6} {:>6} {:>9.2} {:>8.2}",
+                s.name,
+                t,
+                m,
+                s.train.steps,
+                secs,
+                1e3 * secs / s.train.steps as f64
+            );
+        }
+    }
     Ok(())
 }

@@ -31,21 +31,51 @@ fn smoke_runs_stores_and_resumes_without_training() {
         probes * plan.trials,
         "every probe trains its trials once"
     );
+    // The ablation stores a fixed-budget and a first-fit cell per m, and the first-fit twin's
+    // trials carry the fixed cell's seeds (paired comparison).
+    let ab = first
+        .ablation
+        .as_ref()
+        .expect("the smoke preset has an ablation");
+    let ab_plan = plan.ablation.as_ref().unwrap();
     let mut db = ResultsDb::open(&path).unwrap();
-    assert_eq!(db.count().unwrap(), trained);
+    let mut ablation_new = 0;
+    for p in &ab.points {
+        assert_ne!(p.fixed.hash, p.first_fit.hash);
+        for t in 0..ab_plan.trials {
+            let a = db.get(&p.fixed.hash, t).unwrap().unwrap();
+            let b = db.get(&p.first_fit.hash, t).unwrap().unwrap();
+            assert_eq!(a.seed, b.seed, "m = {} trial {t}", p.num_samples);
+        }
+        // A fixed cell may coincide with a probe of the main curve (then it is replayed).
+        ablation_new += p.first_fit.trained + p.fixed.trained;
+    }
+    assert_eq!(db.count().unwrap(), trained + ablation_new);
     let second = run(&plan, &mut db, true).unwrap();
     for (a, b) in first.series.iter().zip(&second.series) {
         for (ra, rb) in a.rows.iter().zip(&b.rows) {
             assert_eq!(rb.search.trained, 0, "resume must not train");
             assert_eq!(ra.search.probes, rb.search.probes);
-            assert_eq!(ra.search.critical, rb.search.critical);
-            assert_eq!(ra.interval, rb.interval);
+            assert_eq!(ra.search.crossing, rb.search.crossing);
         }
     }
+    let ab2 = second.ablation.as_ref().unwrap();
+    assert_eq!(ab.fixed, ab2.fixed);
+    assert_eq!(ab.first_fit, ab2.first_fit);
+    assert!(
+        ab2.points
+            .iter()
+            .all(|p| p.fixed.trained + p.first_fit.trained == 0)
+    );
     // The figure writes all four files.
     let out = dir.path().join("fig");
     attnbounds::experiments::critical::write_figure(&second, Preset::Smoke, &out).unwrap();
     assert!(out.join("critical_sample_size.csv").exists());
+    attnbounds::experiments::critical::write_ablation_figure(&second, Preset::Smoke, &out)
+        .unwrap()
+        .unwrap();
+    assert!(out.join("critical_stop_ablation.csv").exists());
     let table = second.table();
     assert!(table.contains("critical_m"), "{table}");
+    assert!(table.contains("stop-rule ablation"), "{table}");
 }

@@ -20,9 +20,13 @@ pub enum ExperimentCommand {
     /// Empirical Rademacher and packing lower estimates of the head class against the bounds,
     /// vs T and m, with the flattened linear class as contrast.
     Capacity(RunArgs),
-    /// The paper's experiment: critical sample size of 3-sparse AND against context length T,
-    /// with bootstrap error bars, fits (ln T, ln^2 T, T) and their comparison, and a figure.
+    /// The paper's experiment: critical sample size of 3-sparse AND against context length T
+    /// (fixed training budget; logistic crossing of the success rate with profile intervals),
+    /// fits (ln T, ln^2 T, sqrt T, T) and their decision, the stop-rule ablation, two figures.
     CriticalSampleSize(RunArgs),
+    /// The critical sample size beyond the paper's range (`--preset paper`: T from 100 to 1e4),
+    /// same protocol, no ablation; its own figure `critical_sample_size_extended`.
+    CriticalSampleSizeExtended(RunArgs),
     /// Sparse parity loss curves: fresh samples every step vs one fixed sample.
     SparseParity(RunArgs),
     /// Mean \[CLS\] attention over positions of the trained theory head and 1-block Transformer
@@ -44,6 +48,8 @@ pub fn run(cmd: ExperimentCommand) -> Result<()> {
         ExperimentCommand::Gap(_) => None,
         ExperimentCommand::Capacity(a) => sharded(a, &[Stage::Capacity])?,
         ExperimentCommand::CriticalSampleSize(a) => sharded(a, &[Stage::CriticalSampleSize])?,
+        // Not sharded: run whole (the extended plan is not a stage of the main job).
+        ExperimentCommand::CriticalSampleSizeExtended(_) => None,
         ExperimentCommand::SparseParity(a) => sharded(a, &[Stage::SparseParity])?,
         ExperimentCommand::AttentionMap(a) => sharded(a, &[Stage::AttentionMap])?,
         // Deterministic: nothing to shard, drawn whole (shard or not).
@@ -59,6 +65,15 @@ pub fn run(cmd: ExperimentCommand) -> Result<()> {
             let (preset, mut db) = a.open()?;
             let r = critical::run(&critical::CriticalPlan::preset(preset), &mut db, a.quiet)?;
             let entry = critical::write_figure(&r, preset, &a.out)?;
+            let ablation = critical::write_ablation_figure(&r, preset, &a.out)?;
+            finish(&a, r.table(), entry, format!("wall time {:.1} s", r.wall_s))?;
+            print_written(&a.out, &ablation.into_iter().collect::<Vec<_>>());
+            Ok(())
+        }),
+        ExperimentCommand::CriticalSampleSizeExtended(a) => a.in_pool(|| {
+            let (preset, mut db) = a.open()?;
+            let r = critical::run(&critical::CriticalPlan::extended(preset), &mut db, a.quiet)?;
+            let entry = critical::write_extended_figure(&r, preset, &a.out)?;
             finish(&a, r.table(), entry, format!("wall time {:.1} s", r.wall_s))
         }),
         ExperimentCommand::SparseParity(a) => a.in_pool(|| {

@@ -68,6 +68,10 @@ pub struct SweepOptions {
     /// Run only the cells the store's shard owns (default). False when the caller has already
     /// chosen the units of its shard (the critical-m search shards by (series, T)).
     pub by_cell: bool,
+    /// Derive every trial's seed from this hash instead of the cell's own: a paired comparison
+    /// of cells that differ in one setting (the critical experiment's stop-rule ablation) then
+    /// trains on the same data from the same initialisation. The stored seed is the one used.
+    pub seed_hash: Option<String>,
 }
 
 impl SweepOptions {
@@ -80,6 +84,7 @@ impl SweepOptions {
             quiet: false,
             stop: None,
             by_cell: true,
+            seed_hash: None,
         }
     }
 
@@ -226,7 +231,11 @@ fn run_one<C, F>(cell: &Cell<C>, trial: usize, opts: &SweepOptions, trial_fn: &F
 where
     F: Fn(&Cell<C>, usize, u64) -> Result<Metrics>,
 {
-    let seed = trial_seed(opts.base_seed, &cell.hash, trial);
+    let seed = trial_seed(
+        opts.base_seed,
+        opts.seed_hash.as_deref().unwrap_or(&cell.hash),
+        trial,
+    );
     let started = SystemTime::now();
     let clock = Instant::now();
     match trial_fn(cell, trial, seed) {

@@ -1,16 +1,23 @@
 //! Least-squares growth fits y = a + b g(T) and their honest comparison (docs/experiments.md §3).
 //!
-//! Three growth laws compete for the critical sample size against the context length T:
-//! g(T) = ln T (the paper's claim), g(T) = ln^2 T, and g(T) = T. Each is an ordinary least-squares
-//! line in the feature g(T). They are compared by
+//! Four growth laws compete for the critical sample size against the context length T:
+//! g(T) = ln T (the paper's claim), g(T) = ln^2 T, g(T) = sqrt T and g(T) = T. Each is an
+//! ordinary least-squares line in the feature g(T). They are compared by
 //! - leave-one-out cross-validation (held-out squared error; closed form for a linear smoother:
 //!   e_i / (1 - h_ii) with leverage h_ii = 1/n + (g_i - mean g)^2 / S_gg), and
 //! - AIC and BIC with Gaussian residuals: n ln(RSS/n) + k c, with k = 3 parameters (a, b and the
 //!   residual variance) and c = 2 (AIC) or ln n (BIC).
 //!
-//! All three models have the same number of parameters, so AIC and BIC rank them exactly as the
-//! residual sum of squares does; the held-out error is the criterion that can disagree with the
-//! in-sample fit, and it is the one the winner is chosen by. Pure computation: no I/O.
+//! All four models have the same number of parameters, so AIC and BIC rank them exactly as the
+//! residual sum of squares does (a BIC difference is n ln(RSS_1 / RSS_2)); the held-out error is
+//! the criterion that can disagree with the in-sample fit.
+//!
+//! **Decision rule** ([`Comparison::decision`], fixed before any data were seen): a law is
+//! declared the winner only when it has the smallest BIC *and* the smallest leave-one-out error
+//! *and* every other law's BIC exceeds its own by at least [`DECISIVE_DELTA_BIC`] = 6 ("strong"
+//! evidence on the Kass-Raftery scale, where a BIC difference approximates -2 ln of the Bayes
+//! factor). Otherwise the data do not decide, and [`Decision::Undecided`] says why. Pure
+//! computation: no I/O.
 
 use crate::error::{Error, Result, check};
 
@@ -21,18 +28,26 @@ pub enum GrowthModel {
     LnT,
     /// g(T) = (ln T)^2.
     Ln2T,
+    /// g(T) = sqrt T.
+    SqrtT,
     /// g(T) = T.
     LinearT,
 }
 
 impl GrowthModel {
-    pub const ALL: [GrowthModel; 3] = [GrowthModel::LnT, GrowthModel::Ln2T, GrowthModel::LinearT];
+    pub const ALL: [GrowthModel; 4] = [
+        GrowthModel::LnT,
+        GrowthModel::Ln2T,
+        GrowthModel::SqrtT,
+        GrowthModel::LinearT,
+    ];
 
     /// The feature g(T).
     pub fn feature(self, context_len: f64) -> f64 {
         match self {
             GrowthModel::LnT => context_len.ln(),
             GrowthModel::Ln2T => context_len.ln().powi(2),
+            GrowthModel::SqrtT => context_len.sqrt(),
             GrowthModel::LinearT => context_len,
         }
     }
@@ -42,6 +57,7 @@ impl GrowthModel {
         match self {
             GrowthModel::LnT => "a + b ln T",
             GrowthModel::Ln2T => "a + b ln^2 T",
+            GrowthModel::SqrtT => "a + b sqrt T",
             GrowthModel::LinearT => "a + b T",
         }
     }
@@ -68,7 +84,19 @@ impl Fit {
     }
 }
 
-/// The three fits and which wins.
+/// BIC margin (runner-up minus best) from which [`Comparison::decision`] declares a winner.
+pub const DECISIVE_DELTA_BIC: f64 = 6.0;
+
+/// What the fits say, by the rule of the module doc.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Decision {
+    /// One law wins by BIC with margin >= [`DECISIVE_DELTA_BIC`] and also by leave-one-out error.
+    Decided { model: GrowthModel, delta_bic: f64 },
+    /// The data cannot decide; the reason names the criterion that failed.
+    Undecided { reason: String },
+}
+
+/// The fits and which wins.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Comparison {
     /// In the order of [`GrowthModel::ALL`].
@@ -87,6 +115,32 @@ pub struct Comparison {
 impl Comparison {
     pub fn fit(&self, model: GrowthModel) -> Option<&Fit> {
         self.fits.iter().find(|f| f.model == model)
+    }
+
+    /// The decision rule of the module doc.
+    pub fn decision(&self) -> Decision {
+        if self.winner != self.winner_bic {
+            return Decision::Undecided {
+                reason: format!(
+                    "leave-one-out prefers {} but BIC prefers {}",
+                    self.winner.label(),
+                    self.winner_bic.label()
+                ),
+            };
+        }
+        if self.delta_bic < DECISIVE_DELTA_BIC {
+            return Decision::Undecided {
+                reason: format!(
+                    "BIC margin {:.2} < {DECISIVE_DELTA_BIC} between {} and the runner-up",
+                    self.delta_bic,
+                    self.winner_bic.label()
+                ),
+            };
+        }
+        Decision::Decided {
+            model: self.winner_bic,
+            delta_bic: self.delta_bic,
+        }
     }
 }
 
@@ -152,7 +206,7 @@ pub fn fit(model: GrowthModel, context_len: &[f64], y: &[f64]) -> Result<Fit> {
     })
 }
 
-/// Fits all three growth laws and ranks them (see the module doc).
+/// Fits all four growth laws and ranks them (see the module doc).
 pub fn compare(context_len: &[f64], y: &[f64]) -> Result<Comparison> {
     let fits = GrowthModel::ALL
         .iter()
@@ -263,6 +317,53 @@ mod tests {
             assert_eq!(c.winner, GrowthModel::LinearT, "seed {seed}: {c:?}");
             assert_eq!(c.winner_bic, GrowthModel::LinearT);
             assert!(c.delta_bic > 6.0, "{c:?}");
+        }
+    }
+
+    /// Three decades of T (100 to 1e5), where the four features are far from collinear.
+    const WIDE: [f64; 10] = [
+        100.0, 215.0, 464.0, 1000.0, 2150.0, 4640.0, 10_000.0, 21_500.0, 46_400.0, 100_000.0,
+    ];
+
+    #[test]
+    fn sqrt_law_wins_and_decides_on_a_wide_range() {
+        // y = 10 + 3 sqrt T + small noise (sd 2 against a range of 920): sqrt T must win both
+        // criteria with a BIC margin far above the threshold, so the rule decides.
+        let mut rng = ChaCha8Rng::seed_from_u64(11);
+        let y: Vec<f64> = WIDE
+            .iter()
+            .map(|&t| {
+                let u: f64 = (0..4).map(|_| rng.random::<f64>() - 0.5).sum();
+                10.0 + 3.0 * t.sqrt() + 2.0 * u * 3f64.sqrt()
+            })
+            .collect();
+        let c = compare(&WIDE, &y).unwrap();
+        assert_eq!(c.fits.len(), 4);
+        assert_eq!(c.winner, GrowthModel::SqrtT, "{c:?}");
+        match c.decision() {
+            Decision::Decided { model, delta_bic } => {
+                assert_eq!(model, GrowthModel::SqrtT);
+                assert!(delta_bic >= DECISIVE_DELTA_BIC);
+            }
+            d => panic!("{d:?}"),
+        }
+    }
+
+    #[test]
+    fn nearly_collinear_laws_do_not_decide() {
+        // On one decade of T with noise comparable to the curvature difference, ln T and ln^2 T
+        // are within a BIC margin of 6 (seed 2 at sd 2 even swaps them, see true_log_model_wins):
+        // the rule must say the data cannot decide, and say which criterion failed.
+        let y = noisy(|t| 20.0 + 30.0 * t.ln(), 2.0, 2);
+        let c = compare(&GRID, &y).unwrap();
+        match c.decision() {
+            Decision::Undecided { reason } => {
+                assert!(
+                    reason.contains("BIC margin") || reason.contains("prefers"),
+                    "{reason}"
+                )
+            }
+            d => panic!("decided on nearly collinear laws: {d:?} {c:?}"),
         }
     }
 

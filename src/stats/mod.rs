@@ -6,6 +6,8 @@
 //!   a binomial proportion.
 //! - [`bootstrap`]: the seeded percentile bootstrap of any statistic.
 //! - [`growth`]: least-squares growth laws a + b g(T) and their comparison.
+//! - [`logistic`]: the level crossing of a success-rate curve (binomial logistic fit, profile
+//!   interval, separation as a status).
 //!
 //! Pure computation on `f64`: no I/O; the only randomness is the bootstrap's, from an explicit
 //! seed. Depends on nothing above `error`.
@@ -14,6 +16,7 @@ pub mod bootstrap;
 pub mod grid;
 pub mod growth;
 pub mod interval;
+pub mod logistic;
 
 pub use bootstrap::{mean_interval, percentile_interval};
 pub use grid::{log_grid, log_grid_f64};

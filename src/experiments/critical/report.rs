@@ -1,15 +1,21 @@
-//! Aggregation of the critical-sample-size searches: per-T table, fits, overlays, figure.
+//! Aggregation of the critical-sample-size probes: per-T table, fits, overlays, figures.
 //!
 //! Overlays are shapes, not predictions of the absolute sample size: each is rescaled so that it
 //! equals the measured critical m of the first series at the smallest T (labelled "rescaled").
 //! - lower bound s log2(T/s) (VC dimension of s-sparse conjunctions, docs/derivations.md);
 //! - the sample size at which our explicit bound's gap (`bounds::explicit_gap`) falls below
 //!   [`GAP_TARGET`], at the **constructed** norms (docs/constructions.md: B_QK = R(T) =
-//!   ln((T-s+1)(1-eta0)/(s eta0)), eta0 = 0.1/s, other radii fixed; the `construct` module was not
-//!   merged when this was written, so the formula is used directly, see [`constructed_radii`]) and
-//!   at the **trained** norms of the theory head (median over trials at the critical cell).
+//!   ln((T-s+1)(1-eta0)/(s eta0)), eta0 = 0.1/s, other radii fixed, see [`constructed_radii`])
+//!   and at the **trained** norms of the theory head (median over the trials of the probe at or
+//!   just above the critical m).
+//!
+//! The growth fits ([`crate::stats::growth`]) use the critical m of every T with a crossing
+//! (fitted, or the gap's middle under separation); censored T are left out and listed.
 
-use super::{CriticalPlan, SearchResult, search_one};
+use super::{
+    Ablation, AblationPoint, CONFIDENCE, CriticalPlan, SearchResult, crossing_of, run_ablation,
+    search_one,
+};
 use crate::bounds::{BoundParams, HeadRadii, SampleSize, Setting, explicit_gap, sample_size};
 use crate::config::ModelKind;
 use crate::error::Result;
@@ -17,7 +23,9 @@ use crate::experiments::{Gallery, GalleryEntry, Preset, experiment_command, writ
 use crate::figure::{Figure, FigureSize, Series};
 use crate::metrics::Metric;
 use crate::results::ResultsDb;
-use crate::stats::growth::{Comparison, compare};
+use crate::stats::clopper_pearson;
+use crate::stats::growth::{Comparison, Decision, compare};
+use crate::stats::logistic::{Crossing, CrossingStatus};
 use std::fmt::Write as _;
 use std::path::Path;
 
@@ -29,9 +37,7 @@ pub const GAP_TARGET: f64 = 0.1;
 #[derive(Debug, Clone, PartialEq)]
 pub struct TRow {
     pub search: SearchResult,
-    /// 95% percentile-bootstrap interval (upper may be infinite).
-    pub interval: (f64, f64),
-    /// Median trained radii of the theory head at the critical cell (None for other models).
+    /// Median trained radii of the theory head at the critical probe (None for other models).
     pub trained_radii: Option<HeadRadii>,
 }
 
@@ -44,18 +50,30 @@ pub struct SeriesReport {
     /// Context lengths skipped after the series was censored at a smaller T
     /// (`CriticalPlan::stop_after_censored`); empty otherwise.
     pub not_probed: Vec<usize>,
-    /// None with fewer than 4 finite critical values.
+    /// None with fewer than 4 context lengths with a crossing.
     pub fits: Option<Comparison>,
+}
+
+/// The stop-rule ablation, aggregated.
+#[derive(Debug, Clone, PartialEq)]
+pub struct AblationReport {
+    pub ablation: Ablation,
+    pub series: String,
+    pub points: Vec<AblationPoint>,
+    /// Logistic crossings (ln m) of the fixed budget and of the first-fit stop.
+    pub fixed: Crossing,
+    pub first_fit: Crossing,
 }
 
 #[derive(Debug, Clone, PartialEq)]
 pub struct CriticalReport {
     pub plan: CriticalPlan,
     pub series: Vec<SeriesReport>,
+    pub ablation: Option<AblationReport>,
     pub wall_s: f64,
 }
 
-/// Runs (or replays) every search of the plan and aggregates.
+/// Runs (or replays) every probe of the plan and the ablation, and aggregates.
 /// Needs the whole sweep: a store of a partial shard is refused (run [`super::sweep`] there).
 pub fn run(plan: &CriticalPlan, db: &mut ResultsDb, quiet: bool) -> Result<CriticalReport> {
     plan.validate()?;
@@ -66,35 +84,41 @@ pub fn run(plan: &CriticalPlan, db: &mut ResultsDb, quiet: bool) -> Result<Criti
     }
     let clock = std::time::Instant::now();
     let mut series = Vec::new();
-    for (si, s) in plan.series.iter().enumerate() {
+    for s in &plan.series {
         let mut rows: Vec<TRow> = Vec::new();
         let mut not_probed = Vec::new();
         for &t in &plan.context_lens {
-            if plan.stop_after_censored && rows.iter().any(|r| r.search.critical.is_none()) {
+            if plan.stop_after_censored
+                && rows
+                    .iter()
+                    .any(|r| r.search.crossing.status == CrossingStatus::NoSuccess)
+            {
                 not_probed.push(t);
                 continue;
             }
             let search = search_one(plan, s, t, db, quiet)?;
-            let seed = plan.seed ^ ((si as u64) << 32) ^ t as u64;
-            let interval =
-                super::bootstrap_interval(&search.probes, plan.bootstrap_reps, 0.05, seed)?;
             let trained_radii = match s.model {
                 ModelKind::ClsHead => trained_radii(db, &search)?,
-                ModelKind::Transformer => None,
-                ModelKind::PaperProtocol => None,
+                ModelKind::Transformer | ModelKind::PaperProtocol => None,
             };
             if !quiet {
+                let (lo, hi) = search.interval_m();
                 eprintln!(
-                    "{}: T = {t}: critical m {} ({} probes, {:.1} s)",
+                    "{}: T = {t}: critical m {} [{}, {}] ({}; {} probes, {} trained, {:.1} s)",
                     s.name,
-                    search.critical.map_or("> m_max".into(), |m| m.to_string()),
+                    search
+                        .critical_m()
+                        .map_or("-".into(), |m| format!("{m:.1}")),
+                    fmt_end(lo),
+                    fmt_end(hi),
+                    search.crossing.status.label(),
                     search.probes.len(),
+                    search.trained,
                     search.wall_s
                 );
             }
             rows.push(TRow {
                 search,
-                interval,
                 trained_radii,
             });
         }
@@ -102,13 +126,13 @@ pub fn run(plan: &CriticalPlan, db: &mut ResultsDb, quiet: bool) -> Result<Criti
             .iter()
             .filter_map(|r| {
                 r.search
-                    .critical
-                    .map(|c| (r.search.context_len as f64, c as f64))
+                    .critical_m()
+                    .map(|c| (r.search.context_len as f64, c))
             })
             .unzip();
         // Three points leave one residual degree of freedom: too few to compare laws honestly.
         let fits = if t.len() >= 4 {
-            compare(&t, &m).ok()
+            Some(compare(&t, &m)?)
         } else {
             None
         };
@@ -120,11 +144,58 @@ pub fn run(plan: &CriticalPlan, db: &mut ResultsDb, quiet: bool) -> Result<Criti
             fits,
         });
     }
+    let ablation = match &plan.ablation {
+        None => None,
+        Some(a) => {
+            let points = run_ablation(plan, a, db, quiet)?;
+            let arm = |ff: bool| {
+                let probes: Vec<super::Probe> = points
+                    .iter()
+                    .map(|p| super::Probe {
+                        num_samples: p.num_samples,
+                        successes: if ff {
+                            p.first_fit.successes.clone()
+                        } else {
+                            p.fixed.successes.clone()
+                        },
+                    })
+                    .collect();
+                crossing_of(&probes)
+            };
+            Some(AblationReport {
+                ablation: a.clone(),
+                series: plan.series[0].name.to_string(),
+                fixed: arm(false)?,
+                first_fit: arm(true)?,
+                points,
+            })
+        }
+    };
     Ok(CriticalReport {
         plan: plan.clone(),
         series,
+        ablation,
         wall_s: clock.elapsed().as_secs_f64(),
     })
+}
+
+/// Smallest and largest probed m.
+fn probed_range(search: &SearchResult) -> (f64, f64) {
+    let ms = search.probes.iter().map(|p| p.num_samples as f64);
+    (
+        ms.clone().fold(f64::INFINITY, f64::min),
+        ms.fold(0.0, f64::max),
+    )
+}
+
+fn fmt_end(v: f64) -> String {
+    if v.is_infinite() {
+        "inf".into()
+    } else if v <= 0.0 {
+        "0".into()
+    } else {
+        format!("{v:.1}")
+    }
 }
 
 fn median(mut v: Vec<f64>) -> Option<f64> {
@@ -132,12 +203,20 @@ fn median(mut v: Vec<f64>) -> Option<f64> {
     (!v.is_empty()).then(|| v[v.len() / 2])
 }
 
-/// Median trained radii over the trials of the critical cell (theory head only).
+/// Median trained radii over the trials of the smallest probe at or above the critical m
+/// (theory head only).
 fn trained_radii(db: &ResultsDb, search: &SearchResult) -> Result<Option<HeadRadii>> {
-    let Some(crit) = search.critical else {
+    let Some(crit) = search.critical_m() else {
         return Ok(None);
     };
-    let Some(i) = search.probes.iter().position(|p| p.num_samples == crit) else {
+    let Some(i) = search
+        .probes
+        .iter()
+        .enumerate()
+        .filter(|(_, p)| p.num_samples as f64 >= crit)
+        .min_by_key(|(_, p)| p.num_samples)
+        .map(|(i, _)| i)
+    else {
         return Ok(None);
     };
     // The head's radii (bounds::HeadRadii) as train::TrainReport::metrics names them.
@@ -211,34 +290,71 @@ pub fn bound_sample_size(
     })
 }
 
+/// Clopper-Pearson interval of one cell's successes at the experiment's confidence.
+fn cp(successes: &[bool]) -> Result<(f64, f64)> {
+    let k = successes.iter().filter(|&&b| b).count() as u64;
+    clopper_pearson(k, successes.len() as u64, 1.0 - CONFIDENCE)
+}
+
+fn rate(successes: &[bool]) -> f64 {
+    successes.iter().filter(|&&b| b).count() as f64 / successes.len().max(1) as f64
+}
+
+fn crossing_text(c: &Crossing) -> String {
+    let (lo, hi) = (c.interval.0.exp(), c.interval.1.exp());
+    match c.estimate {
+        Some(e) => format!(
+            "{:.1} [{}, {}] ({})",
+            e.exp(),
+            fmt_end(lo),
+            fmt_end(hi),
+            c.status.label()
+        ),
+        None => format!(
+            "- [{}, {}] ({})",
+            fmt_end(lo),
+            fmt_end(hi),
+            c.status.label()
+        ),
+    }
+}
+
 impl CriticalReport {
-    /// The per-T table and the fit comparison, as printed by the CLI.
+    /// The per-T table, the fit comparison and the ablation, as printed by the CLI.
     pub fn table(&self) -> String {
         let mut out = String::new();
-        let success = "success = population accuracy >= 0.99 (point estimate); critical m = \
-                       smallest probed m with success rate >= 1/2";
-        let _ = writeln!(out, "{success}");
-        for s in &self.series {
-            let _ = writeln!(out, "\n== {} ==", s.name);
+        let _ = writeln!(
+            out,
+            "success = population accuracy >= 0.99 (point estimate); critical m = where the \
+             success rate crosses 1/2, logistic fit in ln m (MLE), 95% profile-likelihood \
+             interval; every series trains for a fixed budget (stop = max_steps)"
+        );
+        for (si, s) in self.series.iter().enumerate() {
+            let steps = self.plan.series[si].train.steps;
+            let _ = writeln!(out, "\n== {} ({steps} full-batch steps) ==", s.name);
             let _ = writeln!(
                 out,
-                "{:>11} {:>10} {:>21} {:>7} {:>7} {:>9} {:>9}",
+                "{:>11} {:>10} {:>21} {:>8} {:>11} {:>7} {:>7} {:>8} {:>10}",
                 "context_len",
                 "critical_m",
-                "bootstrap 95%",
-                "trials",
+                "95% profile",
+                "hi/lo",
+                "first_probed",
                 "probes",
+                "trials",
                 "wall_s",
                 "train_frac"
             );
             for r in &s.rows {
-                let crit = r.search.critical.map_or("> max".into(), |m| m.to_string());
-                let fmt = |v: f64| {
-                    if v.is_finite() {
-                        format!("{v:.0}")
-                    } else {
-                        "inf".into()
-                    }
+                let (lo, hi) = r.search.interval_m();
+                let crit = r.search.critical_m().map_or_else(
+                    || r.search.crossing.status.label().to_string(),
+                    |m| format!("{m:.1}"),
+                );
+                let ratio = if lo > 0.0 && hi.is_finite() {
+                    format!("{:.2}", hi / lo)
+                } else {
+                    "open".into()
                 };
                 let threads = rayon::current_num_threads() as f64;
                 let frac = if r.search.trained > 0 && r.search.wall_s > 0.0 {
@@ -248,16 +364,62 @@ impl CriticalReport {
                 };
                 let _ = writeln!(
                     out,
-                    "{:>11} {:>10} {:>21} {:>7} {:>7} {:>9.1} {:>9}",
+                    "{:>11} {:>10} {:>21} {:>8} {:>11} {:>7} {:>7} {:>8.1} {:>10}",
                     r.search.context_len,
                     crit,
-                    format!("[{}, {}]", fmt(r.interval.0), fmt(r.interval.1)),
-                    self.plan.trials,
+                    format!("[{}, {}]", fmt_end(lo), fmt_end(hi)),
+                    ratio,
+                    r.search
+                        .first_probed
+                        .map_or("> max".into(), |m| m.to_string()),
                     r.search.probes.len(),
+                    self.plan.trials,
                     r.search.wall_s,
                     frac
                 );
+                if let Some(m) = r.search.critical_m() {
+                    let (a, b) = probed_range(&r.search);
+                    if m < a || m > b {
+                        let _ = writeln!(
+                            out,
+                            "{:>11} extrapolated: the crossing lies outside the probed m \
+                             [{a}, {b}]",
+                            ""
+                        );
+                    }
+                }
+                if r.search.crossing.status == CrossingStatus::Separated {
+                    let _ = writeln!(
+                        out,
+                        "{:>11} separated: no failure above / success below the gap; the \
+                         point is the gap's middle",
+                        ""
+                    );
+                }
             }
+            let _ = writeln!(
+                out,
+                "probes (m: successes/trials): {}",
+                s.rows
+                    .iter()
+                    .map(|r| format!(
+                        "T={} {}",
+                        r.search.context_len,
+                        r.search
+                            .probes
+                            .iter()
+                            .map(|p| format!(
+                                "{}:{}/{}",
+                                p.num_samples,
+                                p.count(),
+                                p.successes.len()
+                            ))
+                            .collect::<Vec<_>>()
+                            .join(" ")
+                    ))
+                    .collect::<Vec<_>>()
+                    .join("; ")
+            );
             if !s.not_probed.is_empty() {
                 let _ = writeln!(
                     out,
@@ -267,7 +429,7 @@ impl CriticalReport {
             }
             match &s.fits {
                 None => {
-                    let _ = writeln!(out, "fits: need >= 4 context lengths with a critical m");
+                    let _ = writeln!(out, "fits: need >= 4 context lengths with a crossing");
                 }
                 Some(c) => {
                     let _ = writeln!(
@@ -289,33 +451,79 @@ impl CriticalReport {
                     }
                     let _ = writeln!(
                         out,
-                        "winner by leave-one-out error: {} (runner-up's LOO RMSE is {:.2}x); \
-                         by BIC: {} (margin {:.2}; same parameter count, so AIC agrees)",
+                        "best by leave-one-out error: {} (runner-up's LOO RMSE {:.2}x); by BIC: \
+                         {} (margin {:.2})",
                         c.winner.label(),
                         c.loo_ratio,
                         c.winner_bic.label(),
                         c.delta_bic
                     );
+                    let _ = match c.decision() {
+                        Decision::Decided { model, delta_bic } => writeln!(
+                            out,
+                            "decision: {} (BIC margin {delta_bic:.2} >= {}, and best held-out)",
+                            model.label(),
+                            crate::stats::growth::DECISIVE_DELTA_BIC
+                        ),
+                        Decision::Undecided { reason } => {
+                            writeln!(out, "decision: the data cannot decide ({reason})")
+                        }
+                    };
                 }
             }
+        }
+        if let Some(a) = &self.ablation {
+            let _ = writeln!(
+                out,
+                "\n== stop-rule ablation: {}, T = {}, {} trials per m, same seeds ==",
+                a.series, a.ablation.context_len, a.ablation.trials
+            );
+            let _ = writeln!(
+                out,
+                "{:>7} {:>22} {:>22} {:>16}",
+                "m", "fixed budget (95% CP)", "first fit (95% CP)", "first-fit steps"
+            );
+            for p in &a.points {
+                let (fl, fh) = cp(&p.fixed.successes).unwrap_or((0.0, 1.0));
+                let (gl, gh) = cp(&p.first_fit.successes).unwrap_or((0.0, 1.0));
+                let med = median(p.first_fit.steps.clone()).unwrap_or(0.0);
+                let _ = writeln!(
+                    out,
+                    "{:>7} {:>22} {:>22} {:>16}",
+                    p.num_samples,
+                    format!("{:.2} [{fl:.2}, {fh:.2}]", rate(&p.fixed.successes)),
+                    format!("{:.2} [{gl:.2}, {gh:.2}]", rate(&p.first_fit.successes)),
+                    format!("median {med:.0}")
+                );
+            }
+            let _ = writeln!(
+                out,
+                "critical m: fixed budget {}; first fit {}",
+                crossing_text(&a.fixed),
+                crossing_text(&a.first_fit)
+            );
         }
         out
     }
 
-    /// The figure: critical m against T (log x), bootstrap error bars, fits, rescaled overlays.
+    /// The figure: critical m against T (log-log), profile intervals, fits, rescaled overlays.
     pub fn figure(&self) -> Result<Figure> {
         let mut series = Vec::new();
         let mut anchor: Option<(f64, f64)> = None;
+        let cap = self.plan.m_max as f64;
         let grid = {
             let ts = &self.plan.context_lens;
             crate::stats::log_grid_f64(ts[0] as f64, ts[ts.len() - 1] as f64, 40)?
         };
+        // Palette: series 0, 1, 5; growth laws 2, 3, 4, 7; overlays black (6).
+        let series_color = |si: usize| [0usize, 1, 5].get(si).copied().unwrap_or(si);
         for (si, s) in self.series.iter().enumerate() {
+            let color = series_color(si);
             // Censored context lengths stay visible: drawn at m_max, never as a measured value.
             let censored: Vec<f64> = s
                 .rows
                 .iter()
-                .filter(|r| r.search.critical.is_none())
+                .filter(|r| r.search.critical_m().is_none())
                 .map(|r| r.search.context_len as f64)
                 .collect();
             if !censored.is_empty() {
@@ -323,7 +531,7 @@ impl CriticalReport {
                 series.push(
                     Series::points(
                         format!(
-                            "{}: no success up to m_max = {} (censored; drawn at m_max){}",
+                            "{}: no crossing up to m_max = {} (censored; drawn at m_max){}",
                             s.name,
                             self.plan.m_max,
                             if s.not_probed.is_empty() {
@@ -333,58 +541,61 @@ impl CriticalReport {
                             }
                         ),
                         censored,
-                        vec![self.plan.m_max as f64; n],
+                        vec![cap; n],
                     )
-                    .with_color(si),
+                    .with_color(color),
                 );
             }
-            let rows: Vec<&TRow> = s
+            let rows: Vec<(&TRow, f64)> = s
                 .rows
                 .iter()
-                .filter(|r| r.search.critical.is_some())
+                .filter_map(|r| r.search.critical_m().map(|m| (r, m)))
                 .collect();
             if rows.is_empty() {
                 continue;
             }
-            let x: Vec<f64> = rows.iter().map(|r| r.search.context_len as f64).collect();
-            let y: Vec<f64> = rows
+            let x: Vec<f64> = rows
                 .iter()
-                .map(|r| r.search.critical.unwrap_or(0) as f64)
+                .map(|(r, _)| r.search.context_len as f64)
                 .collect();
+            let y: Vec<f64> = rows.iter().map(|(_, m)| *m).collect();
             anchor.get_or_insert((x[0], y[0]));
-            // An infinite bootstrap end (no resample succeeded) is drawn at m_max, as the name says.
-            let cap = self.plan.m_max as f64;
+            // Open interval ends: the upper drawn at m_max, the lower at 1 (both named).
             let lo: Vec<f64> = rows
                 .iter()
-                .zip(&y)
-                .map(|(r, &v)| r.interval.0.min(v))
+                .map(|(r, m)| r.search.interval_m().0.max(1.0).min(*m))
                 .collect();
             let hi: Vec<f64> = rows
                 .iter()
-                .zip(&y)
-                .map(|(r, &v)| r.interval.1.min(cap).max(v))
+                .map(|(r, m)| r.search.interval_m().1.min(cap).max(*m))
                 .collect();
             series.push(
                 Series::points(
-                    format!("{} (bootstrap 95%; open upper ends drawn at m_max)", s.name),
+                    format!(
+                        "{} (95% profile interval; open ends drawn at 1 or m_max)",
+                        s.name
+                    ),
                     x,
                     y,
                 )
                 .with_error_bars(lo, hi)
-                .with_color(si),
+                .with_color(color),
             );
             if let Some(c) = &s.fits {
                 for (fi, f) in c.fits.iter().enumerate() {
-                    let yv: Vec<f64> = grid.iter().map(|&t| f.predict(t)).collect();
+                    // A fit is drawn where it is positive (a log axis cannot show the rest).
+                    let (gx, gy): (Vec<f64>, Vec<f64>) = grid
+                        .iter()
+                        .map(|&t| (t, f.predict(t)))
+                        .filter(|&(_, v)| v > 0.0)
+                        .unzip();
+                    if gx.len() < 2 {
+                        continue;
+                    }
                     series.push(
-                        Series::line(
-                            format!("{}: fit {}", s.name, f.model.label()),
-                            grid.clone(),
-                            yv,
-                        )
-                        .dashed()
-                        // One colour per growth law (palette slots 2..=4; series keep 0 and 1).
-                        .with_color(2 + fi),
+                        Series::line(format!("{}: fit {}", s.name, f.model.label()), gx, gy)
+                            .dashed()
+                            .with_color([2usize, 3, 4, 7][fi % 4]),
                     );
                 }
             }
@@ -413,8 +624,16 @@ impl CriticalReport {
                 }
                 if yv.iter().all(|v| v.is_finite()) {
                     series.push(
-                        Series::line(format!("explicit bound at constructed norms (rescaled to the measured m at T = {t0})"), grid.clone(), yv)
-                            .with_color(3),
+                        Series::line(
+                            format!(
+                                "explicit bound at constructed norms (rescaled to the measured \
+                                 m at T = {t0})"
+                            ),
+                            grid.clone(),
+                            yv,
+                        )
+                        .dashed()
+                        .with_color(6),
                     );
                 }
             }
@@ -435,44 +654,161 @@ impl CriticalReport {
                     let (x, yv): (Vec<f64>, Vec<f64>) =
                         pts.iter().map(|&(t, m)| (t, m0 * m / base)).unzip();
                     series.push(
-                        Series::line_points(format!("explicit bound at trained head norms (rescaled to the measured m at T = {t0})"), x, yv)
-                            .dashed()
-                            .with_color(4),
+                        Series::line_points(
+                            format!(
+                                "explicit bound at trained head norms (rescaled to the measured \
+                                 m at T = {t0})"
+                            ),
+                            x,
+                            yv,
+                        )
+                        .dashed()
+                        .with_color(5),
                     );
                 }
             }
         }
-        // Censored points sit at m_max; when that spans more than a decade of the measured
-        // values a linear axis would flatten the measured curve, so switch to log.
-        let (lo, hi) = series
-            .iter()
-            .flat_map(|s| s.y.iter())
-            .fold((f64::INFINITY, 0.0_f64), |(l, h), &v| (l.min(v), h.max(v)));
-        let y_log = lo > 0.0 && hi / lo > 10.0;
+        if series.is_empty() {
+            return Err(crate::Error::invalid(
+                "critical figure",
+                "no series",
+                "at least one probed context length",
+            ));
+        }
         Ok(Figure {
-            title: format!("Critical sample size; {}-sparse AND", self.plan.sparsity),
+            title: format!(
+                "Critical sample size; {}-sparse AND (fixed training budget)",
+                self.plan.sparsity
+            ),
             x_label: "context length T (tokens)".into(),
             y_label: "critical sample size m (examples)".into(),
             x_log: true,
-            y_log,
+            y_log: true,
             size: FigureSize::DoubleColumn,
             series,
         })
+    }
+
+    /// The ablation figure: success rate against m at one T, first-fit stop vs fixed budget,
+    /// Clopper-Pearson 95% intervals; `None` without an ablation.
+    pub fn ablation_figure(&self) -> Result<Option<Figure>> {
+        let Some(a) = &self.ablation else {
+            return Ok(None);
+        };
+        let x: Vec<f64> = a.points.iter().map(|p| p.num_samples as f64).collect();
+        let mut series = Vec::new();
+        for (ci, (name, crossing, get)) in [
+            (
+                format!("fixed budget ({} steps)", self.plan.series[0].train.steps),
+                &a.fixed,
+                (|p: &AblationPoint| p.fixed.successes.clone()) as fn(&AblationPoint) -> Vec<bool>,
+            ),
+            (
+                "first fit of the training sample".to_string(),
+                &a.first_fit,
+                |p: &AblationPoint| p.first_fit.successes.clone(),
+            ),
+        ]
+        .into_iter()
+        .enumerate()
+        {
+            let (mut y, mut lo, mut hi) = (Vec::new(), Vec::new(), Vec::new());
+            for p in &a.points {
+                let s = get(p);
+                let (l, h) = cp(&s)?;
+                y.push(rate(&s));
+                lo.push(l);
+                hi.push(h);
+            }
+            series.push(
+                Series::line_points(
+                    format!(
+                        "{name}: critical m {} (95% Clopper-Pearson per point)",
+                        crossing_text(crossing)
+                    ),
+                    x.clone(),
+                    y,
+                )
+                .with_error_bars(lo, hi)
+                .with_color(ci),
+            );
+        }
+        series.push(
+            Series::line(
+                "success rate 1/2 (defines the critical m)",
+                vec![x[0], x[x.len() - 1]],
+                vec![0.5, 0.5],
+            )
+            .dashed()
+            .with_color(6),
+        );
+        Ok(Some(Figure {
+            title: format!(
+                "Stop-rule ablation: {}, T = {}, {} trials per m, same seeds",
+                a.series, a.ablation.context_len, a.ablation.trials
+            ),
+            x_label: "sample size m (examples)".into(),
+            y_label: "success rate (population accuracy >= 0.99)".into(),
+            x_log: true,
+            y_log: false,
+            size: FigureSize::DoubleColumn,
+            series,
+        }))
     }
 }
 
 /// Writes the figure as `critical_sample_size.*` and returns its gallery entry.
 pub fn write_figure(report: &CriticalReport, preset: Preset, out: &Path) -> Result<GalleryEntry> {
-    let description = "Critical sample size of 3-sparse AND against context length T (log axis), \
-                       with bootstrap error bars, ln T / ln^2 T / T fits and rescaled bound \
-                       overlays.";
+    let description = "Critical sample size of 3-sparse AND against context length T (log-log), \
+                       each series trained for a fixed budget; critical m from a logistic fit of \
+                       the success rate in ln m with 95% profile-likelihood intervals; ln T / \
+                       ln^2 T / sqrt T / T fits and rescaled bound overlays.";
     let command = experiment_command("critical-sample-size", preset);
     let stem = "critical_sample_size";
     write_gallery_figure(&report.figure()?, out, stem, description, command, false)
 }
 
-/// Runs (or replays from `db`) the preset and writes its figure; for the `figures` main job.
+/// Writes the extended plan's figure as `critical_sample_size_extended.*`.
+pub fn write_extended_figure(
+    report: &CriticalReport,
+    preset: Preset,
+    out: &Path,
+) -> Result<GalleryEntry> {
+    let description = "Critical sample size of 3-sparse AND beyond the paper's range of T \
+                       (log-log), same protocol as critical_sample_size.";
+    let command = experiment_command("critical-sample-size-extended", preset);
+    let stem = "critical_sample_size_extended";
+    write_gallery_figure(&report.figure()?, out, stem, description, command, false)
+}
+
+/// Writes the ablation figure as `critical_stop_ablation.*`; `None` without an ablation.
+pub fn write_ablation_figure(
+    report: &CriticalReport,
+    preset: Preset,
+    out: &Path,
+) -> Result<Option<GalleryEntry>> {
+    let Some(fig) = report.ablation_figure()? else {
+        return Ok(None);
+    };
+    let description = "Stop-rule ablation: success rate against m at one T for the 1-block \
+                       Transformer, stopped at the first fit of the training sample vs trained \
+                       for the fixed budget, same trial seeds, Clopper-Pearson intervals.";
+    let command = experiment_command("critical-sample-size", preset);
+    let stem = "critical_stop_ablation";
+    Ok(Some(write_gallery_figure(
+        &fig,
+        out,
+        stem,
+        description,
+        command,
+        false,
+    )?))
+}
+
+/// Runs (or replays from `db`) the preset and writes its figures; for the `figures` main job.
 pub fn figures(preset: Preset, db: &mut ResultsDb, out_dir: &Path, quiet: bool) -> Gallery {
     let report = run(&CriticalPlan::preset(preset), db, quiet)?;
-    Ok(vec![write_figure(&report, preset, out_dir)?])
+    let mut out = vec![write_figure(&report, preset, out_dir)?];
+    out.extend(write_ablation_figure(&report, preset, out_dir)?);
+    Ok(out)
 }

@@ -1,40 +1,72 @@
-//! Unit tests of the search and the bootstrap on synthetic oracles (no training).
+//! Unit tests of the probe schedule and the crossing on synthetic oracles (no training).
 
 use super::*;
 
-/// A deterministic monotone oracle: every trial succeeds iff m >= threshold.
-fn oracle(threshold: usize, trials: usize) -> impl FnMut(usize) -> Result<Vec<bool>> {
+/// A noiseless oracle whose rate is a step at `threshold` (probabilistic oracles below).
+fn step(threshold: usize, trials: usize) -> impl FnMut(usize) -> Result<Vec<bool>> {
     move |m| Ok(vec![m >= threshold; trials])
 }
 
+fn ms(probes: &[Probe]) -> Vec<usize> {
+    probes.iter().map(|p| p.num_samples).collect()
+}
+
 #[test]
-fn search_finds_exact_threshold_when_bisecting_to_neighbours() {
-    // ratio 1.0 + tiny: bisection runs until hi = lo + 1, so hi is the threshold exactly.
-    for threshold in [1usize, 7, 16, 17, 100, 513, 1000] {
-        let probes = adaptive_search(4, 4096, 1.000_001, oracle(threshold, 3)).unwrap();
-        let rates: Vec<(usize, f64)> = probes.iter().map(|p| (p.num_samples, p.rate())).collect();
-        let expected = threshold.max(4); // m0 = 4 already succeeds for threshold <= 4
-        assert_eq!(critical_of(&rates), Some(expected), "threshold {threshold}");
-        // Each probe is new (a rerun would otherwise train the same cell twice).
-        let mut ms: Vec<usize> = probes.iter().map(|p| p.num_samples).collect();
-        ms.sort();
-        ms.dedup();
-        assert_eq!(ms.len(), probes.len());
+fn schedule_doubles_then_fills_the_bracket() {
+    // Threshold 300 from m0 = 16: doubling 16, 32, ..., 512 (first success), then 3 geometric
+    // points inside [256, 512]: 256 * 2^(j/4) = 304.4, 362.0, 430.5 -> 304, 362, 431; then 1024.
+    let p = probe_schedule(16, 4096, 3, true, step(300, 2)).unwrap();
+    assert_eq!(ms(&p), vec![16, 32, 64, 128, 256, 512, 304, 362, 431, 1024]);
+    // Censored: doubling only, up to m_max, nothing else.
+    let p = probe_schedule(16, 4096, 3, true, step(10_000, 2)).unwrap();
+    assert_eq!(ms(&p), vec![16, 32, 64, 128, 256, 512, 1024, 2048, 4096]);
+    // m0 already succeeds: halve until failure, then fill [lo, 2 lo].
+    let p = probe_schedule(64, 4096, 1, false, step(20, 2)).unwrap();
+    assert_eq!(ms(&p), vec![64, 32, 16, 23]);
+    // Succeeds down to m = 2: no failing lower end, no inner points.
+    let p = probe_schedule(8, 64, 2, false, step(1, 2)).unwrap();
+    assert_eq!(ms(&p), vec![8, 4, 2]);
+    // No m is probed twice (a rerun would otherwise train the same cell twice).
+    for t in [2usize, 5, 17, 100, 333, 4000] {
+        let p = probe_schedule(4, 4096, 4, true, step(t, 1)).unwrap();
+        let mut v = ms(&p);
+        v.sort();
+        v.dedup();
+        assert_eq!(v.len(), p.len(), "threshold {t}");
     }
 }
 
 #[test]
-fn search_stops_at_bracket_ratio_and_censors() {
-    // Threshold 300 from m0 = 16: doubling 16..512 (6 probes), then bracket [256, 512] shrinks
-    // until hi / lo < 1.15; the answer is within 15% above the threshold.
-    let probes = adaptive_search(16, 4096, 1.15, oracle(300, 2)).unwrap();
-    let rates: Vec<(usize, f64)> = probes.iter().map(|p| (p.num_samples, p.rate())).collect();
-    let c = critical_of(&rates).unwrap();
-    assert!((300..345).contains(&c), "{c}");
-    // Never reached: censored, probes 16..4096 by doubling only (9 probes).
-    let probes = adaptive_search(16, 4096, 1.15, oracle(10_000, 2)).unwrap();
-    assert_eq!(probes.len(), 9);
-    assert_eq!(critical_of(&[(16, 0.0), (32, 0.4)]), None);
+fn step_oracle_gives_a_separated_crossing_inside_the_last_gap() {
+    // A noiseless step at 300: every probe below fails, every probe at or above succeeds, so the
+    // data are separated; the reported point is the middle (in ln m) of the gap between the
+    // largest failing probe (256) and the smallest succeeding one (304).
+    let p = probe_schedule(16, 4096, 3, false, step(300, 4)).unwrap();
+    let c = crossing_of(&p).unwrap();
+    assert_eq!(c.status, crate::stats::logistic::CrossingStatus::Separated);
+    let mid = (256f64.ln() + 304f64.ln()) / 2.0;
+    assert!((c.estimate.unwrap() - mid).abs() < 1e-12);
+    // The reported interval is the closed gap [ln 256, ln 304] (stats::logistic's rule).
+    assert_eq!(c.interval, (256f64.ln(), 304f64.ln()));
+}
+
+#[test]
+fn logistic_oracle_is_recovered_within_its_interval() {
+    // Trials drawn from a known curve p(m) = sigma(4 (ln m - ln 150)) (critical m = 150) with a
+    // seeded generator; with 40 trials per probe the profile interval must cover 150 and be
+    // a fraction of the value.
+    use rand::{RngExt, SeedableRng};
+    let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(5);
+    let truth = 150f64;
+    let p = probe_schedule(16, 4096, 3, true, |m| {
+        let pr = 1.0 / (1.0 + (-4.0 * ((m as f64).ln() - truth.ln())).exp());
+        Ok((0..40).map(|_| rng.random::<f64>() < pr).collect())
+    })
+    .unwrap();
+    let c = crossing_of(&p).unwrap();
+    let (lo, hi) = (c.interval.0.exp(), c.interval.1.exp());
+    assert!(lo < truth && truth < hi, "{lo} {hi} {c:?}");
+    assert!(hi / lo < 1.6, "{lo} {hi}");
 }
 
 #[test]
@@ -44,46 +76,31 @@ fn success_rate_rule_is_at_least_one_half() {
 }
 
 #[test]
-fn bootstrap_is_deterministic_and_brackets_the_estimate() {
-    let probes = vec![
-        Probe {
-            num_samples: 16,
-            successes: vec![false; 8],
-        },
-        Probe {
-            num_samples: 32,
-            successes: vec![true, false, true, true, false, true, true, false],
-        },
-        Probe {
-            num_samples: 24,
-            successes: vec![true, false, false, false, true, false, true, false],
-        },
-    ];
-    let a = bootstrap_interval(&probes, 500, 0.05, 7).unwrap();
-    let b = bootstrap_interval(&probes, 500, 0.05, 7).unwrap();
-    assert_eq!(a, b);
-    // Point estimate 32 (rate 5/8); 24 has rate 3/8, so resamples give 24 or 32 or, when 32's
-    // resample drops below 1/2 (probability ~ 0.36 for Binomial(8, 5/8) <= 3) and 24's too,
-    // infinity. The interval must contain 32 and only take these values.
-    assert!(a.0 <= 32.0 && a.1 >= 32.0, "{a:?}");
-    for v in [a.0, a.1] {
-        assert!(v == 24.0 || v == 32.0 || v.is_infinite(), "{v}");
+fn every_preset_validates_and_uses_a_fixed_budget() {
+    for preset in [Preset::Smoke, Preset::Default, Preset::Paper] {
+        let plan = CriticalPlan::preset(preset);
+        plan.validate().unwrap();
+        for s in &plan.series {
+            assert_eq!(s.train.stop, StopRule::MaxSteps, "{preset:?} {}", s.name);
+            for &t in &plan.context_lens {
+                plan.cell(s, t, plan.m0).validate().unwrap();
+            }
+        }
     }
-    // All-success / all-failure probes give a degenerate interval.
-    let sure = vec![
-        Probe {
-            num_samples: 8,
-            successes: vec![false; 5],
-        },
-        Probe {
-            num_samples: 16,
-            successes: vec![true; 5],
-        },
-    ];
-    assert_eq!(
-        bootstrap_interval(&sure, 100, 0.05, 1).unwrap(),
-        (16.0, 16.0)
-    );
+    let paper = CriticalPlan::preset(Preset::Paper);
+    assert!(paper.context_lens.len() >= 15);
+    assert_eq!(paper.context_lens.first(), Some(&100));
+    assert_eq!(paper.context_lens.last(), Some(&1100));
+    let ext = CriticalPlan::extended(Preset::Paper);
+    ext.validate().unwrap();
+    assert_eq!(ext.context_lens.last(), Some(&10_000));
+    // The ablation's first-fit twin validates too.
+    let s = &paper.series[0];
+    let mut c = paper.cell(s, 100, 64);
+    c.train = first_fit_of(&c.train);
+    c.validate().unwrap();
+    // The paper-protocol series (behind INCLUDE_PROTOCOL_SERIES) is a valid cell.
+    paper.cell(&paper_protocol(), 100, 64).validate().unwrap();
 }
 
 #[test]
