@@ -23,7 +23,9 @@
 
 pub mod report;
 
-use crate::config::{CellConfig, ModelKind, OptimizerName, StopRule, TaskName, TrainConfig};
+use crate::config::{
+    CellConfig, ModelKind, OptimizerName, RadiusRule, StopRule, TaskName, TrainConfig,
+};
 use crate::error::{Error, Result, check};
 use crate::experiments::{Cell, Preset, SweepOptions, run_sweep};
 use crate::metrics::{Metric, Metrics};
@@ -97,25 +99,29 @@ pub fn transformer(steps: usize, width: usize, heads: usize) -> ModelSeries {
     }
 }
 
-// ---------------------------------------------------------------------------------------------
-// THEORY-HEAD SETTINGS (owned by the theory-head work: model/head.rs, train/fit.rs,
-// train/projection.rs). Change the learning rate, value dimension, activation and the norm-ball
-// rule here; every preset's theory series is built by `theory_head` alone.
-// ---------------------------------------------------------------------------------------------
 /// Learning rate of the theory head's Adam.
 pub const THEORY_HEAD_LEARNING_RATE: f64 = 0.02;
 /// Value dimension k of the theory head.
 pub const THEORY_HEAD_VALUE_DIM: usize = 4;
+/// The norm ball's radii, fixed before training: this multiple of the explicit one-hot head's
+/// norms at the cell's T (`train.radius_rule = "construction:8"`, docs/experiments.md §2,
+/// "Radius rule"). Chosen on separate runs at T = 100, 300, 1000 (c = 1, 2, 4 fail at some of
+/// them; the trained ||Theta||_F sits on the radius from T = 300 up).
+pub const THEORY_HEAD_RADIUS_MULTIPLE: f64 = 8.0;
 
 /// The bounded-norm \[CLS\] head on the fixed one-hot embedding (d = T + 3, so `width` and
-/// `mlp_width` are not read). Unconstrained (no norm ball) until the radius rule is settled.
+/// `mlp_width` are not read): tanh (ReLU with k = 4 failed at every radius tried), kept in the
+/// ball of [`THEORY_HEAD_RADIUS_MULTIPLE`] after every step.
 pub fn theory_head(steps: usize) -> ModelSeries {
     ModelSeries {
         name: "bounded-norm head (theory)",
         model: ModelKind::ClsHead,
         train: TrainConfig {
             value_dim: THEORY_HEAD_VALUE_DIM,
-            head_activation: Activation::Relu,
+            head_activation: Activation::Tanh,
+            radius_rule: RadiusRule::Construction {
+                multiple: THEORY_HEAD_RADIUS_MULTIPLE,
+            },
             ..fixed_budget(steps, THEORY_HEAD_LEARNING_RATE)
         },
     }
