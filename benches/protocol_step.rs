@@ -86,10 +86,7 @@ fn main() {
         return;
     }
     let mut table_ms = vec![];
-    for (t, m, reps, gather_reps) in [
-        (100usize, 50usize, 200usize, 50usize),
-        (1000, 300, 50, 3),
-    ] {
+    for (t, m, reps, gather_reps) in [(100usize, 50usize, 200usize, 50usize), (1000, 300, 50, 3)] {
         for (path, reps) in [(MixPath::Auto, reps), (MixPath::Gather, gather_reps)] {
             let [s, mk, f, b, c] = steps(t, m, reps, path);
             let name = if path == MixPath::Auto {

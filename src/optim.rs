@@ -35,6 +35,7 @@ pub trait Parameters<S: Real> {
 /// the same names and tensors, and a gradient buffer that is `self` with that field zeroed
 /// (the other fields, untrained state such as a fixed embedding or a dropout stream, cloned).
 /// For wrappers that carry a model plus state; `$ty` must be `Clone`.
+#[cfg(feature = "train")]
 macro_rules! delegate_parameters {
     ($ty:ty, $s:ty, $field:ident) => {
         impl $crate::optim::Parameters<$s> for $ty {
@@ -56,6 +57,7 @@ macro_rules! delegate_parameters {
         }
     };
 }
+#[cfg(feature = "train")]
 pub(crate) use delegate_parameters;
 
 /// Something to minimise: value and gradient at `params`. `&mut self` so an objective may

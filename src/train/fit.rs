@@ -69,24 +69,7 @@ impl FixedEmbeddingHead {
     }
 }
 
-impl Parameters<f32> for FixedEmbeddingHead {
-    fn names(&self) -> Vec<String> {
-        self.head.names()
-    }
-    fn tensors(&self) -> Vec<&[f32]> {
-        self.head.tensors()
-    }
-    fn tensors_mut(&mut self) -> Vec<&mut [f32]> {
-        self.head.tensors_mut()
-    }
-    fn zeros_like(&self) -> Self {
-        FixedEmbeddingHead {
-            head: self.head.zeros_like(),
-            embedding: Arc::clone(&self.embedding),
-            rows: Arc::clone(&self.rows),
-        }
-    }
-}
+crate::optim::delegate_parameters!(FixedEmbeddingHead, f32, head);
 
 impl Trainable for FixedEmbeddingHead {
     fn predict(&self, batch: &TokenBatch) -> Result<Vec<f32>> {
