@@ -132,3 +132,24 @@ fn stored_trials_do_not_depend_on_the_number_of_threads() {
     assert_eq!(one.len(), 8);
     assert_eq!(one, run_with(2));
 }
+
+#[test]
+fn embedding_geometry_streams_large_tables() {
+    // One-hot rows tok[b] + pos[t] and [CLS]: pairwise distances are sqrt(2), 2 or sqrt(3), so the
+    // exact half diameter is 1 (T = 12, exact route). At T = 1e4 (20 001 rows of width 10 003,
+    // n^2 d = 4e12) the route bounds h by the centred radius R_c: valid (>= 1) and <= R_c, in
+    // O(n d) work instead of a pairwise scan that would not finish.
+    use attnbounds::experiments::gap::embedding_geometry;
+    use attnbounds::model::{Embedding, Positional};
+    let small =
+        embedding_geometry(&Embedding::<f64>::fixed_bits(12, Positional::OneHot).unwrap()).unwrap();
+    assert!((small.half_diameter - 1.0).abs() < 1e-8, "{small:?}");
+    let big =
+        embedding_geometry(&Embedding::<f64>::fixed_bits(10_000, Positional::OneHot).unwrap())
+            .unwrap();
+    assert_eq!(big.rows, 20_001);
+    assert!(
+        big.half_diameter >= 1.0 && big.half_diameter <= big.key_radius,
+        "{big:?}"
+    );
+}

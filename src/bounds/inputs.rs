@@ -214,51 +214,80 @@ impl FixedEmbedding {
     /// `max ||x||` (centre 0) and `max ||x - mean||` (centre the mean of the rows), `span_dim =
     /// min(width, rows)`; norms rounded outward by `numerics::up`. Costs `O(rows^2 width)`.
     pub fn from_rows(cls: &[f64], rows: &[Vec<f64>]) -> Result<FixedEmbedding> {
-        check::at_least("embedding rows", rows.len(), 1)?;
-        let d = cls.len();
-        check::at_least("embedding width", d, 1)?;
         for (i, r) in rows.iter().enumerate() {
-            if r.len() != d {
-                return Err(Error::shape(format!("embedding row {i}"), d, r.len()));
-            }
-            for &v in r {
-                check::finite(&format!("embedding row {i}"), v)?;
+            if r.len() != cls.len() {
+                return Err(Error::shape(
+                    format!("embedding row {i}"),
+                    cls.len(),
+                    r.len(),
+                ));
             }
         }
+        Self::from_row_fn(cls, rows.len(), |i, out| out.copy_from_slice(&rows[i]))
+    }
+
+    /// [`FixedEmbedding::from_rows`] with row `i` (of `n`, each of `cls.len()` entries) written
+    /// by `row(i, out)`, so a large table is never held in memory: O(n d) work and O(d)
+    /// memory, plus the exact pairwise diameter while `n^2 d <= EXACT_DIAMETER_MAX_WORK`
+    /// (1e9); above that `h` is bounded by the centred radius `max_x ||x - c||` (triangle
+    /// inequality: `||x - x'|| <= ||x - c|| + ||c - x'||`), valid and at most `R_c`.
+    pub fn from_row_fn(
+        cls: &[f64],
+        n: usize,
+        row: impl Fn(usize, &mut [f64]),
+    ) -> Result<FixedEmbedding> {
+        check::at_least("embedding rows", n, 1)?;
+        let d = cls.len();
+        check::at_least("embedding width", d, 1)?;
         for &v in cls {
             check::finite("embedding cls", v)?;
         }
         let norm = |v: &mut dyn Iterator<Item = f64>| v.map(|x| x * x).sum::<f64>().sqrt();
-        let n = rows.len() as f64;
-        let mean: Vec<f64> = (0..d)
-            .map(|j| rows.iter().map(|r| r[j]).sum::<f64>() / n)
-            .collect();
-        let max_norm = rows
-            .iter()
-            .map(|r| norm(&mut r.iter().copied()))
-            .fold(0.0, f64::max);
-        let max_centred = rows
-            .iter()
-            .map(|r| norm(&mut r.iter().zip(&mean).map(|(x, c)| x - c)))
-            .fold(0.0, f64::max);
-        let mut diam = 0.0f64;
-        for (i, a) in rows.iter().enumerate() {
-            for b in &rows[i + 1..] {
-                diam = diam.max(norm(&mut a.iter().zip(b).map(|(x, y)| x - y)));
+        let (mut a, mut b) = (vec![0.0; d], vec![0.0; d]);
+        let mut mean = vec![0.0; d];
+        let mut max_norm = 0.0f64;
+        for i in 0..n {
+            row(i, &mut a);
+            for &v in &a {
+                check::finite(&format!("embedding row {i}"), v)?;
             }
+            max_norm = max_norm.max(norm(&mut a.iter().copied()));
+            mean.iter_mut().zip(&a).for_each(|(m, x)| *m += x);
         }
+        mean.iter_mut().for_each(|m| *m /= n as f64);
+        let mut max_centred = 0.0f64;
+        for i in 0..n {
+            row(i, &mut a);
+            max_centred = max_centred.max(norm(&mut a.iter().zip(&mean).map(|(x, c)| x - c)));
+        }
+        let half_diameter = if (n as f64).powi(2) * d as f64 <= EXACT_DIAMETER_MAX_WORK {
+            let mut diam = 0.0f64;
+            for i in 0..n {
+                row(i, &mut a);
+                for j in i + 1..n {
+                    row(j, &mut b);
+                    diam = diam.max(norm(&mut a.iter().zip(&b).map(|(x, y)| x - y)));
+                }
+            }
+            diam / 2.0
+        } else {
+            max_centred
+        };
         // Tiny floors keep a degenerate table (one row, or all rows equal) valid: any positive
         // number bounds a zero diameter.
         let floor = f64::MIN_POSITIVE;
         Ok(FixedEmbedding {
             cls_norm: super::numerics::up(norm(&mut cls.iter().copied())).max(floor),
-            half_diameter: super::numerics::up(diam / 2.0).max(floor),
+            half_diameter: super::numerics::up(half_diameter).max(floor),
             key_radius: super::numerics::up(max_norm.min(max_centred)).max(floor),
-            rows: rows.len(),
-            span_dim: d.min(rows.len()),
+            rows: n,
+            span_dim: d.min(n),
         })
     }
 }
+
+/// Work (n^2 d) up to which [`FixedEmbedding::from_row_fn`] computes the exact diameter.
+const EXACT_DIAMETER_MAX_WORK: f64 = 1e9;
 
 impl Default for BoundParams {
     fn default() -> Self {

@@ -103,17 +103,18 @@ pub fn embedding_geometry<S: crate::tensor::Real>(
     emb: &crate::model::Embedding<S>,
 ) -> Result<bounds::FixedEmbedding> {
     let cls: Vec<f64> = emb.cls.iter().map(|x| x.as_f64()).collect();
-    let mut rows = vec![cls.clone()];
-    for b in 0..emb.vocab() {
-        for t in 0..emb.context_len() {
-            rows.push(
-                (emb.tok.row(b).iter().zip(emb.pos.row(t)))
-                    .map(|(x, p)| x.as_f64() + p.as_f64())
-                    .collect(),
-            );
+    let t_len = emb.context_len();
+    // Row 0 is [CLS], then tok[b] + pos[t] for b-major (b, t): streamed, never all in memory.
+    bounds::FixedEmbedding::from_row_fn(&cls, 1 + emb.vocab() * t_len, |i, out| {
+        if i == 0 {
+            out.copy_from_slice(&cls);
+        } else {
+            let (b, t) = ((i - 1) / t_len, (i - 1) % t_len);
+            (out.iter_mut()
+                .zip(emb.tok.row(b).iter().zip(emb.pos.row(t))))
+            .for_each(|(o, (x, p))| *o = x.as_f64() + p.as_f64());
         }
-    }
-    bounds::FixedEmbedding::from_rows(&cls, &rows)
+    })
 }
 
 /// Post-hoc bounds for a trained \[CLS\] head (module doc) on the cls_head's fixed embedding
