@@ -13,10 +13,12 @@
 //! sgemm, the best the kernel's main product can do at that shape.
 //! Run: `cargo bench --bench cls_kernel` (add `-- quick` for fewer repetitions).
 
-use attnbounds::model::{Activation, MixKernel, TokenBatch, Transformer, TransformerConfig};
-use attnbounds::optim::{Adam, Optimizer};
-use attnbounds::tensor::{Mat, View, gemm};
-use rand::{RngExt, SeedableRng};
+mod common;
+
+use attnbounds::model::{Activation, MixKernel, Transformer, TransformerConfig};
+use attnbounds::optim::Optimizer;
+use attnbounds::tensor::{View, gemm};
+use rand::SeedableRng;
 use rand_chacha::ChaCha8Rng;
 use std::time::Instant;
 
@@ -59,50 +61,8 @@ fn time(reps: usize, mut f: impl FnMut()) -> (f64, f64) {
     (xs[xs.len() / 4], xs[xs.len() / 2])
 }
 
-/// Best-of-5 single-core sgemm rate for an s x s x s product, GFLOP/s.
-fn sgemm_rate(s: usize) -> f64 {
-    let a = Mat::<f32> {
-        rows: s,
-        cols: s,
-        data: (0..s * s).map(|i| (i % 7) as f32 * 0.1).collect(),
-    };
-    let mut c = vec![0.0f32; s * s];
-    let reps = (1 << 27) / (s * s * s) + 1;
-    let mut best = f64::INFINITY;
-    for _ in 0..5 {
-        let start = Instant::now();
-        for _ in 0..reps {
-            gemm(1.0, a.view(), a.view(), 0.0, &mut c);
-        }
-        best = best.min(start.elapsed().as_secs_f64() / reps as f64);
-    }
-    std::hint::black_box(&c);
-    2.0 * (s * s * s) as f64 / best / 1e9
-}
-
-struct Setup {
-    model: Transformer<f32>,
-    adam: Adam<f32>,
-    batch: TokenBatch,
-    labels: Vec<f32>,
-}
-
-fn setup(t: usize, m: usize) -> Setup {
-    let mut rng = ChaCha8Rng::seed_from_u64(2);
-    let tokens = (0..t * m).map(|_| rng.random_range(0..2u8)).collect();
-    let labels = (0..m)
-        .map(|_| if rng.random::<bool>() { 1.0 } else { -1.0 })
-        .collect();
-    Setup {
-        model: model(t),
-        adam: Adam::new(1e-3).expect("lr > 0"),
-        batch: TokenBatch::new(t, tokens).expect("shape"),
-        labels,
-    }
-}
-
 /// Logistic loss log(1 + exp(-y f)): dL/df = -y / (1 + exp(y f)).
-fn step(s: &mut Setup, kernel: MixKernel) {
+fn step(s: &mut common::Setup, kernel: MixKernel) {
     let labels = &s.labels;
     let dloss = |i: usize, f: f32| -labels[i] / (1.0 + (labels[i] * f).exp());
     let (_, grad) = s
@@ -118,7 +78,7 @@ fn main() {
     let args: Vec<String> = std::env::args().collect();
     if let Some(p) = args.iter().position(|a| a == "profile") {
         let t = args.get(p + 1).and_then(|x| x.parse().ok()).unwrap_or(1000);
-        let mut s = setup(t, 300);
+        let mut s = common::setup(model(t), t, 300);
         for _ in 0..20 {
             step(&mut s, MixKernel::Bits);
         }
@@ -126,7 +86,7 @@ fn main() {
     }
     let peak = [256, 512]
         .map(|s| {
-            let r = sgemm_rate(s);
+            let r = common::sgemm_rate(s);
             println!("sgemm {s}^3 single core: {r:.1} GFLOP/s");
             r
         })
@@ -144,7 +104,7 @@ fn main() {
         };
         let mut per = Vec::new();
         for kernel in [MixKernel::Gather, MixKernel::Bits] {
-            let mut s = setup(t, m);
+            let mut s = common::setup(model(t), t, m);
             let used = s
                 .model
                 .forward_cls_with(&s.batch, kernel)

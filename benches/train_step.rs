@@ -9,11 +9,12 @@
 //! Softmax, activations and Pi are not counted as flops (they cost time, not gemm work).
 //! Run: `cargo bench --bench train_step`.
 
-use attnbounds::model::{Activation, TokenBatch, Transformer, TransformerConfig};
-use attnbounds::optim::{Adam, Optimizer};
-use attnbounds::tensor::{Mat, gemm};
+mod common;
+
+use attnbounds::model::{Activation, Transformer, TransformerConfig};
+use attnbounds::optim::Optimizer;
 use criterion::{Criterion, criterion_group, criterion_main};
-use rand::{RngExt, SeedableRng};
+use rand::SeedableRng;
 use rand_chacha::ChaCha8Rng;
 use std::cell::RefCell;
 use std::time::{Duration, Instant};
@@ -54,50 +55,8 @@ fn full_step_flops(t: usize, batch: usize) -> f64 {
     3.0 * fwd * batch as f64
 }
 
-/// Best-of-5 single-core sgemm rate for an s x s x s product, GFLOP/s.
-fn sgemm_rate(s: usize) -> f64 {
-    let a = Mat::<f32> {
-        rows: s,
-        cols: s,
-        data: (0..s * s).map(|i| (i % 7) as f32 * 0.1).collect(),
-    };
-    let mut c = vec![0.0f32; s * s];
-    let reps = (1 << 27) / (s * s * s) + 1;
-    let mut best = f64::INFINITY;
-    for _ in 0..5 {
-        let start = Instant::now();
-        for _ in 0..reps {
-            gemm(1.0, a.view(), a.view(), 0.0, &mut c);
-        }
-        best = best.min(start.elapsed().as_secs_f64() / reps as f64);
-    }
-    std::hint::black_box(&c);
-    2.0 * (s * s * s) as f64 / best / 1e9
-}
-
-struct Setup {
-    model: Transformer<f32>,
-    adam: Adam<f32>,
-    batch: TokenBatch,
-    labels: Vec<f32>,
-}
-
-fn setup(t: usize, m: usize) -> Setup {
-    let mut rng = ChaCha8Rng::seed_from_u64(2);
-    let tokens = (0..t * m).map(|_| rng.random_range(0..2u8)).collect();
-    let labels = (0..m)
-        .map(|_| if rng.random::<bool>() { 1.0 } else { -1.0 })
-        .collect();
-    Setup {
-        model: model(t),
-        adam: Adam::new(1e-3).expect("lr > 0"),
-        batch: TokenBatch::new(t, tokens).expect("shape"),
-        labels,
-    }
-}
-
 /// Logistic loss log(1 + exp(-y f)): dL/df = -y / (1 + exp(y f)).
-fn step(s: &mut Setup, full: bool) {
+fn step(s: &mut common::Setup, full: bool) {
     let labels = &s.labels;
     let dloss = |i: usize, f: f32| -labels[i] / (1.0 + (labels[i] * f).exp());
     let (_, grad) = if full {
@@ -110,7 +69,7 @@ fn step(s: &mut Setup, full: bool) {
 }
 
 fn bench(c: &mut Criterion) {
-    let rates = [256, 512].map(|s| (s, sgemm_rate(s)));
+    let rates = [256, 512].map(|s| (s, common::sgemm_rate(s)));
     let peak = rates.iter().map(|r| r.1).fold(0.0, f64::max);
     for (s, r) in rates {
         println!("sgemm {s}^3 single core: {r:.1} GFLOP/s");
@@ -129,7 +88,7 @@ fn bench(c: &mut Criterion) {
             } else {
                 "cls_token_table"
             };
-            let mut s = setup(t, m);
+            let mut s = common::setup(model(t), t, m);
             let best = RefCell::new(f64::INFINITY);
             group.bench_function(name, |b| {
                 b.iter_custom(|iters| {
