@@ -7,7 +7,7 @@ use super::unit;
 use crate::Claim;
 use attnbounds::bounds;
 use attnbounds::certify::{
-    Choice, ClsModel, Interval, dinkelbach_max, extract, fractional_max, verify,
+    Choice, ClsModel, Interval, dinkelbach_max, extract, fractional_max, sampled, verify,
 };
 use attnbounds::model::{Activation, ClsHead, Embedding, Positional, TokenBatch};
 use attnbounds::tensor::Mat;
@@ -389,6 +389,7 @@ pub fn propagation(shrink: bool) -> Claim {
 }
 
 const PAC_BAYES: &str = "5-pac-bayes";
+const SAMPLED: &str = "4-the-sampled-route";
 
 /// (P1) The Gaussian KL of `bounds::gaussian_kl` is at least the KL of N(d, sigma^2) from
 /// N(0, sigma^2) computed independently, by Simpson quadrature of q ln(q/p) over +-14 sigma
@@ -461,6 +462,41 @@ pub fn mc_confidence(mutant: bool) -> Claim {
     )
 }
 
+/// (S1), and (F1) which is (S1) on a fresh labelled sample: the exact probability over
+/// k ~ Bin(n, p) that the one-sided Clopper-Pearson limit `certify::sampled::upper_limit(k, n,
+/// delta)` falls below p is at most delta. Exact binomial sum, n <= 200. The mutant is the limit
+/// at level 4 delta, which fails up to 4 delta (caught where the discrete coverage is tight).
+pub fn clopper_pearson(mutant: bool) -> Claim {
+    let id = if mutant { "S1-mutant" } else { "S1" };
+    claim(
+        id,
+        SAMPLED,
+        "P_{k ~ Bin(n, p)}(clopper_pearson_upper(k, n, delta) < p) <= delta",
+        3,
+        move |v| {
+            let n = (1.0 + 199.0 * unit(v[0])).round() as usize;
+            let p = 0.001 + 0.998 * unit(v[1]);
+            let delta = 10f64.powf(-3.0 + 2.0 * unit(v[2]));
+            let level = if mutant {
+                (4.0 * delta).min(0.99)
+            } else {
+                delta
+            };
+            let mut fail = 0.0;
+            let mut log_pmf = n as f64 * (-p).ln_1p();
+            for k in 0..=n {
+                if k > 0 {
+                    log_pmf += ((n - k + 1) as f64 / k as f64).ln() + (p / (1.0 - p)).ln();
+                }
+                if sampled::upper_limit(k, n, level).ok()? < p {
+                    fail += log_pmf.exp();
+                }
+            }
+            Some((fail, delta))
+        },
+    )
+}
+
 /// Every claim of this file with its mutant and note.
 pub fn all() -> Vec<Claim> {
     vec![
@@ -496,6 +532,9 @@ pub fn all() -> Vec<Claim> {
         ),
         mc_confidence(false).with_mutant(mc_confidence(true)).with_note(
             "exact binomial failure probability of the Monte Carlo bound; a quarter right-hand side is caught",
+        ),
+        clopper_pearson(false).with_mutant(clopper_pearson(true)).with_note(
+            "exact binomial failure probability of the sampled route's limit (and of the fresh-sample test bound F1); the limit at 4 delta is caught",
         ),
     ]
 }
