@@ -237,7 +237,7 @@ pub(crate) fn tex(fig: &Figure, prep: &Prepared, stem: &str) -> String {
             super::SeriesStyle::LinePoints => opts.push(format!("mark={}", MARKS[k % 4])),
         }
         if spec.dashed {
-            opts.push("dashed, mark options={solid}".into());
+            opts.push("dashed, mark options={solid, fill=white}".into());
         }
         let mut extra = String::new();
         if s.interval == Interval::Bars {

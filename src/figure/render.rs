@@ -283,7 +283,7 @@ fn draw<DB: DrawingBackend>(
         }
         if spec.style != SeriesStyle::Line {
             for p in &pts {
-                marker(chart.plotting_area(), *p, k, c)?;
+                marker(chart.plotting_area(), *p, k, c, spec.dashed)?;
             }
         }
     }
@@ -295,22 +295,35 @@ fn rgb((r, g, b): (u8, u8, u8)) -> RGBColor {
 }
 
 /// Marker shape by series position (circle, triangle, square, cross), so series stay apart in
-/// greyscale print too; the pgfplots file uses the same sequence.
-fn marker<DB: DrawingBackend, CT: CoordTranslate>(
+/// greyscale print too; the pgfplots file uses the same sequence. A dashed series has open
+/// (white-filled, outlined) markers, so where it coincides with a solid series, as two models
+/// with equal values do, its markers still show on top.
+fn marker<DB: DrawingBackend, CT: CoordTranslate<From: Clone>>(
     area: &DrawingArea<DB, CT>,
     at: CT::From,
     k: usize,
     c: RGBColor,
+    open: bool,
 ) -> DrawResult {
     let r = MARKER_R;
-    let res = match k % 4 {
-        0 => area.draw(&(EmptyElement::at(at) + Circle::new((0, 0), r, c.filled()))),
-        1 => area.draw(&(EmptyElement::at(at) + TriangleMarker::new((0, 0), r + 3, c.filled()))),
-        2 => area.draw(
-            &(EmptyElement::at(at) + Rectangle::new([(1 - r, 1 - r), (r - 1, r - 1)], c.filled())),
-        ),
-        _ => area.draw(&(EmptyElement::at(at) + Cross::new((0, 0), r, c.stroke_width(4)))),
+    let fills: &[ShapeStyle] = if open {
+        &[WHITE.filled(), c.stroke_width(3)]
+    } else {
+        &[c.filled()]
     };
+    let mut res = Ok(());
+    for &f in fills {
+        res = res.and(match k % 4 {
+            0 => area.draw(&(EmptyElement::at(at.clone()) + Circle::new((0, 0), r, f))),
+            1 => area.draw(&(EmptyElement::at(at.clone()) + TriangleMarker::new((0, 0), r + 3, f))),
+            2 => area.draw(
+                &(EmptyElement::at(at.clone())
+                    + Rectangle::new([(1 - r, 1 - r), (r - 1, r - 1)], f)),
+            ),
+            _ => area
+                .draw(&(EmptyElement::at(at.clone()) + Cross::new((0, 0), r, c.stroke_width(4)))),
+        });
+    }
     res.map_err(|e| e.to_string())
 }
 
@@ -367,7 +380,7 @@ fn draw_legend<DB: DrawingBackend>(
             }
         }
         if spec.style != SeriesStyle::Line {
-            marker(area, ((x0 + x1) / 2, yc), k, c)?;
+            marker(area, ((x0 + x1) / 2, yc), k, c, spec.dashed)?;
         }
         let style = font(TICK_PX).pos(Pos::new(HPos::Left, VPos::Center));
         area.draw(&Text::new(spec.name.clone(), (x1 + 18, yc), style))
