@@ -441,22 +441,15 @@ pub fn mc_confidence(mutant: bool) -> Claim {
             let n = (1.0 + 199.0 * unit(v[0])).round() as usize;
             let p = 0.001 + 0.998 * unit(v[1]);
             let delta = 10f64.powf(-3.0 + 2.9 * unit(v[2]));
-            let mut fail = 0.0;
-            let mut log_pmf = n as f64 * (-p).ln_1p();
-            for k in 0..=n {
-                if k > 0 {
-                    log_pmf += ((n - k + 1) as f64 / k as f64).ln() + (p / (1.0 - p)).ln();
-                }
+            let fail = binomial_mass(n, p, |k| {
                 let mean = k as f64 / n as f64;
                 let upper = if mutant {
                     bounds::kl_inverse_upper(mean, (2.0 / delta).ln() / (4.0 * n as f64)).ok()?
                 } else {
                     bounds::mc_train_error_upper(mean, n, delta).ok()?
                 };
-                if upper < p {
-                    fail += log_pmf.exp();
-                }
-            }
+                Some(upper < p)
+            })?;
             Some((fail, delta / 2.0))
         },
     )
@@ -482,19 +475,26 @@ pub fn clopper_pearson(mutant: bool) -> Claim {
             } else {
                 delta
             };
-            let mut fail = 0.0;
-            let mut log_pmf = n as f64 * (-p).ln_1p();
-            for k in 0..=n {
-                if k > 0 {
-                    log_pmf += ((n - k + 1) as f64 / k as f64).ln() + (p / (1.0 - p)).ln();
-                }
-                if sampled::upper_limit(k, n, level).ok()? < p {
-                    fail += log_pmf.exp();
-                }
-            }
+            let fail = binomial_mass(n, p, |k| Some(sampled::upper_limit(k, n, level).ok()? < p))?;
             Some((fail, delta))
         },
     )
+}
+
+/// P(K in A) for K ~ Bin(n, p), A = {k : in_set(k)}, summing the pmf exactly (by its ratio
+/// recursion in log space); `None` when `in_set` is undefined somewhere.
+fn binomial_mass(n: usize, p: f64, in_set: impl Fn(usize) -> Option<bool>) -> Option<f64> {
+    let mut mass = 0.0;
+    let mut log_pmf = n as f64 * (-p).ln_1p();
+    for k in 0..=n {
+        if k > 0 {
+            log_pmf += ((n - k + 1) as f64 / k as f64).ln() + (p / (1.0 - p)).ln();
+        }
+        if in_set(k)? {
+            mass += log_pmf.exp();
+        }
+    }
+    Some(mass)
 }
 
 /// Every claim of this file with its mutant and note.
