@@ -15,11 +15,9 @@
 
 mod common;
 
-use attnbounds::model::{Activation, MixKernel, Transformer, TransformerConfig};
+use attnbounds::model::{MixKernel, Transformer};
 use attnbounds::optim::Optimizer;
 use attnbounds::tensor::{View, gemm};
-use rand::SeedableRng;
-use rand_chacha::ChaCha8Rng;
 use std::time::Instant;
 
 const WIDTH: usize = 32;
@@ -28,19 +26,7 @@ const HEAD_DIM: usize = 8;
 const MLP: usize = 64;
 
 fn model(context_len: usize) -> Transformer<f32> {
-    let cfg = TransformerConfig {
-        context_len,
-        vocab: 2,
-        width: WIDTH,
-        heads: HEADS,
-        head_dim: HEAD_DIM,
-        mlp_width: MLP,
-        layers: 1,
-        attn_activation: Activation::Identity,
-        mlp_activation: Activation::Relu,
-        init_scale: 1.0,
-    };
-    Transformer::random(&cfg, &mut ChaCha8Rng::seed_from_u64(1)).expect("valid config")
+    common::one_block(context_len, WIDTH, HEADS, HEAD_DIM, MLP)
 }
 
 /// Median of the fastest half of `reps` timed calls of `f`, in seconds, after `reps / 5 + 1`

@@ -11,11 +11,9 @@
 
 mod common;
 
-use attnbounds::model::{Activation, Transformer, TransformerConfig};
+use attnbounds::model::Transformer;
 use attnbounds::optim::Optimizer;
 use criterion::{Criterion, criterion_group, criterion_main};
-use rand::SeedableRng;
-use rand_chacha::ChaCha8Rng;
 use std::cell::RefCell;
 use std::time::{Duration, Instant};
 
@@ -25,19 +23,7 @@ const HEAD_DIM: usize = 32;
 const MLP: usize = 64;
 
 fn model(context_len: usize) -> Transformer<f32> {
-    let cfg = TransformerConfig {
-        context_len,
-        vocab: 2,
-        width: D,
-        heads: HEADS,
-        head_dim: HEAD_DIM,
-        mlp_width: MLP,
-        layers: 1,
-        attn_activation: Activation::Identity,
-        mlp_activation: Activation::Relu,
-        init_scale: 1.0,
-    };
-    Transformer::random(&cfg, &mut ChaCha8Rng::seed_from_u64(1)).expect("valid config")
+    common::one_block(context_len, D, HEADS, HEAD_DIM, MLP)
 }
 
 fn full_step_flops(t: usize, batch: usize) -> f64 {

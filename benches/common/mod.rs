@@ -1,6 +1,6 @@
 //! Helpers shared by the training-step benchmarks (`cls_kernel`, `train_step`).
 
-use attnbounds::model::{TokenBatch, Transformer};
+use attnbounds::model::{Activation, TokenBatch, Transformer, TransformerConfig};
 use attnbounds::optim::Adam;
 use attnbounds::tensor::{Mat, gemm};
 use rand::{RngExt, SeedableRng};
@@ -47,4 +47,27 @@ pub fn setup(model: Transformer<f32>, t: usize, m: usize) -> Setup {
         batch: TokenBatch::new(t, tokens).expect("shape"),
         labels,
     }
+}
+
+/// The benchmarks' one-block [CLS] Transformer on bits: identity heads, ReLU MLP, seed 1.
+pub fn one_block(
+    context_len: usize,
+    width: usize,
+    heads: usize,
+    head_dim: usize,
+    mlp_width: usize,
+) -> Transformer<f32> {
+    let cfg = TransformerConfig {
+        context_len,
+        vocab: 2,
+        width,
+        heads,
+        head_dim,
+        mlp_width,
+        layers: 1,
+        attn_activation: Activation::Identity,
+        mlp_activation: Activation::Relu,
+        init_scale: 1.0,
+    };
+    Transformer::random(&cfg, &mut ChaCha8Rng::seed_from_u64(1)).expect("valid config")
 }
