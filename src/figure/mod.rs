@@ -62,6 +62,48 @@ pub enum SeriesStyle {
     LinePoints,
 }
 
+/// The shape of a series' point markers. A solid series draws it filled, a dashed series open
+/// (outline only, no fill) and larger, so that where a dashed series lies on a solid one with
+/// the same values (two models with equal certificates) the solid marker shows inside the open
+/// one, in PNG/SVG and in pgfplots alike. [`Marker::SEQUENCE`] is the default by series position.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Marker {
+    Circle,
+    Triangle,
+    Square,
+    /// A diagonal cross (lines only: the same open or filled).
+    Cross,
+    Diamond,
+    /// An upright cross (lines only), distinct from [`Marker::Cross`] where the two coincide.
+    Plus,
+}
+
+impl Marker {
+    /// The default marker of series `k` is `SEQUENCE[k % 4]`.
+    pub const SEQUENCE: [Marker; 4] = [
+        Marker::Circle,
+        Marker::Triangle,
+        Marker::Square,
+        Marker::Cross,
+    ];
+
+    /// The pgfplots mark: the filled variant, or the unfilled one for an open marker.
+    pub(crate) fn pgf(self, open: bool) -> &'static str {
+        match (self, open) {
+            (Marker::Circle, false) => "*",
+            (Marker::Circle, true) => "o",
+            (Marker::Triangle, false) => "triangle*",
+            (Marker::Triangle, true) => "triangle",
+            (Marker::Square, false) => "square*",
+            (Marker::Square, true) => "square",
+            (Marker::Diamond, false) => "diamond*",
+            (Marker::Diamond, true) => "diamond",
+            (Marker::Cross, _) => "x",
+            (Marker::Plus, _) => "+",
+        }
+    }
+}
+
 /// An interval around each point, e.g. a Clopper-Pearson interval or a min-max over trials.
 /// `lower[i] <= y[i] <= upper[i]` is required.
 #[derive(Debug, Clone, PartialEq)]
@@ -92,6 +134,9 @@ pub struct Series {
     /// Index into the Okabe-Ito palette ([`PALETTE`]); `None` uses the series' position. Pin it
     /// so that one theorem keeps its colour across figures.
     pub color: Option<usize>,
+    /// Marker shape; `None` uses [`Marker::SEQUENCE`] by the series' position. Pin it to tell
+    /// apart series that share a colour (one quantity of two models).
+    pub marker: Option<Marker>,
 }
 
 impl Series {
@@ -104,6 +149,7 @@ impl Series {
             style,
             dashed: false,
             color: None,
+            marker: None,
         }
     }
     pub fn line(name: impl Into<String>, x: Vec<f64>, y: Vec<f64>) -> Self {
@@ -130,6 +176,15 @@ impl Series {
     pub fn with_color(mut self, palette_index: usize) -> Self {
         self.color = Some(palette_index);
         self
+    }
+    pub fn with_marker(mut self, marker: Marker) -> Self {
+        self.marker = Some(marker);
+        self
+    }
+    /// The marker drawn for this series at position `k` of its figure.
+    pub(crate) fn marker_at(&self, k: usize) -> Marker {
+        self.marker
+            .unwrap_or(Marker::SEQUENCE[k % Marker::SEQUENCE.len()])
     }
 }
 

@@ -108,8 +108,6 @@ pub(crate) fn tex_escape(s: &str) -> String {
     out
 }
 
-const MARKS: [&str; 4] = ["*", "triangle*", "square*", "x"];
-
 /// A pgfplots `tikzpicture` reading `stem.csv`, with the same ranges, colours, marks and legend
 /// order as the PNG/SVG. Ticks are left to pgfplots (its log ticks are already 10^k style).
 pub(crate) fn tex(fig: &Figure, prep: &Prepared, stem: &str) -> String {
@@ -231,13 +229,16 @@ pub(crate) fn tex(fig: &Figure, prep: &Prepared, stem: &str) -> String {
             format!("color=attnboundsC{k}"),
             "line width=1pt".to_string(),
         ];
+        let mark = spec.marker_at(k).pgf(spec.dashed);
         match spec.style {
             super::SeriesStyle::Line => opts.push("no marks".into()),
-            super::SeriesStyle::Points => opts.push(format!("only marks, mark={}", MARKS[k % 4])),
-            super::SeriesStyle::LinePoints => opts.push(format!("mark={}", MARKS[k % 4])),
+            super::SeriesStyle::Points => opts.push(format!("only marks, mark={mark}")),
+            super::SeriesStyle::LinePoints => opts.push(format!("mark={mark}")),
         }
         if spec.dashed {
-            opts.push("dashed, mark options={solid, fill=white}".into());
+            // Open (unfilled) and larger, as in the PNG/SVG (`render::OPEN_MARKER_R`): a solid
+            // series' mark at the same point shows inside it.
+            opts.push("dashed, mark options={solid, fill=none, scale=1.7}".into());
         }
         let mut extra = String::new();
         if s.interval == Interval::Bars {

@@ -11,7 +11,7 @@ use plotters::prelude::*;
 use plotters::style::text_anchor::{HPos, Pos, VPos};
 
 use super::prepare::{Axis, Interval, Prepared};
-use super::{DPI, Figure, SeriesStyle};
+use super::{DPI, Figure, Marker, SeriesStyle};
 use crate::error::{Error, Result};
 
 /// The family name fonts are registered under. It is also what the SVG names as `font-family`,
@@ -26,6 +26,9 @@ const TITLE_PX: f64 = 38.0;
 const LINE_W: u32 = 5;
 const BAR_W: u32 = 3;
 const MARKER_R: i32 = 11;
+/// An open marker is larger than a filled one, so it rings a filled marker at the same point.
+const OPEN_MARKER_R: i32 = 19;
+const OPEN_STROKE_W: u32 = 4;
 const LEGEND_SAMPLE: i32 = 90;
 
 /// Registers DejaVu Sans (embedded by the `dejavu` crate) once per process; plotters' `ab_glyph`
@@ -282,8 +285,9 @@ fn draw<DB: DrawingBackend>(
             }
         }
         if spec.style != SeriesStyle::Line {
+            let shape = spec.marker_at(k);
             for p in &pts {
-                marker(chart.plotting_area(), *p, k, c, spec.dashed)?;
+                marker(chart.plotting_area(), *p, shape, c, spec.dashed)?;
             }
         }
     }
@@ -294,36 +298,64 @@ fn rgb((r, g, b): (u8, u8, u8)) -> RGBColor {
     RGBColor(r, g, b)
 }
 
-/// Marker shape by series position (circle, triangle, square, cross), so series stay apart in
-/// greyscale print too; the pgfplots file uses the same sequence. A dashed series has open
-/// (white-filled, outlined) markers, so where it coincides with a solid series, as two models
-/// with equal values do, its markers still show on top.
+/// Draws one marker (see [`Marker`]): filled at radius `MARKER_R` for a solid series; for a
+/// dashed series (`open`) only the outline, with no fill, at radius `OPEN_MARKER_R`, so a solid
+/// marker under it at the same point stays visible inside it.
 fn marker<DB: DrawingBackend, CT: CoordTranslate<From: Clone>>(
     area: &DrawingArea<DB, CT>,
     at: CT::From,
-    k: usize,
+    shape: Marker,
     c: RGBColor,
     open: bool,
 ) -> DrawResult {
-    let r = MARKER_R;
-    let fills: &[ShapeStyle] = if open {
-        &[WHITE.filled(), c.stroke_width(3)]
-    } else {
-        &[c.filled()]
+    let r = if open { OPEN_MARKER_R } else { MARKER_R };
+    let outline = c.stroke_width(OPEN_STROKE_W);
+    let lines = c.stroke_width(if open { OPEN_STROKE_W } else { 4 });
+    let e = || EmptyElement::at(at.clone());
+    // Vertices of the polygon shapes, relative to the centre in pixels.
+    let polygon: Option<Vec<(i32, i32)>> = match shape {
+        Marker::Triangle => {
+            let rt = r + 3;
+            Some(
+                [-90.0f64, 30.0, 150.0]
+                    .iter()
+                    .map(|deg| {
+                        let a = deg.to_radians();
+                        (
+                            (a.cos() * rt as f64).round() as i32,
+                            (a.sin() * rt as f64).round() as i32,
+                        )
+                    })
+                    .collect(),
+            )
+        }
+        Marker::Square => Some(vec![
+            (1 - r, 1 - r),
+            (r - 1, 1 - r),
+            (r - 1, r - 1),
+            (1 - r, r - 1),
+        ]),
+        Marker::Diamond => {
+            let rd = r + 3;
+            Some(vec![(0, -rd), (rd, 0), (0, rd), (-rd, 0)])
+        }
+        Marker::Circle | Marker::Cross | Marker::Plus => None,
     };
-    let mut res = Ok(());
-    for &f in fills {
-        res = res.and(match k % 4 {
-            0 => area.draw(&(EmptyElement::at(at.clone()) + Circle::new((0, 0), r, f))),
-            1 => area.draw(&(EmptyElement::at(at.clone()) + TriangleMarker::new((0, 0), r + 3, f))),
-            2 => area.draw(
-                &(EmptyElement::at(at.clone())
-                    + Rectangle::new([(1 - r, 1 - r), (r - 1, r - 1)], f)),
-            ),
-            _ => area
-                .draw(&(EmptyElement::at(at.clone()) + Cross::new((0, 0), r, c.stroke_width(4)))),
-        });
-    }
+    let res = match (shape, polygon) {
+        (_, Some(mut v)) if open => {
+            v.push(v[0]);
+            area.draw(&(e() + PathElement::new(v, outline)))
+        }
+        (_, Some(v)) => area.draw(&(e() + Polygon::new(v, c.filled()))),
+        (Marker::Circle, None) => {
+            let style = if open { outline } else { c.filled() };
+            area.draw(&(e() + Circle::new((0, 0), r, style)))
+        }
+        (Marker::Plus, None) => area
+            .draw(&(e() + PathElement::new(vec![(-r, 0), (r, 0)], lines)))
+            .and_then(|_| area.draw(&(e() + PathElement::new(vec![(0, -r), (0, r)], lines)))),
+        (_, None) => area.draw(&(e() + Cross::new((0, 0), r, lines))),
+    };
     res.map_err(|e| e.to_string())
 }
 
@@ -380,7 +412,7 @@ fn draw_legend<DB: DrawingBackend>(
             }
         }
         if spec.style != SeriesStyle::Line {
-            marker(area, ((x0 + x1) / 2, yc), k, c, spec.dashed)?;
+            marker(area, ((x0 + x1) / 2, yc), spec.marker_at(k), c, spec.dashed)?;
         }
         let style = font(TICK_PX).pos(Pos::new(HPos::Left, VPos::Center));
         area.draw(&Text::new(spec.name.clone(), (x1 + 18, yc), style))
@@ -433,6 +465,62 @@ fn crc32(data: &[u8]) -> u32 {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// The RGB pixels of a 100 x 100 white image after `draw`.
+    fn drawn(draw: impl FnOnce(&DrawingArea<BitMapBackend, Shift>)) -> Vec<u8> {
+        let mut buf = vec![0u8; 100 * 100 * 3];
+        {
+            let root = BitMapBackend::with_buffer(&mut buf, (100, 100)).into_drawing_area();
+            root.fill(&WHITE).unwrap();
+            draw(&root);
+            root.present().unwrap();
+        }
+        buf
+    }
+
+    fn pixel(buf: &[u8], x: usize, y: usize) -> (u8, u8, u8) {
+        let i = 3 * (y * 100 + x);
+        (buf[i], buf[i + 1], buf[i + 2])
+    }
+
+    /// An open marker has no fill: its centre shows what is under it (white here, the solid
+    /// marker of an equal series in a figure), while its outline is drawn in its colour. A
+    /// white-filled open marker (the earlier style) fails the last part: the solid marker's
+    /// centre would be white.
+    #[test]
+    fn open_markers_are_outlines_without_fill() {
+        let c = RGBColor(0xD5, 0x5E, 0x00);
+        for shape in [
+            Marker::Circle,
+            Marker::Triangle,
+            Marker::Square,
+            Marker::Diamond,
+        ] {
+            let buf = drawn(|a| marker(a, (50, 50), shape, c, true).unwrap());
+            assert_eq!(
+                pixel(&buf, 50, 50),
+                (255, 255, 255),
+                "{shape:?}: filled centre"
+            );
+            let coloured = (0..100 * 100)
+                .filter(|&i| pixel(&buf, i % 100, i / 100) == (c.0, c.1, c.2))
+                .count();
+            assert!(coloured > 100, "{shape:?}: outline of {coloured} pixels");
+            let filled = drawn(|a| marker(a, (50, 50), shape, c, false).unwrap());
+            assert_eq!(pixel(&filled, 50, 50), (c.0, c.1, c.2), "{shape:?} solid");
+        }
+        // A dashed series' open marker on an equal solid series' filled one: both show (the
+        // filled one's colour at the centre, the open one's on its outline).
+        let (solid, dashed) = (RGBColor(0, 0x72, 0xB2), RGBColor(0xD5, 0x5E, 0x00));
+        let buf = drawn(|a| {
+            marker(a, (50, 50), Marker::Square, solid, false).unwrap();
+            marker(a, (50, 50), Marker::Diamond, dashed, true).unwrap();
+        });
+        assert_eq!(pixel(&buf, 50, 50), (solid.0, solid.1, solid.2));
+        assert!(
+            (0..100 * 100).any(|i| pixel(&buf, i % 100, i / 100) == (dashed.0, dashed.1, dashed.2))
+        );
+    }
 
     #[test]
     fn crc32_reference_value() {

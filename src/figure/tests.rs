@@ -206,3 +206,45 @@ fn tex_check_accepts_written_figures_and_rejects_defects() {
     // Escaped braces and comments do not count.
     super::pgf::check_tex("\\{ a % }\n\\begin{x}\\end{x}", &header).unwrap();
 }
+
+/// pgfplots draws the same markers as the PNG/SVG: a solid series its filled mark, a dashed one
+/// the unfilled mark of its shape with no fill (never white-filled) and larger; a pinned marker
+/// replaces the positional one.
+#[test]
+fn tex_marks_follow_the_series_marker_and_dash() {
+    let x = vec![1.0, 2.0];
+    let fig = Figure {
+        series: vec![
+            Series::line_points("solid", x.clone(), vec![1.0, 2.0]).with_marker(Marker::Square),
+            Series::line_points("dashed", x.clone(), vec![1.0, 2.0])
+                .with_marker(Marker::Diamond)
+                .dashed(),
+            Series::points("by position", x.clone(), vec![1.0, 2.0]).dashed(),
+        ],
+        ..sample_figure()
+    };
+    let prep = super::prepare::prepare(&fig).unwrap();
+    let tex = super::pgf::tex(&fig, &prep, "marks");
+    let plot = |k: usize| {
+        tex.lines()
+            .find(|l| l.starts_with("\\addplot") && l.contains(&format!("{{series_id}}{{{k}}}")))
+            .unwrap()
+            .to_string()
+    };
+    assert!(
+        plot(0).contains("mark=square*]") && !plot(0).contains("dashed"),
+        "{}",
+        plot(0)
+    );
+    for k in [1, 2] {
+        assert!(
+            plot(k).contains("fill=none") && plot(k).contains("scale="),
+            "{}",
+            plot(k)
+        );
+    }
+    assert!(plot(1).contains("mark=diamond,"), "{}", plot(1));
+    // Series 2 is third: Marker::SEQUENCE[2] = Square, open.
+    assert!(plot(2).contains("only marks, mark=square,"), "{}", plot(2));
+    assert!(!tex.contains("fill=white"));
+}
