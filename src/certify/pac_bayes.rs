@@ -398,6 +398,18 @@ mod tests {
                 .to_string();
             assert!(e.contains(field), "{e}");
         }
+        // m = 0: an empty training sample of the right context length.
+        let empty = Dataset::new(data.context_len(), vec![], vec![]).unwrap();
+        let e = certify_pac_bayes(&a, &a, &empty, &PacBayesParams::default()).unwrap_err();
+        assert!(e.to_string().contains("num_samples"), "{e}");
+        // A model outside the certified classes (the paper protocol: LayerNorm, biases).
+        let mut protocol = cell(ModelKind::PaperProtocol, 1);
+        protocol.train.value_dim = 4; // width / heads, as the protocol requires
+        let (_, _, p_init) = initial_model(&protocol, 3).unwrap();
+        match cls_model(&p_init) {
+            Err(Error::InvalidValue { field, .. }) => assert_eq!(field, "model"),
+            other => panic!("paper protocol accepted: {other:?}"),
+        }
         let t = cell(ModelKind::Transformer, 1);
         let (_, _, other) = initial_model(&t, 3).unwrap();
         let b = cls_model(&other).unwrap();

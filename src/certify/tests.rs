@@ -517,13 +517,11 @@ fn bad_inputs_are_named_errors() {
         "bit_prob"
     );
     // m = 0.
-    let empty = Dataset::new(t, vec![], vec![]);
-    if let Ok(empty) = empty {
-        assert_eq!(
-            field(certify_junta(&model, &empty, &ok).unwrap_err()),
-            "num_samples"
-        );
-    }
+    let empty = Dataset::new(t, vec![], vec![]).unwrap();
+    assert_eq!(
+        field(certify_junta(&model, &empty, &ok).unwrap_err()),
+        "num_samples"
+    );
     // A training sample of another context length.
     let (_, other) = and_train(t + 1, vec![1, 3], 20, 1);
     assert_eq!(
