@@ -1,7 +1,7 @@
 //! Claims of `docs/certificates.md`: the kl inverse, Chernoff's bound (C5), the code's index
 //! length (C1) and Kraft sum (C2), the Occam union bound (C3), Dinkelbach's exactness (V2),
-//! the soundness of the fractional-program bound (V3) and of the interval propagation (V4)
-//! against brute force. Each carries a mutant: the same instance with one deliberate error.
+//! the soundness of the fractional-program bound (V3) and of the interval propagation (V4, for
+//! theory heads and for one-block Transformers with an MLP) against brute force. Each carries a mutant: the same instance with one deliberate error.
 
 use super::unit;
 use crate::Claim;
@@ -9,7 +9,9 @@ use attnbounds::bounds;
 use attnbounds::certify::{
     Choice, ClsModel, Interval, dinkelbach_max, extract, fractional_max, sampled, verify,
 };
-use attnbounds::model::{Activation, ClsHead, Embedding, Positional, TokenBatch};
+use attnbounds::model::{
+    Activation, Block, ClsHead, Embedding, HeadParams, Mlp, Positional, TokenBatch, Transformer,
+};
 use attnbounds::tensor::Mat;
 
 fn claim(
@@ -347,6 +349,34 @@ fn small_head(p: &[f64]) -> Option<ClsModel> {
     ClsModel::head(&head, &emb).ok()
 }
 
+/// The largest excursion of f(x) outside its setting's verified interval over all 2^T inputs
+/// (T = 4), relative to the output scale; `shrink` halves every interval's radius first (the
+/// mutant of (V4)).
+fn excursion(model: &ClsModel, shrink: bool) -> Option<f64> {
+    let junta = extract(model, 1, 0.5, 0).ok()?;
+    let v = verify(model, &junta).ok()?;
+    let mut tokens = Vec::new();
+    for x in 0..16usize {
+        tokens.extend((0..4).map(|j| ((x >> j) & 1) as u8));
+    }
+    let batch = TokenBatch::new(4, tokens).ok()?;
+    let f = model.predict(&batch).ok()?;
+    let scale = f.iter().fold(1e-300f64, |a, x| a.max(x.abs()));
+    let mut worst = 0.0f64;
+    for (i, fi) in f.iter().enumerate() {
+        let mut iv = v.outputs[junta.pattern(batch.sample(i))];
+        if shrink {
+            let (mid, rad) = (iv.mid(), 0.5 * (iv.hi - iv.lo));
+            iv = Interval {
+                lo: mid - 0.5 * rad,
+                hi: mid + 0.5 * rad,
+            };
+        }
+        worst = worst.max((fi - iv.hi) / scale).max((iv.lo - fi) / scale);
+    }
+    Some(worst)
+}
+
 /// (V4) the interval propagation is sound: every output f(x) of every one of the 2^T inputs
 /// lies in its setting's interval. lhs = 1 + the largest excursion outside (relative to the
 /// output scale), rhs = 1. The mutant shrinks every interval to half its radius around its
@@ -358,31 +388,69 @@ pub fn propagation(shrink: bool) -> Claim {
         VERIFY,
         "f(x) in the verified interval of x_I's setting for all 2^T inputs (T = 4, brute force)",
         45,
-        move |p| {
-            let model = small_head(p)?;
-            let junta = extract(&model, 1, 0.5, 0).ok()?;
-            let v = verify(&model, &junta).ok()?;
-            let mut tokens = Vec::new();
-            for x in 0..16usize {
-                tokens.extend((0..4).map(|j| ((x >> j) & 1) as u8));
-            }
-            let batch = TokenBatch::new(4, tokens).ok()?;
-            let f = model.predict(&batch).ok()?;
-            let scale = f.iter().fold(1e-300f64, |a, x| a.max(x.abs()));
-            let mut worst = 0.0f64;
-            for (i, fi) in f.iter().enumerate() {
-                let mut iv = v.outputs[junta.pattern(batch.sample(i))];
-                if shrink {
-                    let (mid, rad) = (iv.mid(), 0.5 * (iv.hi - iv.lo));
-                    iv = Interval {
-                        lo: mid - 0.5 * rad,
-                        hi: mid + 0.5 * rad,
-                    };
-                }
-                worst = worst.max((fi - iv.hi) / scale).max((iv.lo - fi) / scale);
-            }
-            Some((1.0 + worst, 1.0))
-        },
+        move |p| Some((1.0 + excursion(&small_head(p)?, shrink)?, 1.0)),
+    );
+    c.cost = 4;
+    c
+}
+
+/// A one-block Transformer read at \[CLS\] on T = 4 bits from 121 parameters: learned
+/// embeddings (tok 2 x 4, pos 4 x 4, cls 4), width d = 4, two heads of width 2
+/// (W_Q, W_K, W_V 4 x 2, W_C 2 x 4), residual, Pi, an MLP 4 -> 3 -> 4 (ReLU), Pi again,
+/// read-out w; the heads' sigma identity, ReLU, tanh or GELU by the last parameter.
+fn small_block(p: &[f64]) -> Option<ClsModel> {
+    let mut at = 0;
+    let mut m = |rows: usize, cols: usize, scale: f64| {
+        let data = p[at..at + rows * cols]
+            .iter()
+            .map(|x| scale * x.tanh())
+            .collect();
+        at += rows * cols;
+        Mat { rows, cols, data }
+    };
+    let heads = (0..2)
+        .map(|_| HeadParams {
+            w_q: m(4, 2, 3.0),
+            w_k: m(4, 2, 3.0),
+            w_v: m(4, 2, 2.0),
+            w_c: m(2, 4, 2.0),
+        })
+        .collect();
+    let mlp = Some(Mlp {
+        w1: m(4, 3, 2.0),
+        w2: m(3, 4, 2.0),
+    });
+    let embedding = Embedding::new(m(2, 4, 1.5), m(4, 4, 1.5), m(1, 4, 1.5).data).ok()?;
+    let w = m(1, 4, 2.0).data;
+    let act = [
+        Activation::Identity,
+        Activation::Relu,
+        Activation::Tanh,
+        Activation::Gelu,
+    ][(4.0 * unit(p[BLOCK_DIM - 1])).min(3.0) as usize];
+    let block = Block { heads, mlp };
+    let model = Transformer::new(embedding, vec![block], w, act, Activation::Relu).ok()?;
+    ClsModel::transformer(&model).ok()
+}
+
+const BLOCK_DIM: usize = 2 * 32 + 24 + 28 + 4 + 1;
+
+/// (V4) through a whole block: the propagation of the head boxes through sigma, W_C, the
+/// residual x_cls + sum_h, Pi, the MLP and Pi again, and the read-out is sound: every f(x) of
+/// the 2^4 inputs lies in its setting's interval (lhs = 1 + the largest relative excursion,
+/// rhs = 1). The mutant halves every interval's radius.
+pub fn block_propagation(shrink: bool) -> Claim {
+    let id = if shrink {
+        "V4-block-mutant"
+    } else {
+        "V4-block"
+    };
+    let mut c = claim(
+        id,
+        VERIFY,
+        "f(x) in the verified interval of x_I's setting for all 2^T inputs of a one-block Transformer with MLP (T = 4, brute force)",
+        BLOCK_DIM,
+        move |p| Some((1.0 + excursion(&small_block(p)?, shrink)?, 1.0)),
     );
     c.cost = 4;
     c
@@ -526,6 +594,9 @@ pub fn all() -> Vec<Claim> {
         ),
         propagation(false).with_mutant(propagation(true)).with_note(
             "T = 4 theory heads (ReLU or identity), all 16 inputs; half-radius intervals are caught",
+        ),
+        block_propagation(false).with_mutant(block_propagation(true)).with_note(
+            "T = 4 one-block Transformers (learned embeddings, two heads, residual, Pi, MLP), all 16 inputs; half-radius intervals are caught",
         ),
         gaussian_kl(1.0).with_mutant(gaussian_kl(0.5)).with_note(
             "equal up to the quadrature's 1e-7; the 1/(4 sigma^2) slip is caught",
