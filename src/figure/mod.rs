@@ -92,6 +92,10 @@ pub struct Series {
     /// Index into the Okabe-Ito palette ([`PALETTE`]); `None` uses the series' position. Pin it
     /// so that one theorem keeps its colour across figures.
     pub color: Option<usize>,
+    /// Marker shape index (circle, triangle, square, cross, modulo 4); `None` uses the series'
+    /// position. Pin the cross (3, drawn as strokes only) on a series that lies on top of an
+    /// equal one, so the marker underneath still shows.
+    pub marker: Option<usize>,
 }
 
 impl Series {
@@ -104,6 +108,7 @@ impl Series {
             style,
             dashed: false,
             color: None,
+            marker: None,
         }
     }
     pub fn line(name: impl Into<String>, x: Vec<f64>, y: Vec<f64>) -> Self {
@@ -125,6 +130,10 @@ impl Series {
     }
     pub fn dashed(mut self) -> Self {
         self.dashed = true;
+        self
+    }
+    pub fn with_marker(mut self, shape_index: usize) -> Self {
+        self.marker = Some(shape_index);
         self
     }
     pub fn with_color(mut self, palette_index: usize) -> Self {

@@ -231,10 +231,11 @@ pub(crate) fn tex(fig: &Figure, prep: &Prepared, stem: &str) -> String {
             format!("color=attnboundsC{k}"),
             "line width=1pt".to_string(),
         ];
+        let mark = MARKS[spec.marker.unwrap_or(k) % 4];
         match spec.style {
             super::SeriesStyle::Line => opts.push("no marks".into()),
-            super::SeriesStyle::Points => opts.push(format!("only marks, mark={}", MARKS[k % 4])),
-            super::SeriesStyle::LinePoints => opts.push(format!("mark={}", MARKS[k % 4])),
+            super::SeriesStyle::Points => opts.push(format!("only marks, mark={mark}")),
+            super::SeriesStyle::LinePoints => opts.push(format!("mark={mark}")),
         }
         if spec.dashed {
             opts.push("dashed, mark options={solid, fill=white}".into());

@@ -283,7 +283,13 @@ fn draw<DB: DrawingBackend>(
         }
         if spec.style != SeriesStyle::Line {
             for p in &pts {
-                marker(chart.plotting_area(), *p, k, c, spec.dashed)?;
+                marker(
+                    chart.plotting_area(),
+                    *p,
+                    spec.marker.unwrap_or(k),
+                    c,
+                    spec.dashed,
+                )?;
             }
         }
     }
@@ -294,7 +300,8 @@ fn rgb((r, g, b): (u8, u8, u8)) -> RGBColor {
     RGBColor(r, g, b)
 }
 
-/// Marker shape by series position (circle, triangle, square, cross), so series stay apart in
+/// Marker shape by series position (circle, triangle, square, cross) unless the series pins
+/// one ([`super::Series::marker`]), so series stay apart in
 /// greyscale print too; the pgfplots file uses the same sequence. A dashed series has open
 /// (white-filled, outlined) markers, so where it coincides with a solid series, as two models
 /// with equal values do, its markers still show on top.
@@ -380,7 +387,13 @@ fn draw_legend<DB: DrawingBackend>(
             }
         }
         if spec.style != SeriesStyle::Line {
-            marker(area, ((x0 + x1) / 2, yc), k, c, spec.dashed)?;
+            marker(
+                area,
+                ((x0 + x1) / 2, yc),
+                spec.marker.unwrap_or(k),
+                c,
+                spec.dashed,
+            )?;
         }
         let style = font(TICK_PX).pos(Pos::new(HPos::Left, VPos::Center));
         area.draw(&Text::new(spec.name.clone(), (x1 + 18, yc), style))

@@ -206,3 +206,27 @@ fn tex_check_accepts_written_figures_and_rejects_defects() {
     // Escaped braces and comments do not count.
     super::pgf::check_tex("\\{ a % }\n\\begin{x}\\end{x}", &header).unwrap();
 }
+
+#[test]
+fn pinned_marker_overrides_the_position() {
+    // Series 0 would draw circles (`*`); pinned to 3 it draws crosses in the pgfplots file, and
+    // the unpinned series 1 keeps its positional triangle.
+    let dir = tempfile::tempdir().unwrap();
+    let mut fig = sample_figure();
+    fig.series.truncate(2);
+    for s in &mut fig.series {
+        s.style = SeriesStyle::LinePoints;
+    }
+    fig.series[0] = fig.series[0].clone().with_marker(3);
+    let files = fig.write(dir.path(), "marker").unwrap();
+    let tex = std::fs::read_to_string(&files.tex).unwrap();
+    let opts = |k: usize| {
+        let key = format!("color=attnboundsC{k},");
+        tex.lines()
+            .find(|l| l.contains(&key))
+            .unwrap_or_else(|| panic!("no addplot for series {k}"))
+            .to_string()
+    };
+    assert!(opts(0).contains("mark=x"), "{}", opts(0));
+    assert!(opts(1).contains("mark=triangle*"), "{}", opts(1));
+}
