@@ -311,7 +311,7 @@ pub fn deep_l2_peeling(rows_weight: f64) -> Claim {
                 * bounds::ln_layer_lipschitz(1, &radii2, &params).exp()
                 * act.lipschitz()
                 * spectral(&to_dm(&h1.w_c))?;
-            let theta1 = norms::theta(&to_dm(&h1.w_q), &to_dm(&h1.w_k)).ok()?;
+            let (wq1, wk1) = (to_dm(&h1.w_q), to_dm(&h1.w_k));
             let mut moved = h1.clone();
             let w_v2 = to_dm(&h1.w_v) + &delta;
             moved.w_v = Mat {
@@ -340,9 +340,10 @@ pub fn deep_l2_peeling(rows_weight: f64) -> Claim {
                     Some(dot(&t.w, rows.row(n - 1)))
                 };
                 out_sq += (read(&model)? - read(&cover)?).powi(2);
-                // Block 1's mixed rows v_{i,t} = Y^T softmax(Y Theta y_t): rows of A Y.
+                // Block 1's mixed rows v_{i,t} = Y^T softmax((Y W_Q)(Y W_K)^T row t) (score
+                // y_s^T Theta y_t, Theta = W_K W_Q^T): the rows of A Y.
                 let yd = to_dm(&y);
-                let scores = &yd * &theta1 * yd.transpose();
+                let scores = (&yd * &wq1) * (&yd * &wk1).transpose();
                 for t in 0..n {
                     let row: Vec<f64> = scores.row(t).iter().copied().collect();
                     let a = DVector::from_vec(softmax(&row));
@@ -384,6 +385,111 @@ fn cls_only_seeds() -> Vec<Vec<f64>> {
                 p[s + d + 1] = 0.5;
                 p[s + 2 * d + 2] = 0.5;
             }
+            p
+        })
+        .collect()
+}
+
+/// (I33): the composed error of the tightened single-head cover in `L2(S)`, on `m = 3` samples
+/// of `model::ClsHead` (tanh) with one weight set: per sample, scores perturbed by at most `e1`
+/// in l_inf (uniform over samples), the value row by an arbitrary vector `dh_i` (then projected
+/// onto the ball of radius `B_V B_X`), the output by `dc_i`. With `e2 = RMS_i ||dh_i||` and
+/// `e3 = RMS_i |dc_i|`: `RMS_i |f(X_i) - c_i| <= B_w L_sigma (kappa B_V B_X e1 + e2) + e3`
+/// (no `sqrt(k)`: the value stage is covered in `L2(S)`, not per coordinate). `kappa` is the
+/// softmax constant; below 1 is the mutant. Seeded at (I11)'s extremal configuration, the
+/// same in every sample.
+pub fn composed_error_l2(kappa: f64) -> Claim {
+    let (n, d, r, k, m) = (4, 3, 2, 2, 3);
+    let shared = 3 * d * r + k;
+    let per_sample = n * d + n + k + 1;
+    claim(
+        "I33",
+        "121-after-the-softmax-only-l2s-is-needed",
+        &format!(
+            "RMS_i |f(X_i) - c_i| <= B_w L (kappa B_V B_X e1 + RMS_i ||dh_i||) + RMS_i |dc_i|, kappa = {kappa}"
+        ),
+        shared + m * per_sample + 1,
+        move |p| {
+            let act = Activation::Tanh;
+            let (wq, wk, wv) = (&p[..d * r], &p[d * r..2 * d * r], &p[2 * d * r..3 * d * r]);
+            let w = p[3 * d * r..shared].to_vec();
+            // The uniform score error in [e^-6, e^6], as in (I11).
+            let e1 = (6.0 * p[shared + m * per_sample].tanh()).exp();
+            let head = ClsHead::new(
+                row_major(wq, d, r),
+                row_major(wk, d, r),
+                row_major(wv, d, k),
+                w.clone(),
+                act,
+            )
+            .ok()?;
+            let (theta, wvd) = (to_dm(&head.theta()), to_dm(&head.w_v));
+            let b_v = spectral(&wvd)?;
+            let sample = |i: usize| &p[shared + i * per_sample..shared + (i + 1) * per_sample];
+            let mut b_x = 0.0f64;
+            for i in 0..m {
+                b_x = b_x.max(norms::max_row_norm(&to_dm(&row_major(sample(i), n, d))).ok()?);
+            }
+            let (mut out_sq, mut e2_sq, mut e3_sq) = (0.0, 0.0, 0.0);
+            for i in 0..m {
+                let s = sample(i);
+                let x = row_major(s, n, d);
+                let (du, dh, dc) = (&s[n * d..n * d + n], &s[n * d + n..n * d + n + k], s[n * d + n + k]);
+                let f = head.forward(&x).ok()?.value;
+                let xd = to_dm(&x);
+                let z = xd.row(n - 1).transpose();
+                let u = &xd * (&theta * &z);
+                let u2: Vec<f64> = u.iter().zip(du).map(|(a, b)| a + e1 * b.tanh()).collect();
+                let v2 = xd.transpose() * DVector::from_vec(softmax(&u2));
+                let mut h2: Vec<f64> = (wvd.transpose() * v2)
+                    .iter()
+                    .zip(dh)
+                    .map(|(a, b)| a + b)
+                    .collect();
+                // Projected onto the ball of radius B_V B_X, which holds every true value row:
+                // the error to the true row does not grow (I9).
+                let (norm, radius) = (l2(&h2), b_v * b_x);
+                if norm > radius {
+                    h2.iter_mut().for_each(|v| *v *= radius / norm);
+                }
+                let c = w
+                    .iter()
+                    .zip(&h2)
+                    .map(|(a, b)| a * act.apply(*b))
+                    .sum::<f64>()
+                    + dc;
+                out_sq += (f - c).powi(2);
+                e2_sq += l2(dh).powi(2);
+                e3_sq += dc * dc;
+            }
+            let mf = m as f64;
+            let rhs = l2(&w) * act.lipschitz() * (kappa * b_v * b_x * e1 + (e2_sq / mf).sqrt())
+                + (e3_sq / mf).sqrt();
+            Some(((out_sq / mf).sqrt(), rhs))
+        },
+    )
+    .with_seeds(composed_error_l2_seeds())
+}
+
+/// (I11)'s extremal configurations (see [`composed_error_seeds`]) in every sample, with
+/// `dh = dc = 0`: the per-sample chain is tight and Minkowski's inequality is an equality for
+/// equal samples.
+fn composed_error_l2_seeds() -> Vec<Vec<f64>> {
+    let (n, d, r, k, m) = (4, 3, 2, 2, 3);
+    let shared = 3 * d * r + k;
+    let per_sample = n * d + n + k + 1;
+    composed_error_seeds()
+        .into_iter()
+        .map(|s| {
+            let mut p = vec![0.0; shared + m * per_sample + 1];
+            // I11's layout: X (12), W_Q, W_K, W_V (6 each), w (2), du (4), dh, dc, e.
+            p[..shared].copy_from_slice(&s[n * d..n * d + shared]);
+            for i in 0..m {
+                let o = shared + i * per_sample;
+                p[o..o + n * d].copy_from_slice(&s[..n * d]);
+                p[o + n * d..o + n * d + n].copy_from_slice(&s[n * d + shared..n * d + shared + n]);
+            }
+            p[shared + m * per_sample] = s[n * d + shared + n + k + 1];
             p
         })
         .collect()
