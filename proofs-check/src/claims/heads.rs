@@ -1,13 +1,13 @@
 //! Claims on the model itself: the composed error of the single-head cover (I11) and the
-//! Lipschitz constants of residual attention layers (I17, I18), each with the proof's extremal
-//! configurations as ascent seeds.
+//! Lipschitz constants of residual attention layers (I17, I18) and the per-sample peeling in
+//! `L2(S)` of the deep bound (I36), each with the proof's extremal configurations as ascent seeds.
 
 use super::{claim, diff, l2, row_major, softmax, spectral, to_dm, unit_rows};
 use crate::Claim;
 use attnbounds::bounds::{self, BoundParams, LayerRadii};
 use attnbounds::model::{Activation, Block, ClsHead, HeadParams, Transformer, TransformerConfig};
 use attnbounds::norms;
-use attnbounds::tensor::Mat;
+use attnbounds::tensor::{Mat, dot};
 use nalgebra::DVector;
 use rand::SeedableRng;
 use rand_chacha::ChaCha8Rng;
@@ -240,6 +240,256 @@ fn score_sensitive_seeds(layers: usize) -> Vec<Vec<f64>> {
                 p[y + 6] = shift;
                 p[y + 8] = 0.5;
             }
+            p
+        })
+        .collect()
+}
+
+/// (I36), the per-sample peeling in `L2(S)` at an earlier layer's value stage: on
+/// `model::Transformer` (two blocks, one tanh head, no MLP; `m = 3` samples of `q = 3` rows, all
+/// read by block 2), the cover element is the model with block 1's `W_V` moved by `Delta`, so
+/// its value rows are `h_{i,t} = W_V'^T v_{i,t}` (`v_{i,t}` the mixed rows of block 1). Then
+/// `RMS_i |f(X_i) - c_i| <= D_1 L_sigma B_C1 ||H - V W_V||_F / sqrt(m)`, `D_1 = B_w rho_2`
+/// (`bounds::ln_layer_lipschitz` at block 2's own norms), which is the stage constant of section
+/// 12.9: `A = sqrt(q) D_1 L_sigma B_C1 B_V21` at the Frobenius scale `sqrt(m) e` of (I4), as
+/// `(1/m) sum_i max_t ||.||^2 <= (1/m) sum_{i,t} ||.||^2`. `rows_weight` multiplies that sum: 1
+/// is the claim; `1/q` is the mutant, the cover read as an RMS over all `m q` rows (the stage
+/// without its `sqrt(q_l)`), caught where only the \[CLS\] row errs.
+pub fn deep_l2_peeling(rows_weight: f64) -> Claim {
+    let (n, d, k, m) = (3, 3, 2, 3);
+    let per_layer = 4 * d * k;
+    let cfg = TransformerConfig {
+        context_len: n - 1,
+        vocab: 2,
+        width: d,
+        heads: 1,
+        head_dim: k,
+        mlp_width: 0,
+        layers: 2,
+        attn_activation: Activation::Tanh,
+        mlp_activation: Activation::Identity,
+        init_scale: 1.0,
+    };
+    let template = Transformer::<f64>::random(&cfg, &mut ChaCha8Rng::seed_from_u64(0));
+    let dim = 2 * per_layer + d * k + d + m * n * d;
+    claim(
+        "I36",
+        "129-the-deep-bounds-earlier-layers-in-l2s",
+        &format!(
+            "RMS_i |f(X_i) - c_i| <= B_w rho_2 L_sigma B_C1 sqrt(({rows_weight}/m) sum_(i,t) ||(W_V' - W_V)^T v_(i,t)||^2) (block 1's values, 2 blocks)"
+        ),
+        dim,
+        move |p| {
+            let mut model = template.as_ref().ok()?.clone();
+            let act = Activation::Tanh;
+            let head = |l: usize| {
+                let q = &p[l * per_layer..(l + 1) * per_layer];
+                HeadParams {
+                    w_q: row_major(q, d, k),
+                    w_k: row_major(&q[d * k..], d, k),
+                    w_v: row_major(&q[2 * d * k..], d, k),
+                    w_c: row_major(&q[3 * d * k..], k, d),
+                }
+            };
+            let (h1, h2) = (head(0), head(1));
+            let o = 2 * per_layer;
+            let delta = to_dm(&row_major(&p[o..], d, k));
+            let w = p[o + d * k..o + d * k + d].to_vec();
+            let theta2 = norms::theta(&to_dm(&h2.w_q), &to_dm(&h2.w_k)).ok()?;
+            let radii2 = LayerRadii {
+                b_qk: norms::frobenius(&theta2).ok()?,
+                b_v: spectral(&to_dm(&h2.w_v))?,
+                b_v21: 1.0,
+                b_c: spectral(&to_dm(&h2.w_c))?,
+                b_c21: 1.0,
+            };
+            let params = BoundParams {
+                l_sigma: act.lipschitz(),
+                ..BoundParams::default()
+            };
+            let alpha = l2(&w)
+                * bounds::ln_layer_lipschitz(1, &radii2, &params).exp()
+                * act.lipschitz()
+                * spectral(&to_dm(&h1.w_c))?;
+            let (wq1, wk1) = (to_dm(&h1.w_q), to_dm(&h1.w_k));
+            let mut moved = h1.clone();
+            let w_v2 = to_dm(&h1.w_v) + &delta;
+            moved.w_v = Mat {
+                rows: d,
+                cols: k,
+                data: (0..d * k).map(|i| w_v2[(i / k, i % k)]).collect(),
+            };
+            model.w = w;
+            model.blocks = vec![
+                Block {
+                    heads: vec![h1],
+                    mlp: None,
+                },
+                Block {
+                    heads: vec![h2],
+                    mlp: None,
+                },
+            ];
+            let mut cover = model.clone();
+            cover.blocks[0].heads[0] = moved;
+            let (mut out_sq, mut rows_sq) = (0.0, 0.0);
+            for i in 0..m {
+                let y = unit_rows(&p[o + d * k + d + i * n * d..], n, d);
+                let read = |t: &Transformer<f64>| -> Option<f64> {
+                    let rows = t.forward_rows(&y).ok()?;
+                    Some(dot(&t.w, rows.row(n - 1)))
+                };
+                out_sq += (read(&model)? - read(&cover)?).powi(2);
+                // Block 1's mixed rows v_{i,t} = Y^T softmax((Y W_Q)(Y W_K)^T row t) (score
+                // y_s^T Theta y_t, Theta = W_K W_Q^T): the rows of A Y.
+                let yd = to_dm(&y);
+                let scores = (&yd * &wq1) * (&yd * &wk1).transpose();
+                for t in 0..n {
+                    let row: Vec<f64> = scores.row(t).iter().copied().collect();
+                    let a = DVector::from_vec(softmax(&row));
+                    let v = yd.transpose() * a;
+                    rows_sq += (delta.transpose() * v).norm_squared();
+                }
+            }
+            let mf = m as f64;
+            Some(((out_sq / mf).sqrt(), alpha * (rows_weight * rows_sq / mf).sqrt()))
+        },
+    )
+    .with_seeds(cls_only_seeds())
+}
+
+/// Where (I36) is tight and only the \[CLS\] row errs: rows `y_0 = e_0/2`, `y_1 = e_1/2`,
+/// `y_cls = e_2/2` in every sample; block 1 has `Theta = 80 e_2 e_2^T` (queries 0, 1 attend
+/// uniformly, the \[CLS\] query to itself), `W_V = 0`, `W_C = e_0 e_0^T`, and
+/// `Delta = delta (e_2 - e_0) e_0^T`, which vanishes on the uniform mixture and moves the
+/// \[CLS\] value by `delta / 2`; block 2 is zero (`rho_2 = 1`), `w = e_0`. Then
+/// `|f - c| = tanh(delta / 2)` against `delta / 2`: ratio `-> 1`, and the mutant's rhs is
+/// `sqrt(q) = sqrt(3)` times smaller.
+fn cls_only_seeds() -> Vec<Vec<f64>> {
+    let (n, d, k, m) = (3, 3, 2, 3);
+    let per_layer = 4 * d * k;
+    [0.01f64, 0.1]
+        .iter()
+        .map(|&delta| {
+            let mut p = vec![0.0; 2 * per_layer + d * k + d + m * n * d];
+            p[2 * k] = 80f64.sqrt(); // W_Q[2][0]
+            p[d * k + 2 * k] = 80f64.sqrt(); // W_K[2][0]
+            p[3 * d * k] = 1.0; // W_C[0][0] (k x d)
+            let o = 2 * per_layer;
+            p[o] = -delta; // Delta[0][0]
+            p[o + 2 * k] = delta; // Delta[2][0]
+            p[o + d * k] = 1.0; // w = e_0
+            for i in 0..m {
+                let s = o + d * k + d + i * n * d;
+                p[s] = 0.5;
+                p[s + d + 1] = 0.5;
+                p[s + 2 * d + 2] = 0.5;
+            }
+            p
+        })
+        .collect()
+}
+
+/// (I33): the composed error of the tightened single-head cover in `L2(S)`, on `m = 3` samples
+/// of `model::ClsHead` (tanh) with one weight set: per sample, scores perturbed by at most `e1`
+/// in l_inf (uniform over samples), the value row by an arbitrary vector `dh_i` (then projected
+/// onto the ball of radius `B_V B_X`), the output by `dc_i`. With `e2 = RMS_i ||dh_i||` and
+/// `e3 = RMS_i |dc_i|`: `RMS_i |f(X_i) - c_i| <= B_w L_sigma (kappa B_V B_X e1 + e2) + e3`
+/// (no `sqrt(k)`: the value stage is covered in `L2(S)`, not per coordinate). `kappa` is the
+/// softmax constant; below 1 is the mutant. Seeded at (I11)'s extremal configuration, the
+/// same in every sample.
+pub fn composed_error_l2(kappa: f64) -> Claim {
+    let (n, d, r, k, m) = (4, 3, 2, 2, 3);
+    let shared = 3 * d * r + k;
+    let per_sample = n * d + n + k + 1;
+    claim(
+        "I33",
+        "121-after-the-softmax-only-l2s-is-needed",
+        &format!(
+            "RMS_i |f(X_i) - c_i| <= B_w L (kappa B_V B_X e1 + RMS_i ||dh_i||) + RMS_i |dc_i|, kappa = {kappa}"
+        ),
+        shared + m * per_sample + 1,
+        move |p| {
+            let act = Activation::Tanh;
+            let (wq, wk, wv) = (&p[..d * r], &p[d * r..2 * d * r], &p[2 * d * r..3 * d * r]);
+            let w = p[3 * d * r..shared].to_vec();
+            // The uniform score error in [e^-6, e^6], as in (I11).
+            let e1 = (6.0 * p[shared + m * per_sample].tanh()).exp();
+            let head = ClsHead::new(
+                row_major(wq, d, r),
+                row_major(wk, d, r),
+                row_major(wv, d, k),
+                w.clone(),
+                act,
+            )
+            .ok()?;
+            let (theta, wvd) = (to_dm(&head.theta()), to_dm(&head.w_v));
+            let b_v = spectral(&wvd)?;
+            let sample = |i: usize| &p[shared + i * per_sample..shared + (i + 1) * per_sample];
+            let mut b_x = 0.0f64;
+            for i in 0..m {
+                b_x = b_x.max(norms::max_row_norm(&to_dm(&row_major(sample(i), n, d))).ok()?);
+            }
+            let (mut out_sq, mut e2_sq, mut e3_sq) = (0.0, 0.0, 0.0);
+            for i in 0..m {
+                let s = sample(i);
+                let x = row_major(s, n, d);
+                let (du, dh, dc) = (&s[n * d..n * d + n], &s[n * d + n..n * d + n + k], s[n * d + n + k]);
+                let f = head.forward(&x).ok()?.value;
+                let xd = to_dm(&x);
+                let z = xd.row(n - 1).transpose();
+                let u = &xd * (&theta * &z);
+                let u2: Vec<f64> = u.iter().zip(du).map(|(a, b)| a + e1 * b.tanh()).collect();
+                let v2 = xd.transpose() * DVector::from_vec(softmax(&u2));
+                let mut h2: Vec<f64> = (wvd.transpose() * v2)
+                    .iter()
+                    .zip(dh)
+                    .map(|(a, b)| a + b)
+                    .collect();
+                // Projected onto the ball of radius B_V B_X, which holds every true value row:
+                // the error to the true row does not grow (I9).
+                let (norm, radius) = (l2(&h2), b_v * b_x);
+                if norm > radius {
+                    h2.iter_mut().for_each(|v| *v *= radius / norm);
+                }
+                let c = w
+                    .iter()
+                    .zip(&h2)
+                    .map(|(a, b)| a * act.apply(*b))
+                    .sum::<f64>()
+                    + dc;
+                out_sq += (f - c).powi(2);
+                e2_sq += l2(dh).powi(2);
+                e3_sq += dc * dc;
+            }
+            let mf = m as f64;
+            let rhs = l2(&w) * act.lipschitz() * (kappa * b_v * b_x * e1 + (e2_sq / mf).sqrt())
+                + (e3_sq / mf).sqrt();
+            Some(((out_sq / mf).sqrt(), rhs))
+        },
+    )
+    .with_seeds(composed_error_l2_seeds())
+}
+
+/// (I11)'s extremal configurations (see [`composed_error_seeds`]) in every sample, with
+/// `dh = dc = 0`: the per-sample chain is tight and Minkowski's inequality is an equality for
+/// equal samples.
+fn composed_error_l2_seeds() -> Vec<Vec<f64>> {
+    let (n, d, r, k, m) = (4, 3, 2, 2, 3);
+    let shared = 3 * d * r + k;
+    let per_sample = n * d + n + k + 1;
+    composed_error_seeds()
+        .into_iter()
+        .map(|s| {
+            let mut p = vec![0.0; shared + m * per_sample + 1];
+            // I11's layout: X (12), W_Q, W_K, W_V (6 each), w (2), du (4), dh, dc, e.
+            p[..shared].copy_from_slice(&s[n * d..n * d + shared]);
+            for i in 0..m {
+                let o = shared + i * per_sample;
+                p[o..o + n * d].copy_from_slice(&s[..n * d]);
+                p[o + n * d..o + n * d + n].copy_from_slice(&s[n * d + shared..n * d + shared + n]);
+            }
+            p[shared + m * per_sample] = s[n * d + shared + n + k + 1];
             p
         })
         .collect()

@@ -20,7 +20,7 @@ pub use generalization::{
     DUDLEY_ACCURATE, DUDLEY_WIDE, dudley_accuracy, dudley_accuracy_on, dudley_lower,
     dudley_lower_on, post_hoc_radius, shattered_size, vc_lower,
 };
-pub use heads::{composed_error, layer_lipschitz, peeling};
+pub use heads::{composed_error, composed_error_l2, deep_l2_peeling, layer_lipschitz, peeling};
 pub use packings::{bft, maurey, zhang, zhang_l1, zhang_packing};
 pub use tightened::{
     bft_normalised, centred_scores, centred_volumetric, clip_lipschitz, dudley_half, half_diameter,
@@ -341,14 +341,6 @@ pub const UNCHECKED: &[(&str, &str)] = &[
         "I32",
         "one-sided confidence: the expected-Rademacher form of Mohri et al. Thm 3.3 is cited, not checked (no numeric instance)",
     ),
-    (
-        "I33",
-        "composed L2(S) error: the per-sample chain is (I11), checked by row I11; the root-mean-square step is Minkowski's inequality",
-    ),
-    (
-        "I36",
-        "deep per-sample peeling in L2(S): the per-sample chain is (I18), checked by row I18; Minkowski's inequality and the Frobenius cover (I4), checked by row I4",
-    ),
 ];
 
 const TIGHT_NOTE: &str =
@@ -482,6 +474,11 @@ pub fn tightened_claims(members: usize) -> Vec<Claim> {
             .with_note(
                 "weak, like (I4): packings in small dimension reach a fraction of the bound; a bound too small by > ~10x is caught",
             ),
+        composed_error_l2(1.0)
+            .with_mutant(composed_error_l2(0.25))
+            .with_note(
+                "seeded at (I11)'s extremal configuration in every sample (all links tight, equal samples make Minkowski an equality); kappa = 0.25 in the score term is caught",
+            ),
         volumetric(members, 1.0)
             .with_mutant(volumetric(members, 0.1))
             .with_note(
@@ -513,6 +510,11 @@ pub fn tightened_claims(members: usize) -> Vec<Claim> {
             .with_mutant(centred_volumetric(members, 0.1))
             .with_note(
                 "weak: greedy packings of a 2-dimensional ball in 3 centred scores; a bound too small by > ~3x is caught",
+            ),
+        deep_l2_peeling(1.0)
+            .with_mutant(deep_l2_peeling(1.0 / 3.0))
+            .with_note(
+                "tight where only the [CLS] row of block 1 errs (block 2 zero, tanh at 0); the cover read as an RMS over all m q rows (the stage without sqrt(q_l), rows_weight 1/q) is caught",
             ),
     ]
 }

@@ -6,7 +6,7 @@ use crate::config::SweepConfig;
 use crate::construct::ConstructionNorms;
 use crate::error::Result;
 use crate::experiments::GalleryEntry;
-use crate::figure::{Figure, FigureSize, Series};
+use crate::figure::{Figure, FigureSize, Marker, Series};
 use std::path::Path;
 
 fn cells_with_t(cells: &[CellSummary], t: usize) -> Vec<&CellSummary> {
@@ -39,6 +39,29 @@ fn rescaled<'a>(cells: &[&'a CellSummary]) -> Option<(Vec<f64>, &'a CellSummary)
         .map(|c| c.bound_explicit_shape.map(|b| b.mean * factor))
         .collect::<Option<Vec<f64>>>()?;
     Some((y, anchor))
+}
+
+/// A legend note when the series `(x, y)` lies within 1% of the series `(x0, y0)` of context
+/// length `t0` at every x (same x, positive values): on a log axis spanning decades the two
+/// lines cannot be told apart, so the legend gives the largest relative difference and the end
+/// values.
+fn coincidence_note(t0: usize, x0: &[f64], y0: &[f64], x: &[f64], y: &[f64]) -> Option<String> {
+    if x0 != x || y0.len() != y.len() || y.is_empty() {
+        return None;
+    }
+    let rel = y0
+        .iter()
+        .zip(y)
+        .map(|(a, b)| ((a - b) / a.min(*b)).abs())
+        .fold(0.0, f64::max);
+    if !(y0.iter().chain(y).all(|v| *v > 0.0) && rel < 0.01) {
+        return None;
+    }
+    let last = y.len() - 1;
+    Some(format!(
+        " (rel. diff. to T={t0} <= {rel:.1e}; m={}: {:.3}, {:.3}; m={}: {:.3}, {:.3})",
+        x[0], y0[0], y[0], x[last], y0[last], y[last]
+    ))
 }
 
 fn write(fig: &Figure, out_dir: &Path, stem: &str, quiet: bool) -> Result<()> {
@@ -117,6 +140,7 @@ pub(super) fn render(
     if ts.len() > 1 {
         extremes.push((ts.len() - 1, ts[ts.len() - 1]));
     }
+    let mut first_tight: Option<(usize, Vec<f64>, Vec<f64>)> = None;
     for (i, t) in extremes {
         let cs = cells_with_t(cells, t);
         let x: Vec<f64> = cs.iter().map(|c| m_of(c)).collect();
@@ -134,14 +158,26 @@ pub(super) fn render(
             continue;
         }
         // At these norms the tightened bound is the clipped ramp range at every T, so the two
-        // rigorous lines coincide: the smaller T is drawn with markers, so that neither is hidden.
-        let name = format!("explicit bound, tightened (rigorous; derivations 12, I26-I35); T={t}");
-        let rigorous = if i == 0 {
-            Series::line_points(name, x.clone(), ex)
-        } else {
-            Series::line(name, x.clone(), ex)
+        // rigorous lines coincide: the smaller T is solid with filled circles, the larger dashed
+        // on top with crosses (strokes only), so the line and the circles underneath show
+        // through, and the legend says how close they are.
+        let mut name =
+            format!("explicit bound, tightened (rigorous; derivations 12, I26-I35); T={t}");
+        let rigorous = match &first_tight {
+            None => Series::line_points(name, x.clone(), ex.clone()).with_marker(Marker::Circle),
+            Some((t0, x0, y0)) => {
+                if let Some(note) = coincidence_note(*t0, x0, y0, &x, &ex) {
+                    name.push_str(&note);
+                }
+                Series::line_points(name, x.clone(), ex.clone())
+                    .dashed()
+                    .with_marker(Marker::Cross)
+            }
         };
         series.push(rigorous.with_color(i));
+        if first_tight.is_none() {
+            first_tight = Some((t, x.clone(), ex));
+        }
         series.push(
             Series::line(
                 format!("tightened shape 12 sqrt(C/m) (I29; not a bound); T={t}"),
@@ -211,9 +247,10 @@ pub(super) fn render(
             description: format!(
                 "Raw post-hoc bounds at the trained norms for the smallest and largest context_len, \
                  not rescaled and not capped at 1: our tightened rigorous explicit bound (docs/derivations.md \
-                 section 12 with the fixed-embedding score stage (I34, I35); solid, the smaller T with \
-                 markers: at these norms it is the ramp loss's clipped range at both T, so the two lines \
-                 coincide) and its round-1 version (section 3; solid with markers, own colour), the \
+                 section 12 with the fixed-embedding score stage (I34, I35); the smaller T solid with \
+                 filled circles, the larger T dashed with crosses on top of it: at these norms it is the \
+                 ramp loss's clipped range at both T, so the two lines coincide, and the legend gives \
+                 their largest relative difference and end values) and its round-1 version (section 3; solid with markers, own colour), the \
                  closed-form shapes 12 sqrt(C/m) of both (dashed; I29 and I15, not bounds) and the paper's \
                  shape with c0 = 1 (dashed with markers), against the measured mean gap (points; cells \
                  with mean gap <= 0 are not drawn) for the {task}."
@@ -383,4 +420,22 @@ fn trained_norms(
         ),
         command: command.to_string(),
     }))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::coincidence_note;
+
+    #[test]
+    fn coincidence_note_only_for_lines_within_one_percent() {
+        let x = [12.0, 400.0];
+        // 3.000 vs 3.000 and 2.189 vs 2.191: largest relative difference 0.002 / 2.189.
+        let note = coincidence_note(8, &x, &[3.0, 2.189], &x, &[3.0, 2.191]).unwrap();
+        assert!(note.contains("9.1e-4"), "{note}");
+        assert!(note.contains("m=400: 2.189, 2.191"), "{note}");
+        // 2% apart, different x, or a non-positive value: no note.
+        assert!(coincidence_note(8, &x, &[3.0, 2.0], &x, &[3.0, 2.04]).is_none());
+        assert!(coincidence_note(8, &x, &[3.0, 2.0], &[12.0, 200.0], &[3.0, 2.0]).is_none());
+        assert!(coincidence_note(8, &x, &[0.0, 2.0], &x, &[0.0, 2.0]).is_none());
+    }
 }
