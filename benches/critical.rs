@@ -35,7 +35,7 @@ fn default_preset() -> attnbounds::Result<()> {
     );
     let clock = Instant::now();
     for s in &plan.series {
-        for &t in &plan.context_lens {
+        for t in plan.probing_of(s).context_lens {
             let r = search_one(&plan, s, t, &mut db, true)?;
             println!(
                 "{:<28} {:>11} {:>7} {:>8.2} {:>10.2}",
