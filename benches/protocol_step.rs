@@ -3,9 +3,11 @@
 //! PyTorch's Adam adds it (wd * p to the gradient). d = 64, 16 heads, MLP 64, dropout 0.1,
 //! f32, single thread. Prints the median over repetitions of each part and of the step, for
 //! the table mix and for the per-sample gather mix (the reference, and the path before the
-//! table mix existed); then the wall time of whole protocol trials (`train_cell`: 1000
-//! full-batch steps plus the trial's measurements) at T = 100, m = 50.
-//! Run: `cargo bench --bench protocol_step`.
+//! table mix existed); then the wall and CPU time of whole protocol trials (`train_cell`: 1000
+//! full-batch steps plus the trial's measurements) at T = 100, 300, 1100 and m = 32, 64, 128
+//! (`PROTOCOL_TRIALS="T:m,..."` for other points): the per-trial cost behind the paper
+//! preset's budget for the protocol series (docs/experiments.md §3).
+//! Run: `cargo bench --bench protocol_step` (`-- steps` or `-- trials` for one half only).
 
 use attnbounds::config::{CellConfig, ModelKind, TaskName, TrainConfig};
 use attnbounds::model::{DropoutMasks, MixPath, ProtocolConfig, ProtocolModel, TokenBatch};
@@ -90,6 +92,10 @@ fn main() {
         );
         return;
     }
+    if std::env::args().any(|a| a == "trials") {
+        trials();
+        return;
+    }
     let mut table_ms = vec![];
     for (t, m, reps, gather_reps) in [(100usize, 50usize, 200usize, 50usize), (1000, 300, 50, 3)] {
         for (path, reps) in [(MixPath::Auto, reps), (MixPath::Gather, gather_reps)] {
@@ -112,10 +118,9 @@ fn main() {
             }
         }
     }
-    if std::env::args().any(|a| a == "steps") {
-        return;
+    if !std::env::args().any(|a| a == "steps") {
+        trials();
     }
-    trials();
 }
 
 /// Whole trials at the protocol's hyper-parameters (3-sparse AND, 1000 full-batch steps plus
