@@ -7,7 +7,8 @@
 //! of every preset; the first-fit stop of earlier versions is kept only as the ablation
 //! ([`Ablation`], [`run_ablation`]).
 //!
-//! For every context length T and model series the **critical m** is where the success rate
+//! For every context length T and model series (a series with its own [`Probing`] at its
+//! subset of the plan's T, with its own trial count) the **critical m** is where the success rate
 //! crosses 1/2, read from a logistic fit of the success counts in ln m
 //! ([`crate::stats::logistic::level_crossing`]: MLE, profile-likelihood 95% interval,
 //! separation reported as a status, never NaN). The probed m come from [`probe_schedule`]:
