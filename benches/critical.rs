@@ -5,8 +5,12 @@
 //!    per trial and milliseconds per full-batch step: the numbers the paper and extended
 //!    presets' wall-time estimates in docs/experiments.md §3 are built from.
 //!
+//! 3. with `-- protocol`: the paper preset's probes of the paper-protocol series at its smallest
+//!    T (or at `PROTOCOL_T=T,T,...`), with their wall time and summed trial seconds: a check of
+//!    the protocol series' budget estimate (docs/experiments.md §3).
+//!
 //! Runs into an in-memory store, so everything is trained.
-//! `cargo bench --bench critical` (`-- paper` runs part 2 only).
+//! `cargo bench --bench critical` (`-- paper` runs part 2 only, `-- protocol` part 3 only).
 
 use attnbounds::experiments::Preset;
 use attnbounds::experiments::critical::{CriticalPlan, run_trial, search_one};
@@ -14,6 +18,9 @@ use attnbounds::results::ResultsDb;
 use std::time::Instant;
 
 fn main() -> attnbounds::Result<()> {
+    if std::env::args().any(|a| a == "protocol") {
+        return protocol_probes();
+    }
     let only_paper = std::env::args().any(|a| a == "paper");
     if !only_paper {
         default_preset()?;
@@ -35,7 +42,7 @@ fn default_preset() -> attnbounds::Result<()> {
     );
     let clock = Instant::now();
     for s in &plan.series {
-        for &t in &plan.context_lens {
+        for t in plan.probing_of(s).context_lens {
             let r = search_one(&plan, s, t, &mut db, true)?;
             println!(
                 "{:<28} {:>11} {:>7} {:>8.2} {:>10.2}",
@@ -78,6 +85,45 @@ fn paper_trials() -> attnbounds::Result<()> {
                 1e3 * secs / s.train.steps as f64
             );
         }
+    }
+    Ok(())
+}
+
+fn protocol_probes() -> attnbounds::Result<()> {
+    use attnbounds::config::ModelKind;
+    let plan = CriticalPlan::preset(Preset::Paper);
+    let Some(series) = plan
+        .series
+        .iter()
+        .find(|s| s.model == ModelKind::PaperProtocol)
+    else {
+        println!("the paper preset has no protocol series (INCLUDE_PROTOCOL_SERIES)");
+        return Ok(());
+    };
+    let probing = plan.probing_of(series);
+    let ts: Vec<usize> = match std::env::var("PROTOCOL_T") {
+        Ok(v) => v.split(',').filter_map(|t| t.trim().parse().ok()).collect(),
+        Err(_) => probing.context_lens[..1].to_vec(),
+    };
+    let threads = rayon::current_num_threads();
+    println!(
+        "paper-protocol probes, paper preset, {} trials per probe, {threads} threads",
+        probing.trials
+    );
+    let mut db = ResultsDb::open_in_memory()?;
+    for t in ts {
+        let r = search_one(&plan, series, t, &mut db, true)?;
+        let probes: Vec<String> = (r.probes.iter())
+            .map(|p| format!("{}:{}/{}", p.num_samples, p.count(), p.successes.len()))
+            .collect();
+        println!(
+            "T = {t}: probes {}; critical m {:?} ({}); wall {:.1} s, trial seconds summed {:.1} s",
+            probes.join(" "),
+            r.critical_m().map(|m| (m * 10.0).round() / 10.0),
+            r.crossing.status.label(),
+            r.wall_s,
+            r.train_s
+        );
     }
     Ok(())
 }

@@ -3,11 +3,13 @@
 //! PyTorch's Adam adds it (wd * p to the gradient). d = 64, 16 heads, MLP 64, dropout 0.1,
 //! f32, single thread. Prints the median over repetitions of each part and of the step, for
 //! the table mix and for the per-sample gather mix (the reference, and the path before the
-//! table mix existed); then the wall time of whole protocol trials (`train_cell`: 1000
-//! full-batch steps plus the trial's measurements) at T = 100, m = 50.
-//! Run: `cargo bench --bench protocol_step`.
+//! table mix existed); then the wall and CPU time of whole protocol trials (`train_cell`: 1000
+//! full-batch steps plus the trial's measurements) at T = 100, 300, 1100 and m = 32, 64, 128
+//! (`PROTOCOL_TRIALS="T:m,..."` for other points): the per-trial cost behind the paper
+//! preset's budget for the protocol series (docs/experiments.md §3).
+//! Run: `cargo bench --bench protocol_step` (`-- steps` or `-- trials` for one half only).
 
-use attnbounds::config::{CellConfig, ModelKind, StopRule, TaskName, TrainConfig};
+use attnbounds::config::{CellConfig, ModelKind, TaskName, TrainConfig};
 use attnbounds::model::{DropoutMasks, MixPath, ProtocolConfig, ProtocolModel, TokenBatch};
 use attnbounds::optim::{Adam, Optimizer, Parameters};
 use attnbounds::train::train_cell;
@@ -77,12 +79,21 @@ fn steps(t: usize, m: usize, reps: usize, path: MixPath) -> [f64; 5] {
 }
 
 fn main() {
-    if std::env::var_os("PROTOCOL_STEP_PROFILE").is_some() {
-        // Only the table step at T = 1000, m = 300 (for `perf record`).
-        let [s, mk, f, b, c] = steps(1000, 300, 300, MixPath::Auto);
+    if let Some(v) = std::env::var_os("PROTOCOL_STEP_PROFILE") {
+        // Only the table step (for `perf record`): at T = 1000, m = 300, or at "T,m".
+        let v = v.to_string_lossy();
+        let (t, m) = v
+            .split_once(',')
+            .and_then(|(t, m)| Some((t.parse().ok()?, m.parse().ok()?)))
+            .unwrap_or((1000, 300));
+        let [s, mk, f, b, c] = steps(t, m, 300, MixPath::Auto);
         println!(
-            "profile: step {s:.2} ms, CPU {c:.2} ms (masks {mk:.2}, forward {f:.2}, backward {b:.2})"
+            "profile T = {t}, m = {m}: step {s:.2} ms, CPU {c:.2} ms (masks {mk:.2}, forward {f:.2}, backward {b:.2})"
         );
+        return;
+    }
+    if std::env::args().any(|a| a == "trials") {
+        trials();
         return;
     }
     let mut table_ms = vec![];
@@ -107,40 +118,62 @@ fn main() {
             }
         }
     }
-    // Whole trials at the protocol's hyper-parameters (3-sparse AND, 1000 full-batch steps).
-    let cell = CellConfig {
-        task: TaskName::And,
-        truth_table: None,
-        sparsity: 3,
-        context_len: 100,
-        num_samples: 50,
-        model: ModelKind::PaperProtocol,
-        train: TrainConfig {
-            steps: 1000,
-            learning_rate: 1e-3,
-            batch_size: 50,
-            width: 64,
-            heads: 16,
-            value_dim: 4,
-            mlp_width: 64,
-            weight_decay: 1e-4,
-            dropout: 0.1,
-            stop: StopRule::MaxSteps,
-            ..TrainConfig::default()
-        },
-        seed: 0,
-    };
-    let mut times = vec![];
-    for seed in 0..3 {
-        let (c, cpu0) = (Instant::now(), cpu_s());
-        let run = train_cell(&cell, seed).expect("protocol trial");
-        let (wall, cpu) = (c.elapsed().as_secs_f64(), cpu_s() - cpu0);
-        times.push(cpu);
-        let r = &run.report;
-        println!(
-            "trial T = 100, m = 50, 1000 steps, seed {seed}: {wall:.2} s wall, {cpu:.2} s CPU (training {:.2} s wall), train error {}, population error {:.4}, train loss {:.2e}",
-            r.train_time_s, r.train_error, r.population.estimate, r.train_loss
-        );
+    if !std::env::args().any(|a| a == "steps") {
+        trials();
     }
-    println!("trial CPU time median of 3: {:.2} s", median(times));
+}
+
+/// Whole trials at the protocol's hyper-parameters (3-sparse AND, 1000 full-batch steps plus
+/// the trial's measurements, population error on 2000 fresh samples) on the grid of the
+/// critical experiment's per-trial cost table (docs/experiments.md §8): wall and CPU seconds
+/// of this thread, one seed per (T, m).
+fn trials() {
+    let series = attnbounds::experiments::critical::paper_protocol();
+    println!(
+        "whole protocol trials ({} steps, one thread)",
+        series.train.steps
+    );
+    println!(
+        "{:>11} {:>4} {:>8} {:>8} {:>10} {:>10}",
+        "context_len", "m", "wall_s", "cpu_s", "ms/step", "pop_error"
+    );
+    // `PROTOCOL_TRIALS="T:m,T:m"` replaces the grid.
+    let grid: Vec<(usize, usize)> = match std::env::var("PROTOCOL_TRIALS") {
+        Ok(v) => v
+            .split(',')
+            .filter_map(|p| {
+                let (t, m) = p.split_once(':')?;
+                Some((t.trim().parse().ok()?, m.trim().parse().ok()?))
+            })
+            .collect(),
+        Err(_) => [100usize, 300, 1100]
+            .into_iter()
+            .flat_map(|t| [32usize, 64, 128].map(|m| (t, m)))
+            .collect(),
+    };
+    {
+        for (t, m) in grid {
+            let cell = CellConfig {
+                task: TaskName::And,
+                truth_table: None,
+                sparsity: 3,
+                context_len: t,
+                num_samples: m,
+                model: ModelKind::PaperProtocol,
+                train: TrainConfig {
+                    batch_size: m,
+                    ..series.train.clone()
+                },
+                seed: 0,
+            };
+            let (c, cpu0) = (Instant::now(), cpu_s());
+            let run = train_cell(&cell, 0).expect("protocol trial");
+            let (wall, cpu) = (c.elapsed().as_secs_f64(), cpu_s() - cpu0);
+            println!(
+                "{t:>11} {m:>4} {wall:>8.2} {cpu:>8.2} {:>10.3} {:>10.4}",
+                1e3 * cpu / series.train.steps as f64,
+                run.report.population.estimate
+            );
+        }
+    }
 }

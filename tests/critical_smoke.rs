@@ -20,17 +20,20 @@ fn smoke_runs_stores_and_resumes_without_training() {
         .flat_map(|s| &s.rows)
         .map(|r| r.search.trained)
         .sum();
-    let probes: usize = first
-        .series
-        .iter()
-        .flat_map(|s| &s.rows)
-        .map(|r| r.search.probes.len())
-        .sum();
-    assert_eq!(
-        trained,
-        probes * plan.trials,
-        "every probe trains its trials once"
+    // Every probe trains its series' trials once (the protocol series has its own count).
+    let mut expected = 0;
+    for (s, plan_s) in first.series.iter().zip(&plan.series) {
+        let probing = plan.probing_of(plan_s);
+        let ts: Vec<usize> = s.rows.iter().map(|r| r.search.context_len).collect();
+        assert_eq!(ts, probing.context_lens, "{}", s.name);
+        let probes: usize = s.rows.iter().map(|r| r.search.probes.len()).sum();
+        expected += probes * probing.trials;
+    }
+    assert!(
+        plan.series.iter().any(|s| s.probing.is_some()),
+        "the smoke preset has a series with its own probing"
     );
+    assert_eq!(trained, expected, "every probe trains its trials once");
     // The ablation stores a fixed-budget and a first-fit cell per m, and the first-fit twin's
     // trials carry the fixed cell's seeds (paired comparison).
     let ab = first

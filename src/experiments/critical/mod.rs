@@ -7,7 +7,8 @@
 //! of every preset; the first-fit stop of earlier versions is kept only as the ablation
 //! ([`Ablation`], [`run_ablation`]).
 //!
-//! For every context length T and model series the **critical m** is where the success rate
+//! For every context length T and model series (a series with its own [`Probing`] at its
+//! subset of the plan's T, with its own trial count) the **critical m** is where the success rate
 //! crosses 1/2, read from a logistic fit of the success counts in ln m
 //! ([`crate::stats::logistic::level_crossing`]: MLE, profile-likelihood 95% interval,
 //! separation reported as a status, never NaN). The probed m come from [`probe_schedule`]:
@@ -49,9 +50,13 @@ pub const CONFIDENCE: f64 = 0.95;
 pub const EXPERIMENT: &str = "critical-sample-size";
 /// Fresh test sample size of the population error for T > 20 (`train.population_samples`).
 pub const POPULATION_SAMPLES: usize = 2000;
-/// The paper-protocol series (docs/experiments.md §8) in the paper and extended presets. Off
-/// while its per-step cost makes the paper preset exceed its time budget; switch on here.
-pub const INCLUDE_PROTOCOL_SERIES: bool = false;
+/// The paper-protocol series (docs/experiments.md §8) in the paper and extended presets, at its
+/// own probing ([`protocol_probing`]).
+pub const INCLUDE_PROTOCOL_SERIES: bool = true;
+/// Trials per probe of the paper-protocol series in the paper and extended presets.
+pub const PROTOCOL_TRIALS: usize = 10;
+/// Largest m probed for the paper-protocol series (censored above it).
+pub const PROTOCOL_M_MAX: usize = 1024;
 
 /// One model series of the experiment. `train.batch_size` is replaced by m in every probed
 /// cell (full batch, see [`CriticalPlan::cell`]).
@@ -60,6 +65,33 @@ pub struct ModelSeries {
     pub name: &'static str,
     pub model: ModelKind,
     pub train: TrainConfig,
+    /// The series' own probing; `None`: the plan's ([`CriticalPlan::probing_of`]).
+    pub probing: Option<Probing>,
+}
+
+impl ModelSeries {
+    /// The series probed by `probing` instead of the plan's.
+    pub fn with_probing(self, probing: Probing) -> ModelSeries {
+        ModelSeries {
+            probing: Some(probing),
+            ..self
+        }
+    }
+}
+
+/// Where and how hard one series is probed: at which context lengths, with how many trials per
+/// probe, and the probe schedule's cap and extra points ([`probe_schedule`]). A costly series
+/// (the paper protocol) is measured at a subset of the plan's T with fewer trials; the stored
+/// cells do not depend on any of this (trials are indexed inside a cell), so the cells of the
+/// other series keep their hashes.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Probing {
+    /// A non-empty subset of the plan's `context_lens`, in the plan's order.
+    pub context_lens: Vec<usize>,
+    pub trials: usize,
+    pub m_max: usize,
+    pub inner_points: usize,
+    pub probe_above: bool,
 }
 
 /// Full-batch Adam on the logistic loss for exactly `steps` steps, population error by the
@@ -96,6 +128,7 @@ pub fn transformer(steps: usize, width: usize, heads: usize) -> ModelSeries {
             mlp_width: 2 * width,
             ..fixed_budget(steps, 0.01)
         },
+        probing: None,
     }
 }
 
@@ -124,6 +157,7 @@ pub fn theory_head(steps: usize) -> ModelSeries {
             },
             ..fixed_budget(steps, THEORY_HEAD_LEARNING_RATE)
         },
+        probing: None,
     }
 }
 
@@ -143,6 +177,21 @@ pub fn paper_protocol() -> ModelSeries {
             optimizer: OptimizerName::Adam,
             ..fixed_budget(1000, 1e-3)
         },
+        probing: None,
+    }
+}
+
+/// The paper-protocol series' probing: [`PROTOCOL_TRIALS`] trials per probe up to
+/// [`PROTOCOL_M_MAX`], one inner point per bracket and no probe above it, at `context_lens`:
+/// what fits the paper preset's time budget at the measured per-trial cost
+/// (docs/experiments.md §3).
+pub fn protocol_probing(context_lens: Vec<usize>) -> Probing {
+    Probing {
+        context_lens,
+        trials: PROTOCOL_TRIALS,
+        m_max: PROTOCOL_M_MAX,
+        inner_points: 1,
+        probe_above: false,
     }
 }
 
@@ -195,7 +244,27 @@ impl CriticalPlan {
             Preset::Smoke => CriticalPlan {
                 sparsity: 3,
                 context_lens: vec![8, 16],
-                series: vec![transformer(60, 8, 2), theory_head(60)],
+                // The protocol's model and optimiser for 60 steps at one T, 2 trials, m <= 32:
+                // exercises a series with its own probing end to end (T = 8: its exact
+                // population error is cheap; at T = 16 the series took 2.7 s alone).
+                series: vec![
+                    transformer(60, 8, 2),
+                    theory_head(60),
+                    ModelSeries {
+                        train: TrainConfig {
+                            steps: 60,
+                            ..paper_protocol().train
+                        },
+                        ..paper_protocol()
+                    }
+                    .with_probing(Probing {
+                        context_lens: vec![8],
+                        trials: 2,
+                        m_max: 32,
+                        inner_points: 1,
+                        probe_above: false,
+                    }),
+                ],
                 m0: 8,
                 m_max: 128,
                 trials: 3,
@@ -231,7 +300,8 @@ impl CriticalPlan {
             Preset::Paper => CriticalPlan {
                 sparsity: 3,
                 context_lens: log_ts(100.0, 1100.0, 16),
-                series: Self::full_series(),
+                // The protocol at every third T: 100, 162, 261, 422, 681, 1100.
+                series: Self::full_series(vec![100, 162, 261, 422, 681, 1100]),
                 m0: 32,
                 m_max: 4096,
                 trials: 20,
@@ -248,18 +318,21 @@ impl CriticalPlan {
         }
     }
 
-    fn full_series() -> Vec<ModelSeries> {
+    /// The paper and extended presets' series; the paper protocol at `protocol_ts` only.
+    fn full_series(protocol_ts: Vec<usize>) -> Vec<ModelSeries> {
         let mut v = vec![transformer(1000, 32, 4), theory_head(1000)];
         if INCLUDE_PROTOCOL_SERIES {
-            v.push(paper_protocol());
+            v.push(paper_protocol().with_probing(protocol_probing(protocol_ts)));
         }
         v
     }
 
     /// Beyond the paper's range, no ablation: at `Paper`, 12 T from 100 to 1e4 (log grid), the
-    /// paper preset's series and budget, 12 trials per probe; at `Default`, the default plan's T
-    /// grid continued to 1024; at `Smoke`, T = 8, 16, 32. `attnbounds experiment
-    /// critical-sample-size-extended --preset paper`.
+    /// paper preset's series and budget, 12 trials per probe (the paper protocol at its own
+    /// probing and at T = 100, 231, 534, 1233 only: its cost per trial at T = 1e4 would
+    /// exceed the preset's budget alone); at `Default`, the default plan's T grid continued to
+    /// 1024; at `Smoke`, T = 8, 16, 32. `attnbounds experiment critical-sample-size-extended
+    /// --preset paper`.
     pub fn extended(preset: Preset) -> CriticalPlan {
         let base = CriticalPlan {
             ablation: None,
@@ -276,6 +349,7 @@ impl CriticalPlan {
             },
             Preset::Paper => CriticalPlan {
                 context_lens: log_ts(100.0, 10_000.0, 12),
+                series: Self::full_series(vec![100, 231, 534, 1233]),
                 trials: 12,
                 inner_points: 2,
                 ..base
@@ -305,7 +379,39 @@ impl CriticalPlan {
         }
         self.context_lens
             .iter()
-            .try_for_each(|&t| check::at_least("context_len", t, self.sparsity).map(|_| ()))
+            .try_for_each(|&t| check::at_least("context_len", t, self.sparsity).map(|_| ()))?;
+        for s in &self.series {
+            let Some(p) = &s.probing else { continue };
+            check::at_least("series.probing.trials", p.trials, 1)?;
+            check::at_least("series.probing.m_max", p.m_max, self.m0)?;
+            let in_order: Vec<usize> = (self.context_lens.iter())
+                .copied()
+                .filter(|t| p.context_lens.contains(t))
+                .collect();
+            if p.context_lens.is_empty() || in_order != p.context_lens {
+                return Err(Error::invalid(
+                    "series.probing.context_lens",
+                    format!("{:?} ({})", p.context_lens, s.name),
+                    format!(
+                        "a non-empty subset of the plan's context_lens {:?}, in its order",
+                        self.context_lens
+                    ),
+                ));
+            }
+        }
+        Ok(())
+    }
+
+    /// How `series` is probed: its own [`Probing`], else the plan's context lengths, trials and
+    /// schedule.
+    pub fn probing_of(&self, series: &ModelSeries) -> Probing {
+        series.probing.clone().unwrap_or_else(|| Probing {
+            context_lens: self.context_lens.clone(),
+            trials: self.trials,
+            m_max: self.m_max,
+            inner_points: self.inner_points,
+            probe_above: self.probe_above,
+        })
     }
 
     /// The stored cell of one probe: the series' training config at batch size m (full batch).
@@ -557,15 +663,16 @@ pub fn search_one(
     quiet: bool,
 ) -> Result<SearchResult> {
     let clock = Instant::now();
+    let probing = plan.probing_of(series);
     let (mut train_s, mut trained, mut hashes) = (0.0, 0usize, Vec::new());
     let probes = probe_schedule(
         plan.m0,
-        plan.m_max,
-        plan.inner_points,
-        plan.probe_above,
+        probing.m_max,
+        probing.inner_points,
+        probing.probe_above,
         |m| {
             let cell = plan.cell(series, context_len, m);
-            let out = run_cell(cell, plan.trials, plan.seed, None, db, quiet)?;
+            let out = run_cell(cell, probing.trials, plan.seed, None, db, quiet)?;
             train_s += out.train_s;
             trained += out.trained;
             hashes.push(out.hash);
@@ -645,7 +752,7 @@ pub fn sweep(plan: &CriticalPlan, db: &mut ResultsDb, quiet: bool) -> Result<usi
     plan.validate()?;
     let mut trained = 0;
     for s in &plan.series {
-        for &t in &plan.context_lens {
+        for t in plan.probing_of(s).context_lens {
             if db.shard().owns(&unit_key(s, t)) {
                 trained += search_one(plan, s, t, db, quiet)?.trained;
             }

@@ -87,7 +87,8 @@ pub fn run(plan: &CriticalPlan, db: &mut ResultsDb, quiet: bool) -> Result<Criti
     for s in &plan.series {
         let mut rows: Vec<TRow> = Vec::new();
         let mut not_probed = Vec::new();
-        for &t in &plan.context_lens {
+        // A series with its own probing is measured at its subset of the plan's T only.
+        for t in plan.probing_of(s).context_lens {
             if plan.stop_after_censored
                 && rows
                     .iter()
@@ -331,6 +332,7 @@ impl CriticalReport {
         );
         for (si, s) in self.series.iter().enumerate() {
             let steps = self.plan.series[si].train.steps;
+            let trials = self.plan.probing_of(&self.plan.series[si]).trials;
             let _ = writeln!(out, "\n== {} ({steps} full-batch steps) ==", s.name);
             let _ = writeln!(
                 out,
@@ -373,7 +375,7 @@ impl CriticalReport {
                         .first_probed
                         .map_or("> max".into(), |m| m.to_string()),
                     r.search.probes.len(),
-                    self.plan.trials,
+                    trials,
                     r.search.wall_s,
                     frac
                 );
@@ -510,7 +512,6 @@ impl CriticalReport {
     pub fn figure(&self) -> Result<Figure> {
         let mut series = Vec::new();
         let mut anchor: Option<(f64, f64)> = None;
-        let cap = self.plan.m_max as f64;
         let grid = {
             let ts = &self.plan.context_lens;
             crate::stats::log_grid_f64(ts[0] as f64, ts[ts.len() - 1] as f64, 40)?
@@ -519,6 +520,9 @@ impl CriticalReport {
         let series_color = |si: usize| [0usize, 1, 5].get(si).copied().unwrap_or(si);
         for (si, s) in self.series.iter().enumerate() {
             let color = series_color(si);
+            // A series' own cap (its probing) for its censored points and open interval ends.
+            let m_max = self.plan.probing_of(&self.plan.series[si]).m_max;
+            let cap = m_max as f64;
             // Censored context lengths stay visible: drawn at m_max, never as a measured value.
             let censored: Vec<f64> = s
                 .rows
@@ -533,7 +537,7 @@ impl CriticalReport {
                         format!(
                             "{}: no crossing up to m_max = {} (censored; drawn at m_max){}",
                             s.name,
-                            self.plan.m_max,
+                            m_max,
                             if s.not_probed.is_empty() {
                                 String::new()
                             } else {

@@ -138,3 +138,49 @@ fn bound_sample_size_grows_with_context_len() {
     };
     assert!(gap(m1) <= 0.1 && gap(m1 - 1) > 0.1);
 }
+
+#[test]
+fn a_series_probing_is_a_subset_of_the_plans_context_lens() {
+    let plan = CriticalPlan::preset(Preset::Paper);
+    let i = (plan.series.iter())
+        .position(|s| s.model == ModelKind::PaperProtocol)
+        .expect("the paper preset has the protocol series");
+    let own = plan.probing_of(&plan.series[i]);
+    assert_eq!(own.context_lens, vec![100, 162, 261, 422, 681, 1100]);
+    assert_eq!(own.trials, PROTOCOL_TRIALS);
+    // A series without its own probing gets the plan's.
+    let other = plan.probing_of(&plan.series[0]);
+    assert_eq!(other.context_lens, plan.context_lens);
+    assert_eq!((other.trials, other.m_max), (plan.trials, plan.m_max));
+    // Not in the plan, out of the plan's order, repeated, or empty: refused, by field.
+    for bad in [vec![], vec![100, 101], vec![1100, 100], vec![100, 100]] {
+        let mut p = plan.clone();
+        p.series[i].probing.as_mut().unwrap().context_lens = bad.clone();
+        let e = p.validate().unwrap_err().to_string();
+        assert!(e.contains("series.probing.context_lens"), "{bad:?}: {e}");
+    }
+    let mut p = plan.clone();
+    p.series[i].probing.as_mut().unwrap().trials = 0;
+    let e = p.validate().unwrap_err().to_string();
+    assert!(e.contains("series.probing.trials"), "{e}");
+    // The extended plan's protocol T are in its grid too.
+    CriticalPlan::extended(Preset::Paper).validate().unwrap();
+}
+
+#[test]
+fn the_protocol_series_leaves_the_other_series_cells_unchanged() {
+    // Cell hashes of the paper preset's first two series at T = 100, m = 32, computed with the
+    // cell code of commit 37c7d06 (before the protocol series was switched on; this change
+    // leaves CellConfig and its hash alone): a series' own probing never reaches a cell (trial
+    // counts are not part of a cell), so the stored cells of the other series are reused.
+    let plan = CriticalPlan::preset(Preset::Paper);
+    let hash = |s: &ModelSeries| Cell::new(plan.cell(s, 100, 32)).unwrap().hash;
+    assert_eq!(
+        hash(&plan.series[0]),
+        "0a694fdf29118d5e5b3a2f027acba9ade4670b8584fe064a9411c4b8a5aebedc"
+    );
+    assert_eq!(
+        hash(&plan.series[1]),
+        "ac2d562198abdd8282334f721e0046a69ccee7f42e2f49b89fdaf5e12b5fead8"
+    );
+}
