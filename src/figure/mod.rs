@@ -92,6 +92,9 @@ pub struct Series {
     /// Index into the Okabe-Ito palette ([`PALETTE`]); `None` uses the series' position. Pin it
     /// so that one theorem keeps its colour across figures.
     pub color: Option<usize>,
+    /// Marker shape (circle, triangle, square, cross, cycling); `None` uses the series'
+    /// position. Pin it so that the pieces of one model (measured, censored) share a shape.
+    pub marker: Option<usize>,
 }
 
 impl Series {
@@ -104,6 +107,7 @@ impl Series {
             style,
             dashed: false,
             color: None,
+            marker: None,
         }
     }
     pub fn line(name: impl Into<String>, x: Vec<f64>, y: Vec<f64>) -> Self {
@@ -130,6 +134,14 @@ impl Series {
     pub fn with_color(mut self, palette_index: usize) -> Self {
         self.color = Some(palette_index);
         self
+    }
+    pub fn with_marker(mut self, shape_index: usize) -> Self {
+        self.marker = Some(shape_index);
+        self
+    }
+    /// The marker shape index of this series at `position` in its figure.
+    pub(crate) fn marker_at(&self, position: usize) -> usize {
+        self.marker.unwrap_or(position) % MARKER_SHAPES
     }
 }
 
@@ -172,6 +184,9 @@ pub const PALETTE: [(u8, u8, u8); 8] = [
     (0x00, 0x00, 0x00), // black
     (0xF0, 0xE4, 0x42), // yellow
 ];
+
+/// Number of marker shapes (circle, triangle, square, cross), in PNG/SVG and pgfplots alike.
+pub const MARKER_SHAPES: usize = 4;
 
 /// Characters a series name may not contain: a line break would split a CSV row and a legend.
 /// Every other character is allowed: the CSV gets a sanitised copy of the name, the `.tex`

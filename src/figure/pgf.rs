@@ -108,7 +108,7 @@ pub(crate) fn tex_escape(s: &str) -> String {
     out
 }
 
-const MARKS: [&str; 4] = ["*", "triangle*", "square*", "x"];
+const MARKS: [&str; super::MARKER_SHAPES] = ["*", "triangle*", "square*", "x"];
 
 /// A pgfplots `tikzpicture` reading `stem.csv`, with the same ranges, colours, marks and legend
 /// order as the PNG/SVG. Ticks are left to pgfplots (its log ticks are already 10^k style).
@@ -233,8 +233,12 @@ pub(crate) fn tex(fig: &Figure, prep: &Prepared, stem: &str) -> String {
         ];
         match spec.style {
             super::SeriesStyle::Line => opts.push("no marks".into()),
-            super::SeriesStyle::Points => opts.push(format!("only marks, mark={}", MARKS[k % 4])),
-            super::SeriesStyle::LinePoints => opts.push(format!("mark={}", MARKS[k % 4])),
+            super::SeriesStyle::Points => {
+                opts.push(format!("only marks, mark={}", MARKS[spec.marker_at(k)]))
+            }
+            super::SeriesStyle::LinePoints => {
+                opts.push(format!("mark={}", MARKS[spec.marker_at(k)]))
+            }
         }
         if spec.dashed {
             opts.push("dashed, mark options={solid, fill=white}".into());

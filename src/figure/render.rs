@@ -283,7 +283,7 @@ fn draw<DB: DrawingBackend>(
         }
         if spec.style != SeriesStyle::Line {
             for p in &pts {
-                marker(chart.plotting_area(), *p, k, c, spec.dashed)?;
+                marker(chart.plotting_area(), *p, spec.marker_at(k), c, spec.dashed)?;
             }
         }
     }
@@ -294,7 +294,7 @@ fn rgb((r, g, b): (u8, u8, u8)) -> RGBColor {
     RGBColor(r, g, b)
 }
 
-/// Marker shape by series position (circle, triangle, square, cross), so series stay apart in
+/// Marker shape by `Series::marker_at` (circle, triangle, square, cross), so series stay apart in
 /// greyscale print too; the pgfplots file uses the same sequence. A dashed series has open
 /// (white-filled, outlined) markers, so where it coincides with a solid series, as two models
 /// with equal values do, its markers still show on top.
@@ -315,7 +315,16 @@ fn marker<DB: DrawingBackend, CT: CoordTranslate<From: Clone>>(
     for &f in fills {
         res = res.and(match k % 4 {
             0 => area.draw(&(EmptyElement::at(at.clone()) + Circle::new((0, 0), r, f))),
-            1 => area.draw(&(EmptyElement::at(at.clone()) + TriangleMarker::new((0, 0), r + 3, f))),
+            // plotters' TriangleMarker always fills, so an open triangle is drawn as a path.
+            1 => {
+                let t = triangle(r + 3);
+                if f.filled {
+                    area.draw(&(EmptyElement::at(at.clone()) + Polygon::new(t.to_vec(), f)))
+                } else {
+                    let closed = vec![t[0], t[1], t[2], t[0], t[1]];
+                    area.draw(&(EmptyElement::at(at.clone()) + PathElement::new(closed, f)))
+                }
+            }
             2 => area.draw(
                 &(EmptyElement::at(at.clone())
                     + Rectangle::new([(1 - r, 1 - r), (r - 1, r - 1)], f)),
@@ -325,6 +334,18 @@ fn marker<DB: DrawingBackend, CT: CoordTranslate<From: Clone>>(
         });
     }
     res.map_err(|e| e.to_string())
+}
+
+/// Vertices of an upward triangle inscribed in a circle of radius `size` (pixels; y grows
+/// downwards), as plotters' `TriangleMarker` places them.
+fn triangle(size: i32) -> [(i32, i32); 3] {
+    [-90f64, -210.0, -330.0].map(|deg| {
+        let a = deg.to_radians();
+        (
+            (size as f64 * a.cos()).round() as i32,
+            (size as f64 * a.sin()).round() as i32,
+        )
+    })
 }
 
 fn draw_legend<DB: DrawingBackend>(
@@ -380,7 +401,7 @@ fn draw_legend<DB: DrawingBackend>(
             }
         }
         if spec.style != SeriesStyle::Line {
-            marker(area, ((x0 + x1) / 2, yc), k, c, spec.dashed)?;
+            marker(area, ((x0 + x1) / 2, yc), spec.marker_at(k), c, spec.dashed)?;
         }
         let style = font(TICK_PX).pos(Pos::new(HPos::Left, VPos::Center));
         area.draw(&Text::new(spec.name.clone(), (x1 + 18, yc), style))
