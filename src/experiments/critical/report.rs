@@ -35,6 +35,9 @@ mod tests;
 
 pub use figure::{drawn_fit, series_style};
 
+/// Suffixes of the table files written beside a critical figure `<stem>` ([`export`]).
+pub const TABLE_FILES: [&str; 3] = ["_points.csv", "_fits.csv", "_summary.json"];
+
 /// Gap level at which the bound-predicted sample size is read off (its value only moves the
 /// curve up or down, which the rescaling removes).
 pub const GAP_TARGET: f64 = 0.1;

@@ -225,14 +225,10 @@ impl CriticalReport {
     pub fn write_summary(&self, dir: &Path, stem: &str) -> Result<Vec<PathBuf>> {
         let json = serde_json::to_string_pretty(&self.summary_json())
             .map_err(|e| Error::parse("critical summary json", e))?;
-        let files = [
-            (format!("{stem}_points.csv"), self.points_csv()),
-            (format!("{stem}_fits.csv"), self.fits_csv()),
-            (format!("{stem}_summary.json"), json + "\n"),
-        ];
+        let texts = [self.points_csv(), self.fits_csv(), json + "\n"];
         let mut out = Vec::new();
-        for (name, text) in files {
-            let path = dir.join(name);
+        for (suffix, text) in super::TABLE_FILES.iter().zip(texts) {
+            let path = dir.join(format!("{stem}{suffix}"));
             crate::fsio::write_atomic(&path, text.as_bytes())?;
             out.push(path);
         }
