@@ -74,6 +74,10 @@ fn smoke_runs_stores_and_resumes_without_training() {
     let out = dir.path().join("fig");
     attnbounds::experiments::critical::write_figure(&second, Preset::Smoke, &out).unwrap();
     assert!(out.join("critical_sample_size.csv").exists());
+    // And the table beside it: per-T points, every fit, the summary.
+    for f in ["_points.csv", "_fits.csv", "_summary.json"] {
+        assert!(out.join(format!("critical_sample_size{f}")).exists(), "{f}");
+    }
     attnbounds::experiments::critical::write_ablation_figure(&second, Preset::Smoke, &out)
         .unwrap()
         .unwrap();

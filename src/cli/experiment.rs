@@ -66,7 +66,13 @@ pub fn run(cmd: ExperimentCommand) -> Result<()> {
             let r = critical::run(&critical::CriticalPlan::preset(preset), &mut db, a.quiet)?;
             let entry = critical::write_figure(&r, preset, &a.out)?;
             let ablation = critical::write_ablation_figure(&r, preset, &a.out)?;
-            finish(&a, r.table(), entry, format!("wall time {:.1} s", r.wall_s))?;
+            let tables = table_files(&a.out, &entry.stem);
+            finish(
+                &a,
+                r.table(),
+                entry,
+                format!("{tables}\nwall time {:.1} s", r.wall_s),
+            )?;
             print_written(&a.out, &ablation.into_iter().collect::<Vec<_>>());
             Ok(())
         }),
@@ -74,7 +80,13 @@ pub fn run(cmd: ExperimentCommand) -> Result<()> {
             let (preset, mut db) = a.open()?;
             let r = critical::run(&critical::CriticalPlan::extended(preset), &mut db, a.quiet)?;
             let entry = critical::write_extended_figure(&r, preset, &a.out)?;
-            finish(&a, r.table(), entry, format!("wall time {:.1} s", r.wall_s))
+            let tables = table_files(&a.out, &entry.stem);
+            finish(
+                &a,
+                r.table(),
+                entry,
+                format!("{tables}\nwall time {:.1} s", r.wall_s),
+            )
         }),
         ExperimentCommand::SparseParity(a) => a.in_pool(|| {
             let (preset, mut db) = a.open()?;
@@ -110,6 +122,15 @@ pub fn run(cmd: ExperimentCommand) -> Result<()> {
 }
 
 /// Prints the experiment's table, the written figure and a closing note.
+/// The "wrote" line of the critical table files beside figure `stem`.
+fn table_files(out: &std::path::Path, stem: &str) -> String {
+    format!(
+        "wrote {}/{stem}{{{}}}",
+        out.display(),
+        critical::report::TABLE_FILES.join(",")
+    )
+}
+
 fn finish(a: &RunArgs, table: String, entry: GalleryEntry, note: String) -> Result<()> {
     print!("{table}");
     print_written(&a.out, &[entry]);

@@ -66,7 +66,7 @@ pub enum SeriesStyle {
 /// (outline only, no fill) and larger, so that where a dashed series lies on a solid one with
 /// the same values (two models with equal certificates) the solid marker shows inside the open
 /// one, in PNG/SVG and in pgfplots alike. [`Marker::SEQUENCE`] is the default by series position.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub enum Marker {
     Circle,
     Triangle,

@@ -107,6 +107,8 @@ pub struct Comparison {
     pub loo_ratio: f64,
     /// Smallest BIC (equivalently AIC or RSS, as the parameter counts are equal).
     pub winner_bic: GrowthModel,
+    /// Second smallest BIC: the law [`Comparison::delta_bic`] is measured against.
+    pub runner_up_bic: GrowthModel,
     /// Runner-up's BIC minus the winner's (>= 0; above ~6 is "strong" evidence by the usual
     /// Kass-Raftery scale).
     pub delta_bic: f64,
@@ -140,6 +142,30 @@ impl Comparison {
         Decision::Decided {
             model: self.winner_bic,
             delta_bic: self.delta_bic,
+        }
+    }
+
+    /// The decision in one sentence, for tables and exports: "a + b ln T decided: BIC margin
+    /// 7.1 over a + b ln^2 T, and best held-out" or "undecided because ...".
+    pub fn decision_sentence(&self) -> String {
+        let (best, next, margin) = (
+            self.winner_bic.label(),
+            self.runner_up_bic.label(),
+            self.delta_bic,
+        );
+        match self.decision() {
+            Decision::Decided { .. } => {
+                format!("{best} decided: BIC margin {margin:.1} over {next}, and best held-out")
+            }
+            Decision::Undecided { .. } if self.winner != self.winner_bic => format!(
+                "undecided because held-out error prefers {} but BIC prefers {best} (BIC margin \
+                 {margin:.1} over {next})",
+                self.winner.label()
+            ),
+            Decision::Undecided { .. } => format!(
+                "undecided because the BIC margin {margin:.1} of {best} over {next} is below \
+                 {DECISIVE_DELTA_BIC}"
+            ),
         }
     }
 }
@@ -228,6 +254,7 @@ pub fn compare(context_len: &[f64], y: &[f64]) -> Result<Comparison> {
         winner: w.model,
         loo_ratio,
         winner_bic: wb.model,
+        runner_up_bic: rb.model,
         delta_bic: rb.bic - wb.bic,
         fits,
     })
@@ -347,6 +374,17 @@ mod tests {
             }
             d => panic!("{d:?}"),
         }
+        // The sentence names the winner, the margin and the law it is measured against.
+        let runner = c.runner_up_bic;
+        assert_ne!(runner, GrowthModel::SqrtT);
+        let expected = format!(
+            "a + b sqrt T decided: BIC margin {:.1} over {}, and best held-out",
+            c.delta_bic,
+            runner.label()
+        );
+        assert_eq!(c.decision_sentence(), expected);
+        let bic = |m: GrowthModel| c.fit(m).unwrap().bic;
+        assert!((bic(runner) - bic(GrowthModel::SqrtT) - c.delta_bic).abs() < 1e-12);
     }
 
     #[test]
@@ -365,6 +403,12 @@ mod tests {
             }
             d => panic!("decided on nearly collinear laws: {d:?} {c:?}"),
         }
+        let sentence = c.decision_sentence();
+        assert!(sentence.starts_with("undecided because "), "{sentence}");
+        assert!(
+            sentence.contains(&format!("{:.1}", c.delta_bic)),
+            "{sentence}"
+        );
     }
 
     #[test]

@@ -20,14 +20,23 @@ use crate::bounds::{BoundParams, HeadRadii, SampleSize, Setting, explicit_gap, s
 use crate::config::ModelKind;
 use crate::error::Result;
 use crate::experiments::{Gallery, GalleryEntry, Preset, experiment_command, write_gallery_figure};
-use crate::figure::{Figure, FigureSize, Series};
 use crate::metrics::Metric;
 use crate::results::ResultsDb;
 use crate::stats::clopper_pearson;
-use crate::stats::growth::{Comparison, Decision, compare};
+use crate::stats::growth::{Comparison, compare};
 use crate::stats::logistic::{Crossing, CrossingStatus};
 use std::fmt::Write as _;
 use std::path::Path;
+
+mod export;
+mod figure;
+#[cfg(test)]
+mod tests;
+
+pub use figure::{drawn_fit, series_style};
+
+/// Suffixes of the table files written beside a critical figure `<stem>` ([`export`]).
+pub const TABLE_FILES: [&str; 3] = ["_points.csv", "_fits.csv", "_summary.json"];
 
 /// Gap level at which the bound-predicted sample size is read off (its value only moves the
 /// curve up or down, which the rescaling removes).
@@ -301,45 +310,72 @@ fn rate(successes: &[bool]) -> f64 {
     successes.iter().filter(|&&b| b).count() as f64 / successes.len().max(1) as f64
 }
 
+/// A crossing in words and numbers: "75.4 [54.5, 113.6] (fitted)", "> 119.7 (censored: ...)".
 fn crossing_text(c: &Crossing) -> String {
     let (lo, hi) = (c.interval.0.exp(), c.interval.1.exp());
-    match c.estimate {
-        Some(e) => format!(
+    match (c.estimate, c.status) {
+        (Some(e), CrossingStatus::Separated) => format!(
+            "{:.1} [{}, {}] (separated: the gap's middle, interval the gap)",
+            e.exp(),
+            fmt_end(lo),
+            fmt_end(hi)
+        ),
+        (Some(e), st) => format!(
             "{:.1} [{}, {}] ({})",
             e.exp(),
             fmt_end(lo),
             fmt_end(hi),
-            c.status.label()
+            st.label()
         ),
-        None => format!(
-            "- [{}, {}] ({})",
-            fmt_end(lo),
-            fmt_end(hi),
-            c.status.label()
-        ),
+        (None, st) if st.is_censored() => format!("> {} ({})", fmt_end(lo), st.label()),
+        (None, st) if hi.is_finite() => format!("<= {} ({})", fmt_end(hi), st.label()),
+        (None, st) => format!("none ({})", st.label()),
     }
 }
 
+/// Status column of one row: the crossing's status, and whether the estimate lies outside the
+/// probed m.
+fn row_status(r: &TRow) -> String {
+    let st = r.search.crossing.status;
+    let mut out = match st {
+        CrossingStatus::Separated => "separated (gap's middle)".to_string(),
+        _ => st.label().to_string(),
+    };
+    if let Some(m) = r.search.critical_m() {
+        let (a, b) = probed_range(&r.search);
+        if m < a || m > b {
+            out += &format!("; outside the probed m [{a}, {b}]");
+        }
+    }
+    out
+}
+
 impl CriticalReport {
-    /// The per-T table, the fit comparison and the ablation, as printed by the CLI.
+    /// The per-T table, the fit comparison and the ablation, as printed by the CLI: per series
+    /// and T the critical m with its 95% interval and status; per series every fit with its
+    /// held-out (leave-one-out) error and BIC, the margin and the decision in one sentence.
     pub fn table(&self) -> String {
         let mut out = String::new();
         let _ = writeln!(
             out,
             "success = population accuracy >= 0.99 (point estimate); critical m = where the \
              success rate crosses 1/2, logistic fit in ln m (MLE), 95% profile-likelihood \
-             interval; every series trains for a fixed budget (stop = max_steps)"
+             interval; every series trains for a fixed budget (stop = max_steps)\n\
+             decision rule (stats::growth): a law is decided when it has the smallest BIC, the \
+             smallest leave-one-out error and a BIC margin >= {} over every other law",
+            crate::stats::growth::DECISIVE_DELTA_BIC
         );
+        let threads = rayon::current_num_threads() as f64;
         for (si, s) in self.series.iter().enumerate() {
             let steps = self.plan.series[si].train.steps;
             let trials = self.plan.probing_of(&self.plan.series[si]).trials;
             let _ = writeln!(out, "\n== {} ({steps} full-batch steps) ==", s.name);
             let _ = writeln!(
                 out,
-                "{:>11} {:>10} {:>21} {:>8} {:>11} {:>7} {:>7} {:>8} {:>10}",
+                "{:>11} {:>10} {:>21} {:>6} {:>12} {:>6} {:>6} {:>8} {:>10}  status",
                 "context_len",
                 "critical_m",
-                "95% profile",
+                "95% interval",
                 "hi/lo",
                 "first_probed",
                 "probes",
@@ -349,16 +385,15 @@ impl CriticalReport {
             );
             for r in &s.rows {
                 let (lo, hi) = r.search.interval_m();
-                let crit = r.search.critical_m().map_or_else(
-                    || r.search.crossing.status.label().to_string(),
-                    |m| format!("{m:.1}"),
-                );
+                let crit = r
+                    .search
+                    .critical_m()
+                    .map_or_else(|| "-".to_string(), |m| format!("{m:.1}"));
                 let ratio = if lo > 0.0 && hi.is_finite() {
                     format!("{:.2}", hi / lo)
                 } else {
                     "open".into()
                 };
-                let threads = rayon::current_num_threads() as f64;
                 let frac = if r.search.trained > 0 && r.search.wall_s > 0.0 {
                     format!("{:.2}", r.search.train_s / (r.search.wall_s * threads))
                 } else {
@@ -366,7 +401,7 @@ impl CriticalReport {
                 };
                 let _ = writeln!(
                     out,
-                    "{:>11} {:>10} {:>21} {:>8} {:>11} {:>7} {:>7} {:>8.1} {:>10}",
+                    "{:>11} {:>10} {:>21} {:>6} {:>12} {:>6} {:>6} {:>8.1} {:>10}  {}",
                     r.search.context_len,
                     crit,
                     format!("[{}, {}]", fmt_end(lo), fmt_end(hi)),
@@ -377,27 +412,9 @@ impl CriticalReport {
                     r.search.probes.len(),
                     trials,
                     r.search.wall_s,
-                    frac
+                    frac,
+                    row_status(r)
                 );
-                if let Some(m) = r.search.critical_m() {
-                    let (a, b) = probed_range(&r.search);
-                    if m < a || m > b {
-                        let _ = writeln!(
-                            out,
-                            "{:>11} extrapolated: the crossing lies outside the probed m \
-                             [{a}, {b}]",
-                            ""
-                        );
-                    }
-                }
-                if r.search.crossing.status == CrossingStatus::Separated {
-                    let _ = writeln!(
-                        out,
-                        "{:>11} separated: no failure above / success below the gap; the \
-                         point is the gap's middle",
-                        ""
-                    );
-                }
             }
             let _ = writeln!(
                 out,
@@ -429,48 +446,67 @@ impl CriticalReport {
                     s.not_probed
                 );
             }
+            let left_out: Vec<String> = s
+                .rows
+                .iter()
+                .filter(|r| r.search.critical_m().is_none())
+                .map(|r| {
+                    format!(
+                        "{} ({})",
+                        r.search.context_len,
+                        r.search.crossing.status.label()
+                    )
+                })
+                .collect();
+            let n = s.rows.len() - left_out.len();
+            let _ = writeln!(
+                out,
+                "fits of critical m against T: {n} T with an estimate{}",
+                if left_out.is_empty() {
+                    String::new()
+                } else {
+                    format!("; left out: T = {}", left_out.join(", "))
+                }
+            );
             match &s.fits {
                 None => {
-                    let _ = writeln!(out, "fits: need >= 4 context lengths with a crossing");
-                }
-                Some(c) => {
                     let _ = writeln!(
                         out,
-                        "{:>14} {:>10} {:>10} {:>10} {:>9} {:>9}",
-                        "model", "a", "b", "LOO RMSE", "AIC", "BIC"
+                        "decision: undecided because a fit needs >= 4 T with an estimate \
+                         (have {n})"
+                    );
+                }
+                Some(c) => {
+                    let best_bic = c.fits.iter().map(|f| f.bic).fold(f64::INFINITY, f64::min);
+                    let _ = writeln!(
+                        out,
+                        "{:>14} {:>10} {:>10} {:>10} {:>9} {:>9} {:>11}",
+                        "model", "a", "b", "LOO RMSE", "AIC", "BIC", "BIC - best"
                     );
                     for f in &c.fits {
                         let _ = writeln!(
                             out,
-                            "{:>14} {:>10.3} {:>10.4} {:>10.2} {:>9.2} {:>9.2}",
+                            "{:>14} {:>10.3} {:>10.4} {:>10.2} {:>9.2} {:>9.2} {:>11.2}",
                             f.model.label(),
                             f.a,
                             f.b,
                             f.loo_rmse,
                             f.aic,
-                            f.bic
+                            f.bic,
+                            f.bic - best_bic
                         );
                     }
                     let _ = writeln!(
                         out,
-                        "best by leave-one-out error: {} (runner-up's LOO RMSE {:.2}x); by BIC: \
-                         {} (margin {:.2})",
+                        "best held-out (LOO): {} (runner-up's LOO RMSE {:.2}x); best BIC: {} \
+                         (margin {:.2} over {})",
                         c.winner.label(),
                         c.loo_ratio,
                         c.winner_bic.label(),
-                        c.delta_bic
+                        c.delta_bic,
+                        c.runner_up_bic.label()
                     );
-                    let _ = match c.decision() {
-                        Decision::Decided { model, delta_bic } => writeln!(
-                            out,
-                            "decision: {} (BIC margin {delta_bic:.2} >= {}, and best held-out)",
-                            model.label(),
-                            crate::stats::growth::DECISIVE_DELTA_BIC
-                        ),
-                        Decision::Undecided { reason } => {
-                            writeln!(out, "decision: the data cannot decide ({reason})")
-                        }
-                    };
+                    let _ = writeln!(out, "decision: {}", c.decision_sentence());
                 }
             }
         }
@@ -507,272 +543,28 @@ impl CriticalReport {
         }
         out
     }
-
-    /// The figure: critical m against T (log-log), profile intervals, fits, rescaled overlays.
-    pub fn figure(&self) -> Result<Figure> {
-        let mut series = Vec::new();
-        let mut anchor: Option<(f64, f64)> = None;
-        let grid = {
-            let ts = &self.plan.context_lens;
-            crate::stats::log_grid_f64(ts[0] as f64, ts[ts.len() - 1] as f64, 40)?
-        };
-        // Palette: series 0, 1, 5; growth laws 2, 3, 4, 7; overlays black (6).
-        let series_color = |si: usize| [0usize, 1, 5].get(si).copied().unwrap_or(si);
-        for (si, s) in self.series.iter().enumerate() {
-            let color = series_color(si);
-            // A series' own cap (its probing) for its censored points and open interval ends.
-            let m_max = self.plan.probing_of(&self.plan.series[si]).m_max;
-            let cap = m_max as f64;
-            // Censored context lengths stay visible: drawn at m_max, never as a measured value.
-            let censored: Vec<f64> = s
-                .rows
-                .iter()
-                .filter(|r| r.search.critical_m().is_none())
-                .map(|r| r.search.context_len as f64)
-                .collect();
-            if !censored.is_empty() {
-                let n = censored.len();
-                series.push(
-                    Series::points(
-                        format!(
-                            "{}: no crossing up to m_max = {} (censored; drawn at m_max){}",
-                            s.name,
-                            m_max,
-                            if s.not_probed.is_empty() {
-                                String::new()
-                            } else {
-                                "; larger T not probed".to_string()
-                            }
-                        ),
-                        censored,
-                        vec![cap; n],
-                    )
-                    .with_color(color),
-                );
-            }
-            let rows: Vec<(&TRow, f64)> = s
-                .rows
-                .iter()
-                .filter_map(|r| r.search.critical_m().map(|m| (r, m)))
-                .collect();
-            if rows.is_empty() {
-                continue;
-            }
-            let x: Vec<f64> = rows
-                .iter()
-                .map(|(r, _)| r.search.context_len as f64)
-                .collect();
-            let y: Vec<f64> = rows.iter().map(|(_, m)| *m).collect();
-            anchor.get_or_insert((x[0], y[0]));
-            // Open interval ends: the upper drawn at m_max, the lower at 1 (both named).
-            let lo: Vec<f64> = rows
-                .iter()
-                .map(|(r, m)| r.search.interval_m().0.max(1.0).min(*m))
-                .collect();
-            let hi: Vec<f64> = rows
-                .iter()
-                .map(|(r, m)| r.search.interval_m().1.min(cap).max(*m))
-                .collect();
-            series.push(
-                Series::points(
-                    format!(
-                        "{} (95% profile interval; open ends drawn at 1 or m_max)",
-                        s.name
-                    ),
-                    x,
-                    y,
-                )
-                .with_error_bars(lo, hi)
-                .with_color(color),
-            );
-            if let Some(c) = &s.fits {
-                for (fi, f) in c.fits.iter().enumerate() {
-                    // A fit is drawn where it is positive (a log axis cannot show the rest).
-                    let (gx, gy): (Vec<f64>, Vec<f64>) = grid
-                        .iter()
-                        .map(|&t| (t, f.predict(t)))
-                        .filter(|&(_, v)| v > 0.0)
-                        .unzip();
-                    if gx.len() < 2 {
-                        continue;
-                    }
-                    series.push(
-                        Series::line(format!("{}: fit {}", s.name, f.model.label()), gx, gy)
-                            .dashed()
-                            .with_color([2usize, 3, 4, 7][fi % 4]),
-                    );
-                }
-            }
-        }
-        if let Some((t0, m0)) = anchor {
-            let s = self.plan.sparsity as f64;
-            let lower = |t: f64| s * (t / s).log2();
-            let yv: Vec<f64> = grid.iter().map(|&t| m0 * lower(t) / lower(t0)).collect();
-            series.push(
-                Series::line(
-                    format!("s log2(T/s) lower bound (rescaled to the measured m at T = {t0})"),
-                    grid.clone(),
-                    yv,
-                )
-                .with_color(6),
-            );
-            let construct = |t: f64| -> Result<Option<f64>> {
-                let tu = t.round() as usize;
-                let r = constructed_radii(tu, self.plan.sparsity);
-                Ok(bound_sample_size(tu, tu + 3, &r, GAP_TARGET)?.map(|m| m as f64))
-            };
-            if let Some(base) = construct(t0)? {
-                let mut yv = Vec::new();
-                for &t in &grid {
-                    yv.push(construct(t)?.map_or(f64::NAN, |m| m0 * m / base));
-                }
-                if yv.iter().all(|v| v.is_finite()) {
-                    series.push(
-                        Series::line(
-                            format!(
-                                "explicit bound at constructed norms (rescaled to the measured \
-                                 m at T = {t0})"
-                            ),
-                            grid.clone(),
-                            yv,
-                        )
-                        .dashed()
-                        .with_color(6),
-                    );
-                }
-            }
-            // Trained norms: the theory head's, at each measured T.
-            if let Some(head) = self.series.iter().find(|s| s.model == ModelKind::ClsHead) {
-                let mut pts = Vec::new();
-                for r in &head.rows {
-                    if let Some(rad) = &r.trained_radii {
-                        let t = r.search.context_len;
-                        let width = t + 3; // one-hot positions (fixed-embedding layout, docs/experiments.md §1)
-                        if let Some(m) = bound_sample_size(t, width, rad, GAP_TARGET)? {
-                            pts.push((t as f64, m as f64));
-                        }
-                    }
-                }
-                if pts.len() >= 2 {
-                    let base = pts[0].1;
-                    let (x, yv): (Vec<f64>, Vec<f64>) =
-                        pts.iter().map(|&(t, m)| (t, m0 * m / base)).unzip();
-                    series.push(
-                        Series::line_points(
-                            format!(
-                                "explicit bound at trained head norms (rescaled to the measured \
-                                 m at T = {t0})"
-                            ),
-                            x,
-                            yv,
-                        )
-                        .dashed()
-                        .with_color(5),
-                    );
-                }
-            }
-        }
-        if series.is_empty() {
-            return Err(crate::Error::invalid(
-                "critical figure",
-                "no series",
-                "at least one probed context length",
-            ));
-        }
-        Ok(Figure {
-            title: format!(
-                "Critical sample size; {}-sparse AND (fixed training budget)",
-                self.plan.sparsity
-            ),
-            x_label: "context length T (tokens)".into(),
-            y_label: "critical sample size m (examples)".into(),
-            x_log: true,
-            y_log: true,
-            size: FigureSize::DoubleColumn,
-            series,
-        })
-    }
-
-    /// The ablation figure: success rate against m at one T, first-fit stop vs fixed budget,
-    /// Clopper-Pearson 95% intervals; `None` without an ablation.
-    pub fn ablation_figure(&self) -> Result<Option<Figure>> {
-        let Some(a) = &self.ablation else {
-            return Ok(None);
-        };
-        let x: Vec<f64> = a.points.iter().map(|p| p.num_samples as f64).collect();
-        let mut series = Vec::new();
-        for (ci, (name, crossing, get)) in [
-            (
-                format!("fixed budget ({} steps)", self.plan.series[0].train.steps),
-                &a.fixed,
-                (|p: &AblationPoint| p.fixed.successes.clone()) as fn(&AblationPoint) -> Vec<bool>,
-            ),
-            (
-                "first fit of the training sample".to_string(),
-                &a.first_fit,
-                |p: &AblationPoint| p.first_fit.successes.clone(),
-            ),
-        ]
-        .into_iter()
-        .enumerate()
-        {
-            let (mut y, mut lo, mut hi) = (Vec::new(), Vec::new(), Vec::new());
-            for p in &a.points {
-                let s = get(p);
-                let (l, h) = cp(&s)?;
-                y.push(rate(&s));
-                lo.push(l);
-                hi.push(h);
-            }
-            series.push(
-                Series::line_points(
-                    format!(
-                        "{name}: critical m {} (95% Clopper-Pearson per point)",
-                        crossing_text(crossing)
-                    ),
-                    x.clone(),
-                    y,
-                )
-                .with_error_bars(lo, hi)
-                .with_color(ci),
-            );
-        }
-        series.push(
-            Series::line(
-                "success rate 1/2 (defines the critical m)",
-                vec![x[0], x[x.len() - 1]],
-                vec![0.5, 0.5],
-            )
-            .dashed()
-            .with_color(6),
-        );
-        Ok(Some(Figure {
-            title: format!(
-                "Stop-rule ablation: {}, T = {}, {} trials per m, same seeds",
-                a.series, a.ablation.context_len, a.ablation.trials
-            ),
-            x_label: "sample size m (examples)".into(),
-            y_label: "success rate (population accuracy >= 0.99)".into(),
-            x_log: true,
-            y_log: false,
-            size: FigureSize::DoubleColumn,
-            series,
-        }))
-    }
 }
 
-/// Writes the figure as `critical_sample_size.*` and returns its gallery entry.
+/// Writes the figure as `critical_sample_size.*` and the table as
+/// `critical_sample_size_{points,fits}.csv` and `_summary.json` ([`export`]); returns the
+/// figure's gallery entry.
 pub fn write_figure(report: &CriticalReport, preset: Preset, out: &Path) -> Result<GalleryEntry> {
     let description = "Critical sample size of 3-sparse AND against context length T (log-log), \
-                       each series trained for a fixed budget; critical m from a logistic fit of \
-                       the success rate in ln m with 95% profile-likelihood intervals; ln T / \
-                       ln^2 T / sqrt T / T fits and rescaled bound overlays.";
+                       each series trained for a fixed budget, one colour and marker per series: \
+                       critical m from a logistic fit of the success rate in ln m with 95% \
+                       profile-likelihood intervals, censored T as open markers, and the one \
+                       growth fit the decision rule chooses (or the best held-out fit, labelled \
+                       undecided with its BIC margin) in the series' colour; every fit is in \
+                       critical_sample_size_fits.csv. Black: the s log2(T/s) lower bound and the \
+                       explicit bound at constructed and trained norms, rescaled shapes.";
     let command = experiment_command("critical-sample-size", preset);
     let stem = "critical_sample_size";
-    write_gallery_figure(&report.figure()?, out, stem, description, command, false)
+    let entry = write_gallery_figure(&report.figure()?, out, stem, description, command, false)?;
+    report.write_summary(out, stem)?;
+    Ok(entry)
 }
 
-/// Writes the extended plan's figure as `critical_sample_size_extended.*`.
+/// Writes the extended plan's figure as `critical_sample_size_extended.*` and its table files.
 pub fn write_extended_figure(
     report: &CriticalReport,
     preset: Preset,
@@ -782,7 +574,9 @@ pub fn write_extended_figure(
                        (log-log), same protocol as critical_sample_size.";
     let command = experiment_command("critical-sample-size-extended", preset);
     let stem = "critical_sample_size_extended";
-    write_gallery_figure(&report.figure()?, out, stem, description, command, false)
+    let entry = write_gallery_figure(&report.figure()?, out, stem, description, command, false)?;
+    report.write_summary(out, stem)?;
+    Ok(entry)
 }
 
 /// Writes the ablation figure as `critical_stop_ablation.*`; `None` without an ablation.
@@ -795,8 +589,9 @@ pub fn write_ablation_figure(
         return Ok(None);
     };
     let description = "Stop-rule ablation: success rate against m at one T for the 1-block \
-                       Transformer, stopped at the first fit of the training sample vs trained \
-                       for the fixed budget, same trial seeds, Clopper-Pearson intervals.";
+                       Transformer, trained for the fixed budget (solid) vs stopped at the first \
+                       step that fits the training sample (dashed, open markers), same trial \
+                       seeds, 95% Clopper-Pearson intervals, each arm's critical m in the legend.";
     let command = experiment_command("critical-sample-size", preset);
     let stem = "critical_stop_ablation";
     Ok(Some(write_gallery_figure(
