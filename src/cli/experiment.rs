@@ -6,6 +6,7 @@
 
 use super::{RunArgs, capacity, gap, print_written};
 use attnbounds::Result;
+use attnbounds::experiments::Preset;
 use attnbounds::experiments::sweep_stage::Stage;
 use attnbounds::experiments::{
     GalleryEntry, attention_map, bound_curves, construct_figures, critical, parity,
@@ -62,31 +63,19 @@ pub fn run(cmd: ExperimentCommand) -> Result<()> {
         ExperimentCommand::Gap(a) => a.run.in_pool(|| gap::run(&a)),
         ExperimentCommand::Capacity(a) => a.in_pool(|| capacity::run(&a)),
         ExperimentCommand::CriticalSampleSize(a) => a.in_pool(|| {
-            let (preset, mut db) = a.open()?;
-            let r = critical::run(&critical::CriticalPlan::preset(preset), &mut db, a.quiet)?;
-            let entry = critical::write_figure(&r, preset, &a.out)?;
+            let (r, preset) =
+                run_critical(&a, critical::CriticalPlan::preset, critical::write_figure)?;
             let ablation = critical::write_ablation_figure(&r, preset, &a.out)?;
-            let tables = table_files(&a.out, &entry.stem);
-            finish(
-                &a,
-                r.table(),
-                entry,
-                format!("{tables}\nwall time {:.1} s", r.wall_s),
-            )?;
             print_written(&a.out, &ablation.into_iter().collect::<Vec<_>>());
             Ok(())
         }),
         ExperimentCommand::CriticalSampleSizeExtended(a) => a.in_pool(|| {
-            let (preset, mut db) = a.open()?;
-            let r = critical::run(&critical::CriticalPlan::extended(preset), &mut db, a.quiet)?;
-            let entry = critical::write_extended_figure(&r, preset, &a.out)?;
-            let tables = table_files(&a.out, &entry.stem);
-            finish(
+            run_critical(
                 &a,
-                r.table(),
-                entry,
-                format!("{tables}\nwall time {:.1} s", r.wall_s),
+                critical::CriticalPlan::extended,
+                critical::write_extended_figure,
             )
+            .map(|_| ())
         }),
         ExperimentCommand::SparseParity(a) => a.in_pool(|| {
             let (preset, mut db) = a.open()?;
@@ -123,6 +112,22 @@ pub fn run(cmd: ExperimentCommand) -> Result<()> {
 
 /// Prints the experiment's table, the written figure and a closing note.
 /// The "wrote" line of the critical table files beside figure `stem`.
+/// Runs one critical-sample-size plan, writes its figure with `write` and prints the table, the
+/// table files and the wall time; returns the report for further figures.
+fn run_critical(
+    a: &RunArgs,
+    plan: fn(Preset) -> critical::CriticalPlan,
+    write: fn(&critical::CriticalReport, Preset, &std::path::Path) -> Result<GalleryEntry>,
+) -> Result<(critical::CriticalReport, Preset)> {
+    let (preset, mut db) = a.open()?;
+    let r = critical::run(&plan(preset), &mut db, a.quiet)?;
+    let entry = write(&r, preset, &a.out)?;
+    let tables = table_files(&a.out, &entry.stem);
+    let wall = format!("{tables}\nwall time {:.1} s", r.wall_s);
+    finish(a, r.table(), entry, wall)?;
+    Ok((r, preset))
+}
+
 fn table_files(out: &std::path::Path, stem: &str) -> String {
     format!(
         "wrote {}/{stem}{{{}}}",
