@@ -148,7 +148,7 @@ impl<S: Real> BitMatrix<S> {
         let zero = S::zero();
         let mut p = vec![zero; w * t_len];
         let mut acc = vec![zero; w * BLOCK];
-        let mut ind = vec![zero; BLOCK];
+        let mut ind = [zero; BLOCK];
         for start in (0..t_len).step_by(BLOCK) {
             let len = BLOCK.min(t_len - start);
             acc[..w * len].iter_mut().for_each(|a| *a = zero);
