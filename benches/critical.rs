@@ -1,8 +1,8 @@
 //! Benchmarks of the critical-sample-size experiment (no timed asserts; numbers are printed):
 //! 1. the default preset's probes for every (series, T), wall time and the fraction of it spent
 //!    inside training (sum of per-trial training seconds / (wall time x rayon threads));
-//! 2. the cost of one paper-preset trial (fixed budget) per series at a few (T, m), in seconds
-//!    per trial and milliseconds per full-batch step: the numbers the paper and extended
+//! 2. the cost of one paper-preset trial (fixed budget) per series at a few (T, m), in wall and
+//!    CPU seconds per trial and CPU milliseconds per full-batch step: the numbers the paper and extended
 //!    presets' wall-time estimates in docs/experiments.md §3 are built from.
 //!
 //! 3. with `-- protocol`: the paper preset's probes of the paper-protocol series at its smallest
@@ -10,7 +10,8 @@
 //!    the protocol series' budget estimate (docs/experiments.md §3).
 //!
 //! Runs into an in-memory store, so everything is trained.
-//! `cargo bench --bench critical` (`-- paper` runs part 2 only, `-- protocol` part 3 only).
+//! `cargo bench --bench critical` (`-- paper` runs part 2 only; `-- paper series=1
+//! t=100,1000 m=64,256` picks the series by index and the (T, m) grid; `-- protocol` part 3 only).
 
 use attnbounds::experiments::Preset;
 use attnbounds::experiments::critical::{CriticalPlan, run_trial, search_one};
@@ -58,32 +59,66 @@ fn default_preset() -> attnbounds::Result<()> {
     Ok(())
 }
 
+/// CPU seconds of this thread so far (Linux `/proc/thread-self/schedstat`, NaN elsewhere):
+/// on shared cores the wall time of a trial measures the load, its CPU time the trial.
+fn thread_cpu_s() -> f64 {
+    std::fs::read_to_string("/proc/thread-self/schedstat")
+        .ok()
+        .and_then(|s| s.split_whitespace().next()?.parse::<f64>().ok())
+        .map_or(f64::NAN, |ns| ns * 1e-9)
+}
+
+/// `name=a,b,c` from the command line, else `default`.
+fn list_arg(name: &str, default: &[usize]) -> Vec<usize> {
+    let prefix = format!("{name}=");
+    std::env::args()
+        .find_map(|a| a.strip_prefix(&prefix).map(str::to_string))
+        .map(|v| {
+            v.split(',')
+                .map(|x| x.parse().expect("a comma-separated list of integers"))
+                .collect()
+        })
+        .unwrap_or_else(|| default.to_vec())
+}
+
 fn paper_trials() -> attnbounds::Result<()> {
     let plan = CriticalPlan::preset(Preset::Paper);
     let mut series = plan.series.clone();
     if !attnbounds::experiments::critical::INCLUDE_PROTOCOL_SERIES {
         series.push(attnbounds::experiments::critical::paper_protocol());
     }
+    // `series=0,1` picks series by index (0 Transformer, 1 theory head, 2 paper protocol);
+    // `t=...` and `m=...` the grid (every T with every m).
+    let pick = list_arg("series", &[0, 1, 2]);
+    let ts = list_arg("t", &[100, 1100]);
+    let ms = list_arg("m", &[64, 256]);
     println!("\none paper-preset trial (single-threaded), fixed budget");
     println!(
-        "{:<44} {:>11} {:>6} {:>6} {:>9} {:>8}",
-        "series", "context_len", "m", "steps", "s/trial", "ms/step"
+        "{:<44} {:>11} {:>6} {:>6} {:>9} {:>9} {:>8}",
+        "series", "context_len", "m", "steps", "wall_s", "cpu_s", "ms/step"
     );
-    for s in &series {
-        for (t, m) in [(100, 64), (1100, 128), (1100, 256)] {
-            let cell = plan.cell(s, t, m);
-            let clock = Instant::now();
-            run_trial(&cell, 7)?;
-            let secs = clock.elapsed().as_secs_f64();
-            println!(
-                "{:<44} {:>11} {:>6} {:>6} {:>9.2} {:>8.2}",
-                s.name,
-                t,
-                m,
-                s.train.steps,
-                secs,
-                1e3 * secs / s.train.steps as f64
-            );
+    for (i, s) in series.iter().enumerate() {
+        if !pick.contains(&i) {
+            continue;
+        }
+        for &t in &ts {
+            for &m in &ms {
+                let cell = plan.cell(s, t, m);
+                let (clock, cpu) = (Instant::now(), thread_cpu_s());
+                run_trial(&cell, 7)?;
+                let secs = clock.elapsed().as_secs_f64();
+                let cpu = thread_cpu_s() - cpu;
+                println!(
+                    "{:<44} {:>11} {:>6} {:>6} {:>9.2} {:>9.2} {:>8.2}",
+                    s.name,
+                    t,
+                    m,
+                    s.train.steps,
+                    secs,
+                    cpu,
+                    1e3 * cpu / s.train.steps as f64
+                );
+            }
         }
     }
     Ok(())

@@ -34,13 +34,17 @@ pub(crate) const MAX_SCORE_GAP: f64 = 60.0;
 /// fraction of the base weight (docs/kernels.md §1.2).
 const CANCEL_FRACTION: f64 = 1.0 / 16.0;
 
-/// The batch as 0/1 matrices in the model's scalar type (m x T, row-major): B (entry 1 where
-/// b_it = 1) and, built on first use, its complement 1 - B.
+/// The batch as 0/1 matrices: its tokens (m x T bytes, 0 or 1) and, built on first use by the
+/// gemm products, B (entry 1 where b_it = 1) and its complement 1 - B in the model's scalar
+/// type (m x T, row-major).
 #[derive(Clone, Debug)]
 pub(crate) struct BitMatrix<S> {
     samples: usize,
     context_len: usize,
-    ones: Vec<S>,
+    tokens: Vec<u8>,
+    /// The tokens position by position (T x m), built on first use.
+    tokens_t: OnceLock<Vec<u8>>,
+    ones: OnceLock<Vec<S>>,
     zeros: OnceLock<Vec<S>>,
     /// Per position, how many samples have bit 1 there.
     ones_count: Vec<usize>,
@@ -49,10 +53,9 @@ pub(crate) struct BitMatrix<S> {
 impl<S: Real> BitMatrix<S> {
     /// `None` unless every token is 0 or 1.
     pub(crate) fn new(batch: &TokenBatch) -> Option<Self> {
-        if batch.tokens.iter().any(|&b| b > 1) {
+        if batch.tokens.iter().copied().max().unwrap_or(0) > 1 {
             return None;
         }
-        let (zero, one) = (S::zero(), S::one());
         let mut ones_count = vec![0usize; batch.context_len];
         for row in batch.tokens.chunks_exact(batch.context_len.max(1)) {
             for (c, &b) in ones_count.iter_mut().zip(row) {
@@ -63,9 +66,9 @@ impl<S: Real> BitMatrix<S> {
             ones_count,
             samples: batch.num_samples(),
             context_len: batch.context_len,
-            ones: (batch.tokens.iter())
-                .map(|&b| [zero, one][usize::from(b)])
-                .collect(),
+            tokens: batch.tokens.clone(),
+            tokens_t: OnceLock::new(),
+            ones: OnceLock::new(),
             zeros: OnceLock::new(),
         })
     }
@@ -80,20 +83,109 @@ impl<S: Real> BitMatrix<S> {
 
     /// Bit of sample i at position t.
     fn bit(&self, i: usize, t: usize) -> usize {
-        usize::from(self.ones[i * self.context_len + t] != S::zero())
+        usize::from(self.tokens[i * self.context_len + t])
     }
 
-    /// The m x T indicator of `bit` (B for 1, 1 - B for 0).
+    /// The m x T indicator of `bit` (B for 1, 1 - B for 0), for gemm.
     fn indicator(&self, bit: usize) -> View<'_, S> {
-        let data = if bit == 1 {
-            &self.ones
-        } else {
-            self.zeros
-                .get_or_init(|| self.ones.iter().map(|&x| S::one() - x).collect())
-        };
+        let cell = if bit == 1 { &self.ones } else { &self.zeros };
+        let data = cell.get_or_init(|| {
+            let (zero, one) = (S::zero(), S::one());
+            (self.tokens.iter())
+                .map(|&b| if usize::from(b) == bit { one } else { zero })
+                .collect()
+        });
         View::new(data, self.samples, self.context_len)
     }
+
+    /// The tokens transposed (T x m), built on first use by [`BitMatrix::thin_mul`].
+    fn tokens_by_position(&self) -> &[u8] {
+        self.tokens_t.get_or_init(|| {
+            let (m, t_len) = (self.samples, self.context_len);
+            let mut out = vec![0u8; m * t_len];
+            for (i, row) in self.tokens.chunks_exact(t_len).enumerate() {
+                for (t, &b) in row.iter().enumerate() {
+                    out[t * m + i] = b;
+                }
+            }
+            out
+        })
+    }
+
+    /// C = I_bit R (m x w, row-major) for R (T x w, row-major): the forward product of a thin
+    /// table ([`THIN_WIDTH_MAX`]). With so few columns the product is bound by reading the
+    /// m x T operand, which gemm would first copy (pack) in the scalar type on every call; here
+    /// it is read as bytes, position by position (the transposed tokens), each position adding
+    /// its table row to the w accumulator rows of all samples (a vectorised axpy over samples).
+    fn thin_mul(&self, bit: usize, r: &[S], w: usize) -> Vec<S> {
+        let m = self.samples;
+        let zero = S::zero();
+        let by_pos = self.tokens_by_position();
+        let mut c_t = vec![zero; w * m];
+        let mut ind = vec![zero; m];
+        for (col, r_t) in by_pos.chunks_exact(m).zip(r.chunks_exact(w)) {
+            indicator_of(col, bit, &mut ind);
+            for (acc, &rj) in c_t.chunks_exact_mut(m).zip(r_t) {
+                for (x, &b) in acc.iter_mut().zip(&ind) {
+                    *x += rj * b;
+                }
+            }
+        }
+        let mut c = vec![zero; m * w];
+        for (j, acc) in c_t.chunks_exact(m).enumerate() {
+            for (i, &x) in acc.iter().enumerate() {
+                c[i * w + j] = x;
+            }
+        }
+        c
+    }
+
+    /// P = Y^T I_bit (w x T, row-major) for Y (m x w, row-major): the backward product of a
+    /// thin table, in blocks of positions so that the w accumulator rows stay in L1.
+    fn thin_t_mul(&self, bit: usize, y: &[S], w: usize) -> Vec<S> {
+        const BLOCK: usize = 512;
+        let (m, t_len) = (self.samples, self.context_len);
+        let zero = S::zero();
+        let mut p = vec![zero; w * t_len];
+        let mut acc = vec![zero; w * BLOCK];
+        let mut ind = [zero; BLOCK];
+        for start in (0..t_len).step_by(BLOCK) {
+            let len = BLOCK.min(t_len - start);
+            acc[..w * len].iter_mut().for_each(|a| *a = zero);
+            for i in 0..m {
+                indicator_of(
+                    &self.tokens[i * t_len + start..][..len],
+                    bit,
+                    &mut ind[..len],
+                );
+                for (a, &yij) in acc[..w * len].chunks_exact_mut(len).zip(&y[i * w..][..w]) {
+                    for (x, &b) in a.iter_mut().zip(&ind[..len]) {
+                        *x += yij * b;
+                    }
+                }
+            }
+            for (j, a) in acc[..w * len].chunks_exact(len).enumerate() {
+                p[j * t_len + start..][..len].copy_from_slice(a);
+            }
+        }
+        p
+    }
 }
+
+/// out_t = 1 where bits_t == bit, else 0.
+fn indicator_of<S: Real>(bits: &[u8], bit: usize, out: &mut [S]) {
+    let (zero, one) = (S::zero(), S::one());
+    let bit = bit as u8;
+    for (o, &b) in out.iter_mut().zip(bits) {
+        *o = if b == bit { one } else { zero };
+    }
+}
+
+/// Indicator products of at most this many columns (all heads' blocks for one bit) run on the
+/// byte tokens ([`BitMatrix::thin_mul`], [`BitMatrix::thin_t_mul`]) instead of gemm: the
+/// theory's single head (k + 1 = 5 columns) is bound by packing the m x T operand in gemm.
+/// The Transformer's heads side by side (4 x (8 + 1)) stay on gemm.
+const THIN_WIDTH_MAX: usize = 8;
 
 /// One head's table: scores (2T+1) and values ((2T+1) x k) on rows `2 t + b`, \[CLS\] last.
 #[derive(Clone, Copy, Debug)]
@@ -278,14 +370,15 @@ pub(crate) fn forward<S: Real>(
     }
     let mut c = [vec![zero; m * width[0]], vec![zero; m * width[1]]];
     for bit in 0..2 {
-        if width[bit] > 0 {
-            gemm(
-                one,
-                bits.indicator(bit),
-                View::new(&r[bit], t_len, width[bit]),
-                zero,
-                &mut c[bit],
-            );
+        let w = width[bit];
+        if w == 0 {
+            continue;
+        }
+        let r_bit = View::new(&r[bit], t_len, w);
+        if w <= THIN_WIDTH_MAX {
+            c[bit] = bits.thin_mul(bit, &r[bit], w);
+        } else {
+            gemm(one, bits.indicator(bit), r_bit, zero, &mut c[bit]);
         }
     }
     let mut mixed = Vec::with_capacity(heads.len());
@@ -370,10 +463,16 @@ pub(crate) fn backward<S: Real>(
     // read along its rows when packed (as B^T on the left it was packed down its columns).
     let mut p = [vec![zero; t_len * width[0]], vec![zero; t_len * width[1]]];
     for bit in 0..2 {
-        if width[bit] > 0 {
+        let w = width[bit];
+        if w == 0 {
+            continue;
+        }
+        if w <= THIN_WIDTH_MAX {
+            p[bit] = bits.thin_t_mul(bit, &y[bit], w);
+        } else {
             gemm(
                 one,
-                View::new(&y[bit], m, width[bit]).t(),
+                View::new(&y[bit], m, w).t(),
                 bits.indicator(bit),
                 zero,
                 &mut p[bit],
@@ -471,5 +570,54 @@ fn project_shift<S: Real>(bits: &BitMatrix<S>, w: &[S], d_scores: &mut [S]) {
     let scale = residual / mass;
     for (r, d) in d_scores.iter_mut().enumerate() {
         *d -= scale * w[r] * count(r);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use rand::{RngExt, SeedableRng};
+    use rand_chacha::ChaCha8Rng;
+
+    #[test]
+    fn thin_products_equal_the_gemm_products() {
+        // Reference: gemm on the scalar indicator matrices. In f64 both sum the same products
+        // of 0/1 and table entries in another order: equal to 1e-12 relative to the largest
+        // entry. T = 1030 spans three position blocks of `thin_t_mul`.
+        let (m, t_len, w) = (13, 1030, 5);
+        let mut rng = ChaCha8Rng::seed_from_u64(11);
+        let tokens = (0..m * t_len).map(|_| rng.random_range(0..2u8)).collect();
+        let bits = BitMatrix::<f64>::new(&TokenBatch::new(t_len, tokens).unwrap()).unwrap();
+        let r: Vec<f64> = (0..t_len * w).map(|_| rng.random::<f64>() - 0.5).collect();
+        let y: Vec<f64> = (0..m * w).map(|_| rng.random::<f64>() - 0.5).collect();
+        let close = |a: &[f64], b: &[f64]| {
+            let scale = b.iter().fold(0.0f64, |s, x| s.max(x.abs()));
+            assert!(scale > 1.0, "nothing to compare");
+            let d = a
+                .iter()
+                .zip(b)
+                .fold(0.0f64, |d, (x, y)| d.max((x - y).abs()));
+            assert!(d <= 1e-12 * scale, "{d:e} vs scale {scale}");
+        };
+        for bit in 0..2 {
+            let mut c = vec![0.0; m * w];
+            gemm(
+                1.0,
+                bits.indicator(bit),
+                View::new(&r, t_len, w),
+                0.0,
+                &mut c,
+            );
+            close(&bits.thin_mul(bit, &r, w), &c);
+            let mut p = vec![0.0; w * t_len];
+            gemm(
+                1.0,
+                View::new(&y, m, w).t(),
+                bits.indicator(bit),
+                0.0,
+                &mut p,
+            );
+            close(&bits.thin_t_mul(bit, &y, w), &p);
+        }
     }
 }

@@ -5,107 +5,19 @@
 //! \[CLS\]-query head on the token table (`table`), and the residual, Pi, MLP and read-out run
 //! on one row per sample, batched into (m x d) gemms. Tested equal to the full computation.
 //!
-//! The heads' softmax-mix runs through one of two kernels ([`MixKernel`]): for bit inputs
-//! (vocab 2) the bit-matrix kernel of `bitmix.rs` (all heads in one gemm each way,
+//! The heads' softmax-mix runs through one of two kernels ([`MixKernel`], `mixing.rs`): for bit
+//! inputs (vocab 2) the bit-matrix kernel of `bitmix.rs` (all heads in one gemm each way,
 //! docs/kernels.md §1), otherwise, or when that kernel declines a batch (score gap above
 //! `bitmix::MAX_SCORE_GAP`), the per-sample gather of `table.rs`, which is the reference.
 
 use crate::error::{Error, Result};
-use crate::model::bitmix::{self, BitMatrix, BitMix, BitTable, TableGrad};
 use crate::model::block::{project_rows, project_rows_backward};
 use crate::model::embedding::TokenBatch;
-use crate::model::table::{self, HeadTable, Mixed, Qkv, QkvGrad};
+use crate::model::mixing::{MixKernel, Mixing, default_kernel};
+use crate::model::table::{self, HeadTable, Qkv, QkvGrad};
 use crate::model::transformer::Transformer;
 use crate::optim::Parameters;
 use crate::tensor::{Mat, Real, View, check_finite, gemm};
-use std::any::Any;
-use std::cell::RefCell;
-use std::sync::{Arc, OnceLock};
-
-/// How the \[CLS\] path mixes the heads' values (both compute the same function; they differ
-/// in speed and in f32 summation order, docs/kernels.md §1.4).
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum MixKernel {
-    /// Per-sample gather, softmax and mix (`table::mix`): any vocab, the reference.
-    Gather,
-    /// The bit-matrix gemm kernel (`bitmix`) when the batch is bits and its score gap allows,
-    /// else [`MixKernel::Gather`].
-    Bits,
-}
-
-#[cfg(test)]
-thread_local! {
-    static FORCED_KERNEL: std::cell::Cell<Option<MixKernel>> = const { std::cell::Cell::new(None) };
-}
-
-/// Runs `f` with every [`Transformer::forward_cls`] on this thread using `kernel` (tests pin
-/// old results on the reference kernel this way).
-#[cfg(test)]
-pub(crate) fn with_mix_kernel<R>(kernel: MixKernel, f: impl FnOnce() -> R) -> R {
-    struct Reset(Option<MixKernel>);
-    impl Drop for Reset {
-        fn drop(&mut self) {
-            FORCED_KERNEL.with(|k| k.set(self.0));
-        }
-    }
-    let _reset = Reset(FORCED_KERNEL.with(|k| k.replace(Some(kernel))));
-    f()
-}
-
-fn default_kernel() -> MixKernel {
-    #[cfg(test)]
-    if let Some(k) = FORCED_KERNEL.with(|k| k.get()) {
-        return k;
-    }
-    MixKernel::Bits
-}
-
-/// Batches up to this many bits (m T) are cached between calls (see [`shared_bits`]).
-const CACHED_BITS_MAX: usize = 1 << 22;
-
-/// The last batch's tokens and bit matrix on this thread, as `BitMatrix<S>` behind `Any`.
-type BitsCache = Option<(usize, Vec<u8>, Arc<dyn Any + Send + Sync>)>;
-
-thread_local! {
-    static LAST_BITS: RefCell<BitsCache> = const { RefCell::new(None) };
-}
-
-/// The batch's [`BitMatrix`], reused if this thread's previous call had the same tokens.
-/// Full-batch training passes the same sample every step (as a new `TokenBatch`), so the
-/// m x T matrix and its complement are built once per trial instead of once per step; one
-/// comparison of the m T tokens (bytes) replaces the build. Batches above [`CACHED_BITS_MAX`]
-/// bits are built and not kept (the cache holds one matrix per thread).
-fn shared_bits<S: Real>(batch: &TokenBatch) -> Option<Arc<BitMatrix<S>>> {
-    let key = batch.context_len;
-    let hit = LAST_BITS.with(|c| {
-        let c = c.borrow();
-        let (ctx, tokens, any) = c.as_ref()?;
-        (*ctx == key && *tokens == batch.tokens)
-            .then(|| any.clone().downcast::<BitMatrix<S>>().ok())
-            .flatten()
-    });
-    if hit.is_some() {
-        return hit;
-    }
-    let bits = Arc::new(BitMatrix::new(batch)?);
-    if batch.tokens.len() <= CACHED_BITS_MAX {
-        let any: Arc<dyn Any + Send + Sync> = bits.clone();
-        LAST_BITS.with(|c| *c.borrow_mut() = Some((key, batch.tokens.clone(), any)));
-    }
-    Some(bits)
-}
-
-/// The mixing half of [`ClsCache`].
-#[derive(Clone, Debug)]
-enum Mixing<S> {
-    Gather(Vec<Mixed<S>>),
-    Bits {
-        bits: Arc<BitMatrix<S>>,
-        mix: BitMix<S>,
-        /// Per head m x (T+1), built on the first [`ClsCache::attention`] call.
-        attention: OnceLock<Vec<Mat<S>>>,
-    },
-}
 
 /// Everything [`Transformer::backward_cls`] needs from [`Transformer::forward_cls`].
 #[derive(Clone, Debug)]
@@ -130,37 +42,13 @@ impl<S: Real> ClsCache<S> {
     /// Head `h`'s \[CLS\] attention over positions 0..T and itself (last), sample i. On the
     /// bit-matrix kernel the first call builds every head's attention matrix.
     pub fn attention(&self, head: usize, i: usize) -> &[S] {
-        match &self.mixing {
-            Mixing::Gather(mixed) => mixed[head].attention.row(i),
-            Mixing::Bits {
-                bits,
-                mix,
-                attention,
-            } => {
-                let all = attention.get_or_init(|| {
-                    let (m, t_len) = (bits.samples(), bits.context_len());
-                    (0..mix.mixed.len())
-                        .map(|h| {
-                            let mut a = Mat::zeros(m, t_len + 1);
-                            for i in 0..m {
-                                mix.attention_row(bits, h, i, a.row_mut(i));
-                            }
-                            a
-                        })
-                        .collect()
-                });
-                all[head].row(i)
-            }
-        }
+        self.mixing.attention(head, i)
     }
 
     /// The kernel that actually ran ([`MixKernel::Bits`] falls back to
     /// [`MixKernel::Gather`] on batches it declines).
     pub fn kernel(&self) -> MixKernel {
-        match self.mixing {
-            Mixing::Bits { .. } => MixKernel::Bits,
-            Mixing::Gather(_) => MixKernel::Gather,
-        }
+        self.mixing.kernel()
     }
 }
 
@@ -205,33 +93,7 @@ impl<S: Real> Transformer<S> {
             })
             .collect();
         let vocab = self.embedding.vocab();
-        let bit_mix = match kernel {
-            MixKernel::Bits if vocab == 2 => shared_bits(batch).and_then(|bits| {
-                let views: Vec<BitTable<'_, S>> = tables.iter().map(|t| t.bit_table()).collect();
-                bitmix::forward(&bits, &views).map(|mix| (bits, mix))
-            }),
-            _ => None,
-        };
-        let (mixing, pre) = match bit_mix {
-            Some((bits, mix)) => {
-                let pre = mix.mixed.clone();
-                (
-                    Mixing::Bits {
-                        bits,
-                        mix,
-                        attention: OnceLock::new(),
-                    },
-                    pre,
-                )
-            }
-            None => {
-                let mixed: Vec<Mixed<S>> = (tables.iter())
-                    .map(|tab| table::mix(tab, vocab, batch))
-                    .collect();
-                let pre = mixed.iter().map(|mx| mx.mixed.clone()).collect();
-                (Mixing::Gather(mixed), pre)
-            }
-        };
+        let (mixing, pre) = Mixing::run(kernel, &tables, vocab, batch);
         let mut hs = Vec::with_capacity(pre.len());
         for (hp, mx) in block.heads.iter().zip(&pre) {
             let mut h = mx.clone();
@@ -348,18 +210,8 @@ impl<S: Real> Transformer<S> {
             }
             d_mixed.push(dm);
         }
-        let table_grads: Vec<TableGrad<S>> = match &cache.mixing {
-            Mixing::Bits { bits, mix, .. } => {
-                let views: Vec<BitTable<'_, S>> =
-                    cache.tables.iter().map(|t| t.bit_table()).collect();
-                bitmix::backward(bits, &views, mix, &d_mixed)
-            }
-            Mixing::Gather(mixed) => (cache.tables.iter().zip(mixed).zip(&d_mixed))
-                .map(|((tab, mx), dm)| {
-                    table::mix_backward(tab, self.embedding.vocab(), batch, mx, dm)
-                })
-                .collect(),
-        };
+        let table_grads =
+            (cache.mixing).backward(&cache.tables, self.embedding.vocab(), batch, &d_mixed);
         for (j, hp) in block.heads.iter().enumerate() {
             let hg = &mut gb.heads[j];
             let w = Qkv {

@@ -154,10 +154,11 @@ impl<S: Real> Embedding<S> {
                 batch.context_len,
             ));
         }
-        if let Some(i) = batch
-            .tokens
-            .iter()
-            .position(|&b| b as usize >= self.vocab())
+        // The max is a vectorised scan (this runs on every training step); the position of a
+        // bad token is looked up only when there is one.
+        let max = batch.tokens.iter().copied().max().unwrap_or(0);
+        if usize::from(max) >= self.vocab()
+            && let Some(i) = (batch.tokens.iter()).position(|&b| b as usize >= self.vocab())
         {
             return Err(Error::invalid(
                 format!("tokens[{i}]"),

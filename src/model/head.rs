@@ -15,8 +15,9 @@
 use crate::error::{Error, Result};
 use crate::model::activation::Activation;
 use crate::model::embedding::{Embedding, SparseRows, TokenBatch};
+use crate::model::mixing::{MixKernel, Mixing, default_kernel};
 use crate::model::softmax::softmax_in_place;
-use crate::model::table::{self, HeadTable, Mixed, Qkv, QkvGrad};
+use crate::model::table::{self, HeadTable, Qkv, QkvGrad};
 use crate::tensor::{Mat, Real, View, check_finite, dot, gemm};
 use rand::{Rng, RngExt};
 use std::sync::Arc;
@@ -82,15 +83,24 @@ impl<S: Real> TableRows<S> {
 pub struct ClsHeadCache<S> {
     rows: Arc<TableRows<S>>,
     table: HeadTable<S>,
-    mixed: Mixed<S>,
+    mixing: Mixing<S>,
+    /// Mixed values W_V^T X~^T a_i before sigma (m x k).
+    mixed: Mat<S>,
     /// f_i, one per sample.
     pub predictions: Vec<S>,
 }
 
 impl<S: Real> ClsHeadCache<S> {
-    /// \[CLS\] attention over positions 0..T and itself (last) for sample i.
+    /// \[CLS\] attention over positions 0..T and itself (last) for sample i. On the bit-matrix
+    /// kernel the first call builds the m x (T+1) attention matrix.
     pub fn attention(&self, i: usize) -> &[S] {
-        self.mixed.attention.row(i)
+        self.mixing.attention(0, i)
+    }
+
+    /// The mixing kernel that actually ran ([`MixKernel::Bits`] falls back to
+    /// [`MixKernel::Gather`] on batches it declines).
+    pub fn kernel(&self) -> MixKernel {
+        self.mixing.kernel()
     }
 }
 
@@ -258,12 +268,26 @@ impl<S: Real> ClsHead<S> {
     }
 
     /// [`ClsHead::forward_tokens`] with the table rows given: `rows` must be
-    /// [`TableRows::of`] or [`TableRows::dense`] of `emb` (checked by shape only).
+    /// [`TableRows::of`] or [`TableRows::dense`] of `emb` (checked by shape only). The
+    /// softmax-mix runs on the bit-matrix kernel for bit inputs ([`MixKernel::Bits`],
+    /// docs/kernels.md §1), as in the Transformer's \[CLS\] path.
     pub fn forward_rows(
         &self,
         emb: &Embedding<S>,
         rows: &Arc<TableRows<S>>,
         batch: &TokenBatch,
+    ) -> Result<ClsHeadCache<S>> {
+        self.forward_rows_with(emb, rows, batch, default_kernel())
+    }
+
+    /// [`ClsHead::forward_rows`] on a chosen mixing kernel ([`MixKernel::Gather`] is the
+    /// reference).
+    pub fn forward_rows_with(
+        &self,
+        emb: &Embedding<S>,
+        rows: &Arc<TableRows<S>>,
+        batch: &TokenBatch,
+        kernel: MixKernel,
     ) -> Result<ClsHeadCache<S>> {
         emb.check_batch(batch)?;
         if emb.width() != self.width() {
@@ -281,11 +305,14 @@ impl<S: Real> ClsHead<S> {
             TableRows::Dense(x_tab) => table::build(x_tab, self.qkv()),
             TableRows::Sparse(sp) => self.build_sparse(sp),
         };
-        let mixed = table::mix(&tab, emb.vocab(), batch);
+        let (mixing, pre) = Mixing::run(kernel, std::slice::from_ref(&tab), emb.vocab(), batch);
+        let Some(mixed) = pre.into_iter().next() else {
+            return Err(Error::shape("mixed heads", 1, 0));
+        };
         let k = self.value_dim();
         let predictions = (0..batch.num_samples())
             .map(|i| {
-                let m = mixed.mixed.row(i);
+                let m = mixed.row(i);
                 (0..k).fold(S::zero(), |acc, j| {
                     acc + self.w[j] * self.activation.apply(m[j])
                 })
@@ -294,6 +321,7 @@ impl<S: Real> ClsHead<S> {
         Ok(ClsHeadCache {
             rows: Arc::clone(rows),
             table: tab,
+            mixing,
             mixed,
             predictions,
         })
@@ -336,13 +364,18 @@ impl<S: Real> ClsHead<S> {
         let mut grad = self.zeros_like();
         let mut d_mixed = Mat::zeros(batch.num_samples(), k);
         for (i, &g) in dl_df.iter().enumerate() {
-            let m = cache.mixed.mixed.row(i);
+            let m = cache.mixed.row(i);
             let dm = d_mixed.row_mut(i);
             for j in 0..k {
                 grad.w[j] += g * self.activation.apply(m[j]);
                 dm[j] = g * self.w[j] * self.activation.derivative(m[j]);
             }
         }
+        let tables = std::slice::from_ref(&cache.table);
+        let grads = (cache.mixing).backward(tables, emb.vocab(), batch, &[d_mixed]);
+        let Some(tg) = grads.into_iter().next() else {
+            return Err(Error::shape("table gradients", 1, 0));
+        };
         match &*cache.rows {
             TableRows::Dense(x_tab) => {
                 let g = QkvGrad {
@@ -350,29 +383,16 @@ impl<S: Real> ClsHead<S> {
                     w_k: &mut grad.w_k,
                     w_v: &mut grad.w_v,
                 };
-                table::backward(
-                    x_tab,
-                    self.qkv(),
-                    &cache.table,
-                    emb.vocab(),
-                    batch,
-                    &cache.mixed,
-                    &d_mixed,
-                    g,
-                    None,
-                );
+                table::build_backward(x_tab, self.qkv(), &cache.table, &tg, g, None);
             }
             TableRows::Sparse(sp) => {
-                let tg =
-                    table::mix_backward(&cache.table, emb.vocab(), batch, &cache.mixed, &d_mixed);
                 self.build_sparse_backward(sp, &cache.table, &tg.d_scores, &tg.d_values, &mut grad);
             }
         }
         Ok(grad)
     }
 
-    /// Backward of [`ClsHead::build_sparse`], the same steps as `table::backward` after the
-    /// mix: dW_V += X^T dV, d(Theta z) = X^T d_scores, dW_K += d(Theta z) q^T,
+    /// Backward of [`ClsHead::build_sparse`], the same steps as `table::build_backward`: dW_V += X^T dV, d(Theta z) = X^T d_scores, dW_K += d(Theta z) q^T,
     /// dq = W_K^T d(Theta z), dW_Q += x_cls dq^T.
     fn build_sparse_backward(
         &self,
@@ -466,74 +486,140 @@ mod tests {
         emb: &Embedding<S>,
         rows: TableRows<S>,
         batch: &TokenBatch,
+        kernel: MixKernel,
     ) -> (ClsHeadCache<S>, ClsHead<S>) {
-        let cache = head.forward_rows(emb, &Arc::new(rows), batch).unwrap();
+        let cache = (head.forward_rows_with(emb, &Arc::new(rows), batch, kernel)).unwrap();
+        assert_eq!(cache.kernel(), kernel, "the bit kernel declined the batch");
         let g = dl_df(&cache.predictions);
         let grad = head.backward_tokens(emb, batch, &cache, &g).unwrap();
         (cache, grad)
     }
 
-    #[test]
-    fn sparse_rows_give_the_dense_forward_exactly_and_its_gradients_to_rounding() {
-        // Reference: the dense gemm path (TableRows::dense). The forward pass is bit-identical
-        // in f64 and f32: each sparse product sums the same two non-zero terms the gemm sums
-        // between exact zeros. Gradients: a bit's column of X^T D sums T rows in another order,
-        // so they agree to rounding: |diff| <= T eps * sum |terms| is below 1e-13 relative in
-        // f64 at T = 37 and below 1e-5 in f32.
-        fn case<S: Real>(tol: f64) {
-            let (emb, head, batch) = setup::<S>(37, 11, 5);
-            assert!(matches!(TableRows::of(&emb), TableRows::Sparse(_)));
-            let (cs, gs) = grads(&head, &emb, TableRows::of(&emb), &batch);
-            let (cd, gd) = grads(&head, &emb, TableRows::dense(&emb), &batch);
-            assert_eq!(cs.predictions, cd.predictions);
-            assert_eq!(cs.mixed.attention, cd.mixed.attention);
-            for ((name, a), b) in head.names().iter().zip(gs.tensors()).zip(gd.tensors()) {
-                let scale = b.iter().map(|x| x.as_f64().abs()).fold(0.0, f64::max);
-                assert!(scale > 1e-3, "{name}: gradient too small to compare");
-                for (x, y) in a.iter().zip(b) {
-                    let d = (x.as_f64() - y.as_f64()).abs();
-                    assert!(d <= tol * scale, "{name}: {x:?} vs {y:?}");
-                }
-            }
-        }
-        case::<f64>(1e-13);
-        case::<f32>(1e-5);
+    /// Largest |a - b| over a tensor, relative to the reference's largest entry (> 1e-3, so
+    /// the comparison is not vacuous).
+    fn rel_diff<S: Real>(name: &str, a: &[S], b: &[S]) -> f64 {
+        let scale = b.iter().map(|x| x.as_f64().abs()).fold(0.0, f64::max);
+        assert!(scale > 1e-3, "{name}: too small to compare");
+        let d = (a.iter().zip(b)).fold(0.0, |d, (x, y)| {
+            f64::max(d, (x.as_f64() - y.as_f64()).abs())
+        });
+        d / scale
     }
 
     #[test]
-    fn both_paths_match_finite_differences() {
+    fn sparse_rows_give_the_dense_forward_exactly_and_its_gradients_to_rounding() {
+        // Reference: the dense gemm path (TableRows::dense), on each mixing kernel. The forward
+        // pass is bit-identical in f64 and f32: each sparse product sums the same two non-zero
+        // terms the gemm sums between exact zeros, and both rows feed the same mix. Gradients:
+        // a bit's column of X^T D sums T rows in another order, so they agree to rounding:
+        // |diff| <= T eps * sum |terms| is below 1e-13 relative in f64 at T = 37 and below
+        // 1e-5 in f32.
+        fn case<S: Real>(tol: f64, kernel: MixKernel) {
+            let (emb, head, batch) = setup::<S>(37, 11, 5);
+            assert!(matches!(TableRows::of(&emb), TableRows::Sparse(_)));
+            let (cs, gs) = grads(&head, &emb, TableRows::of(&emb), &batch, kernel);
+            let (cd, gd) = grads(&head, &emb, TableRows::dense(&emb), &batch, kernel);
+            assert_eq!(cs.predictions, cd.predictions);
+            for i in 0..batch.num_samples() {
+                assert_eq!(cs.attention(i), cd.attention(i));
+            }
+            for ((name, a), b) in head.names().iter().zip(gs.tensors()).zip(gd.tensors()) {
+                assert!(rel_diff(name, a, b) <= tol, "{name} ({kernel:?})");
+            }
+        }
+        for kernel in [MixKernel::Gather, MixKernel::Bits] {
+            case::<f64>(1e-13, kernel);
+            case::<f32>(1e-5, kernel);
+        }
+    }
+
+    #[test]
+    fn bit_kernel_matches_the_gather_reference_in_f32_and_f64() {
+        // Reference: the per-sample gather (MixKernel::Gather) in f64. The bit kernel computes
+        // the same sums in another order (docs/kernels.md §1.4): in f64 both agree to 1e-12
+        // relative; in f32 the bit kernel's predictions are within 1e-5 of the f64 reference
+        // (T = 300 terms of rounding unit 6e-8, ~2e-5 worst case) and its gradients no
+        // further from it than 4x the f32 gather's own error plus 1e-5.
+        let (t, m) = (300, 40);
+        let (emb, head, batch) = setup::<f64>(t, m, 9);
+        let (emb32, head32, _) = setup::<f32>(t, m, 9);
+        let (c_ref, g_ref) = grads(&head, &emb, TableRows::of(&emb), &batch, MixKernel::Gather);
+        let (c_bits, g_bits) = grads(&head, &emb, TableRows::of(&emb), &batch, MixKernel::Bits);
+        assert!(rel_diff("f", &c_bits.predictions, &c_ref.predictions) < 1e-12);
+        for ((name, a), b) in head
+            .names()
+            .iter()
+            .zip(g_bits.tensors())
+            .zip(g_ref.tensors())
+        {
+            assert!(rel_diff(name, a, b) < 1e-12, "{name} (f64)");
+        }
+        let (c32g, g32g) = grads(
+            &head32,
+            &emb32,
+            TableRows::of(&emb32),
+            &batch,
+            MixKernel::Gather,
+        );
+        let (c32b, g32b) = grads(
+            &head32,
+            &emb32,
+            TableRows::of(&emb32),
+            &batch,
+            MixKernel::Bits,
+        );
+        let as64 = |v: &[f32]| v.iter().map(|&x| f64::from(x)).collect::<Vec<f64>>();
+        let pred_err = rel_diff("f", &as64(&c32b.predictions), &c_ref.predictions);
+        assert!(pred_err < 1e-5, "f32 predictions off by {pred_err:e}");
+        assert!(rel_diff("f", &as64(&c32g.predictions), &c_ref.predictions) < 1e-5);
+        let tensors = g_ref.tensors();
+        for (j, name) in head.names().iter().enumerate() {
+            let bits = rel_diff(name, &as64(g32b.tensors()[j]), tensors[j]);
+            let gather = rel_diff(name, &as64(g32g.tensors()[j]), tensors[j]);
+            assert!(
+                bits <= 4.0 * gather + 1e-5,
+                "{name}: bits {bits:e}, gather {gather:e}"
+            );
+        }
+    }
+
+    #[test]
+    fn both_rows_and_both_kernels_match_finite_differences() {
         // Central differences, h = 1e-5, relative l2 error per tensor < 1e-6 (the rule of
-        // model/tests.rs), for the dense reference and the sparse rows. T = 14 is sparse under
-        // SPARSE_MAX_FILL (fill 2/17), checked below, so both paths really run.
+        // model/tests.rs), for the dense reference and the sparse rows, each on the gather and
+        // on the bit kernel (the kernel that ran is checked in `grads`). T = 14 is sparse under
+        // SPARSE_MAX_FILL (fill 2/17), checked below, so both row paths really run.
         let (emb, head, batch) = setup::<f64>(14, 5, 2);
-        for rows in [TableRows::dense(&emb), TableRows::of(&emb)] {
-            let sparse = matches!(rows, TableRows::Sparse(_));
-            let rows = Arc::new(rows);
-            let value = |h: &ClsHead<f64>| -> f64 {
-                let p = h.forward_rows(&emb, &rows, &batch).unwrap().predictions;
-                (p.iter().enumerate())
-                    .map(|(i, f)| (0.7 - 0.3 * i as f64) * f + 0.5 * f * f)
-                    .sum()
-            };
-            let cache = head.forward_rows(&emb, &rows, &batch).unwrap();
-            let g = dl_df(&cache.predictions);
-            let grad = head.backward_tokens(&emb, &batch, &cache, &g).unwrap();
-            for (j, name) in head.names().iter().enumerate() {
-                let (mut diff2, mut norm2) = (0.0, 0.0);
-                for (e, &a) in grad.tensors()[j].iter().enumerate() {
-                    let mut p = head.clone();
-                    p.tensors_mut()[j][e] += 1e-5;
-                    let up = value(&p);
-                    p.tensors_mut()[j][e] -= 2e-5;
-                    let fd = (up - value(&p)) / 2e-5;
-                    diff2 += (fd - a).powi(2);
-                    norm2 += fd * fd;
+        for kernel in [MixKernel::Gather, MixKernel::Bits] {
+            for rows in [TableRows::dense(&emb), TableRows::of(&emb)] {
+                let sparse = matches!(rows, TableRows::Sparse(_));
+                let rows = Arc::new(rows);
+                let value = |h: &ClsHead<f64>| -> f64 {
+                    let p = (h.forward_rows_with(&emb, &rows, &batch, kernel))
+                        .unwrap()
+                        .predictions;
+                    (p.iter().enumerate())
+                        .map(|(i, f)| (0.7 - 0.3 * i as f64) * f + 0.5 * f * f)
+                        .sum()
+                };
+                let (_, grad) = grads(&head, &emb, (*rows).clone(), &batch, kernel);
+                for (j, name) in head.names().iter().enumerate() {
+                    let (mut diff2, mut norm2) = (0.0, 0.0);
+                    for (e, &a) in grad.tensors()[j].iter().enumerate() {
+                        let mut p = head.clone();
+                        p.tensors_mut()[j][e] += 1e-5;
+                        let up = value(&p);
+                        p.tensors_mut()[j][e] -= 2e-5;
+                        let fd = (up - value(&p)) / 2e-5;
+                        diff2 += (fd - a).powi(2);
+                        norm2 += fd * fd;
+                    }
+                    assert!(norm2.sqrt() > 1e-4, "{name}: gradient too small to test");
+                    assert!(
+                        diff2.sqrt() < 1e-6 * norm2.sqrt(),
+                        "{name} (sparse: {sparse}, {kernel:?})"
+                    );
                 }
-                assert!(norm2.sqrt() > 1e-4, "{name}: gradient too small to test");
-                assert!(
-                    diff2.sqrt() < 1e-6 * norm2.sqrt(),
-                    "{name} (sparse: {sparse})"
-                );
             }
         }
         assert!(matches!(TableRows::of(&emb), TableRows::Sparse(_)));

@@ -18,6 +18,7 @@ mod cls_path;
 mod embedding;
 mod head;
 mod layernorm;
+mod mixing;
 mod protocol;
 mod softmax;
 mod table;
@@ -31,12 +32,13 @@ pub(crate) mod tests;
 pub use activation::Activation;
 pub use block::{Block, HeadParams, Mlp};
 pub use block::{project_rows, project_rows_backward};
-#[cfg(test)]
-pub(crate) use cls_path::with_mix_kernel;
-pub use cls_path::{ClsCache, MixKernel};
+pub use cls_path::ClsCache;
 pub use embedding::{Embedding, Positional, SPARSE_MAX_FILL, SparseRows, TokenBatch};
 pub use head::{ClsHead, ClsHeadCache, HeadOutput, TableRows};
 pub use layernorm::{LAYER_NORM_EPS, LayerNorm};
+pub use mixing::MixKernel;
+#[cfg(test)]
+pub(crate) use mixing::with_mix_kernel;
 pub use protocol::{
     DropoutMasks, MAX_SCORE_GAP, MixPath, PROTOCOL_ACTIVATION, ProtocolCache, ProtocolConfig,
     ProtocolModel,

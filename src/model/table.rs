@@ -143,24 +143,6 @@ impl<S: Real> HeadTable<S> {
     }
 }
 
-/// Backward of [`build`] + [`mix`] given dL/d(mixed) (m x k): [`mix_backward`] then
-/// [`build_backward`]. Adds into `grad` and, if given, into `d_x_tab`.
-#[allow(clippy::too_many_arguments)]
-pub(crate) fn backward<S: Real>(
-    x_tab: &Mat<S>,
-    w: Qkv<'_, S>,
-    table: &HeadTable<S>,
-    vocab: usize,
-    batch: &TokenBatch,
-    fwd: &Mixed<S>,
-    d_mixed: &Mat<S>,
-    grad: QkvGrad<'_, S>,
-    d_x_tab: Option<&mut Mat<S>>,
-) {
-    let tg = mix_backward(table, vocab, batch, fwd, d_mixed);
-    build_backward(x_tab, w, table, &tg, grad, d_x_tab);
-}
-
 /// Per-sample backward of [`mix`] given dL/d(mixed) (m x k): dL/d(scores) and dL/d(values)
 /// on the table rows (the reference for `bitmix::backward`).
 pub(crate) fn mix_backward<S: Real>(
