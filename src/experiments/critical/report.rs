@@ -35,7 +35,7 @@ mod tests;
 
 pub use figure::{drawn_fit, series_style};
 
-/// Suffixes of the table files written beside a critical figure `<stem>` ([`export`]).
+/// Suffixes of the table files written beside a critical figure `<stem>` (`report::export`).
 pub const TABLE_FILES: [&str; 3] = ["_points.csv", "_fits.csv", "_summary.json"];
 
 /// Gap level at which the bound-predicted sample size is read off (its value only moves the
@@ -546,7 +546,7 @@ impl CriticalReport {
 }
 
 /// Writes the figure as `critical_sample_size.*` and the table as
-/// `critical_sample_size_{points,fits}.csv` and `_summary.json` ([`export`]); returns the
+/// `critical_sample_size_{points,fits}.csv` and `_summary.json` (`report::export`); returns the
 /// figure's gallery entry.
 pub fn write_figure(report: &CriticalReport, preset: Preset, out: &Path) -> Result<GalleryEntry> {
     let description = "Critical sample size of 3-sparse AND against context length T (log-log), \
