@@ -48,27 +48,18 @@ pub fn composed_error(kappa: f64) -> Claim {
             .ok()?;
             let f = head.forward(&x).ok()?.value;
             let (xd, theta, wvd) = (to_dm(&x), to_dm(&head.theta()), to_dm(&head.w_v));
-            let z = xd.row(n - 1).transpose();
-            let u = &xd * (&theta * &z);
-            let u2: Vec<f64> = u.iter().zip(du).map(|(a, b)| a + e[0] * b.tanh()).collect();
-            let v2 = xd.transpose() * DVector::from_vec(softmax(&u2));
             let b_x = norms::max_row_norm(&xd).ok()?;
             let b_v = spectral(&wvd)?;
-            let mut h2: Vec<f64> = (wvd.transpose() * v2)
-                .iter()
-                .zip(dh)
-                .map(|(a, b)| a + e[1] * b.tanh())
-                .collect();
-            let (norm, radius) = (l2(&h2), b_v * b_x);
-            if norm > radius {
-                h2.iter_mut().for_each(|v| *v *= radius / norm);
+            let scaled = |e: f64, v: &[f64]| v.iter().map(|b| e * b.tanh()).collect::<Vec<f64>>();
+            let c = CoverElement {
+                xd: &xd,
+                theta: &theta,
+                wvd: &wvd,
+                w: &w,
+                act,
+                radius: b_v * b_x,
             }
-            let c = w
-                .iter()
-                .zip(&h2)
-                .map(|(a, b)| a * act.apply(*b))
-                .sum::<f64>()
-                + e[2] * dc.tanh();
+            .output(&scaled(e[0], du), &scaled(e[1], dh), e[2] * dc.tanh());
             let rhs =
                 l2(&w) * act.lipschitz() * (kappa * b_v * b_x * e[0] + (k as f64).sqrt() * e[1])
                     + e[2];
@@ -76,6 +67,43 @@ pub fn composed_error(kappa: f64) -> Claim {
         },
     )
     .with_seeds(composed_error_seeds())
+}
+
+/// The cover element of the composed-error claims (I11, I33) at one sample: the head's scores
+/// shifted by `du`, its value row shifted by `dh` and projected onto the ball of radius
+/// `radius = B_V B_X` (which holds every true value row, so the error to the true row does not
+/// grow, (I9)), then read out and shifted by `dc`.
+struct CoverElement<'a> {
+    xd: &'a nalgebra::DMatrix<f64>,
+    theta: &'a nalgebra::DMatrix<f64>,
+    wvd: &'a nalgebra::DMatrix<f64>,
+    w: &'a [f64],
+    act: Activation,
+    radius: f64,
+}
+
+impl CoverElement<'_> {
+    fn output(&self, du: &[f64], dh: &[f64], dc: f64) -> f64 {
+        let z = self.xd.row(self.xd.nrows() - 1).transpose();
+        let u = self.xd * (self.theta * &z);
+        let u2: Vec<f64> = u.iter().zip(du).map(|(a, b)| a + b).collect();
+        let v2 = self.xd.transpose() * DVector::from_vec(softmax(&u2));
+        let mut h2: Vec<f64> = (self.wvd.transpose() * v2)
+            .iter()
+            .zip(dh)
+            .map(|(a, b)| a + b)
+            .collect();
+        let norm = l2(&h2);
+        if norm > self.radius {
+            h2.iter_mut().for_each(|v| *v *= self.radius / norm);
+        }
+        self.w
+            .iter()
+            .zip(&h2)
+            .map(|(a, b)| a * self.act.apply(*b))
+            .sum::<f64>()
+            + dc
+    }
 }
 
 /// Extremal configurations of (I11) from its proof: every inequality in the chain tight at once.
@@ -437,27 +465,16 @@ pub fn composed_error_l2(kappa: f64) -> Claim {
                 let (du, dh, dc) = (&s[n * d..n * d + n], &s[n * d + n..n * d + n + k], s[n * d + n + k]);
                 let f = head.forward(&x).ok()?.value;
                 let xd = to_dm(&x);
-                let z = xd.row(n - 1).transpose();
-                let u = &xd * (&theta * &z);
-                let u2: Vec<f64> = u.iter().zip(du).map(|(a, b)| a + e1 * b.tanh()).collect();
-                let v2 = xd.transpose() * DVector::from_vec(softmax(&u2));
-                let mut h2: Vec<f64> = (wvd.transpose() * v2)
-                    .iter()
-                    .zip(dh)
-                    .map(|(a, b)| a + b)
-                    .collect();
-                // Projected onto the ball of radius B_V B_X, which holds every true value row:
-                // the error to the true row does not grow (I9).
-                let (norm, radius) = (l2(&h2), b_v * b_x);
-                if norm > radius {
-                    h2.iter_mut().for_each(|v| *v *= radius / norm);
+                let du: Vec<f64> = du.iter().map(|b| e1 * b.tanh()).collect();
+                let c = CoverElement {
+                    xd: &xd,
+                    theta: &theta,
+                    wvd: &wvd,
+                    w: &w,
+                    act,
+                    radius: b_v * b_x,
                 }
-                let c = w
-                    .iter()
-                    .zip(&h2)
-                    .map(|(a, b)| a * act.apply(*b))
-                    .sum::<f64>()
-                    + dc;
+                .output(&du, dh, dc);
                 out_sq += (f - c).powi(2);
                 e2_sq += l2(dh).powi(2);
                 e3_sq += dc * dc;
