@@ -198,11 +198,11 @@ fn probed_range(search: &SearchResult) -> (f64, f64) {
     )
 }
 
+/// One end of an interval in m: an open end (ln m at -inf or +inf: not reached within the
+/// profile's range) is printed as "open", never as 0 or inf.
 fn fmt_end(v: f64) -> String {
-    if v.is_infinite() {
-        "inf".into()
-    } else if v <= 0.0 {
-        "0".into()
+    if v.is_infinite() || v <= 0.0 {
+        "open".into()
     } else {
         format!("{v:.1}")
     }

@@ -377,3 +377,20 @@ fn the_ablation_figure_names_both_arms_apart() {
     });
     assert!(fig.title.contains("same seeds in both arms"));
 }
+
+#[test]
+fn open_interval_ends_print_as_open_never_as_zero_or_inf() {
+    let c = Crossing {
+        status: CrossingStatus::Fitted,
+        estimate: Some(22.6f64.ln()),
+        slope: Some(1.0),
+        interval: (f64::NEG_INFINITY, f64::INFINITY),
+    };
+    let text = crossing_text(&c);
+    assert_eq!(text, "22.6 [open, open] (fitted)");
+    let closed = Crossing {
+        interval: (20.0f64.ln(), 25.0f64.ln()),
+        ..c
+    };
+    assert_eq!(crossing_text(&closed), "22.6 [20.0, 25.0] (fitted)");
+}
