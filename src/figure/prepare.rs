@@ -286,10 +286,24 @@ pub(crate) fn log_ticks(lo: f64, hi: f64, target: usize) -> (Vec<f64>, Vec<f64>)
     if major.len() >= 3 {
         return (major, mults(&[3.0, 4.0, 6.0, 7.0, 8.0, 9.0]));
     }
-    (
-        mults(&[1.0, 2.0, 3.0, 4.0, 5.0, 6.0, 7.0, 8.0, 9.0]),
-        vec![],
-    )
+    // Within a factor of about 3, 1..9 times powers of ten can bunch at one end (8, 9, 10 for 8
+    // to 16): evenly spaced values are used instead when they cover more of the axis.
+    let digits = mults(&[1.0, 2.0, 3.0, 4.0, 5.0, 6.0, 7.0, 8.0, 9.0]);
+    let linear: Vec<f64> = linear_ticks(10f64.powf(lo), 10f64.powf(hi), target)
+        .into_iter()
+        .filter(|v| *v > 0.0)
+        .map(f64::log10)
+        .filter(|&u| in_range(u))
+        .collect();
+    let spread = |t: &[f64]| match (t.first(), t.last()) {
+        (Some(a), Some(b)) => b - a,
+        _ => -1.0,
+    };
+    if linear.len() >= 2 && spread(&linear) > spread(&digits) {
+        (linear, vec![])
+    } else {
+        (digits, vec![])
+    }
 }
 
 fn superscript(k: i64) -> String {
@@ -368,6 +382,11 @@ mod tests {
         let (major, _) = log_ticks(80f64.log10(), 1200f64.log10(), 5);
         let labels: Vec<f64> = major.iter().map(|u| 10f64.powf(*u).round()).collect();
         assert_eq!(labels, vec![100.0, 200.0, 500.0, 1000.0]);
+        // 7.5 .. 17 (the smoke preset's T = 8, 16): evenly spaced labels across the whole range,
+        // not 8, 9, 10 only.
+        let (major, _) = log_ticks(7.5f64.log10(), 17f64.log10(), 5);
+        let labels: Vec<f64> = major.iter().map(|u| 10f64.powf(*u).round()).collect();
+        assert!(labels.len() >= 3 && *labels.last().unwrap() >= 14.0, "{labels:?}");
     }
 
     #[test]

@@ -153,7 +153,7 @@ impl CriticalReport {
                 name += &format!("; T = {}: outside the probed m", fmt_ts(&extrapolated));
             }
             if s.fits.is_none() {
-                name += "; no fit (fewer than 4 T with an estimate)";
+                name += "; no fit (< 4 T measured)";
             }
             out.push(
                 Series::points(name, x, y)
