@@ -386,7 +386,10 @@ mod tests {
         // not 8, 9, 10 only.
         let (major, _) = log_ticks(7.5f64.log10(), 17f64.log10(), 5);
         let labels: Vec<f64> = major.iter().map(|u| 10f64.powf(*u).round()).collect();
-        assert!(labels.len() >= 3 && *labels.last().unwrap() >= 14.0, "{labels:?}");
+        assert!(
+            labels.len() >= 3 && *labels.last().unwrap() >= 14.0,
+            "{labels:?}"
+        );
     }
 
     #[test]
