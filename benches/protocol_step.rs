@@ -9,7 +9,7 @@
 //! preset's budget for the protocol series (docs/experiments.md §3).
 //! Run: `cargo bench --bench protocol_step` (`-- steps` or `-- trials` for one half only).
 
-use attnbounds::config::{CellConfig, ModelKind, TaskName, TrainConfig};
+use attnbounds::config::CellConfig;
 use attnbounds::model::{DropoutMasks, MixPath, ProtocolConfig, ProtocolModel, TokenBatch};
 use attnbounds::optim::{Adam, Optimizer, Parameters};
 use attnbounds::train::train_cell;
@@ -151,20 +151,15 @@ fn trials() {
             .flat_map(|t| [32usize, 64, 128].map(|m| (t, m)))
             .collect(),
     };
+    // The paper preset's own cell of the series (full batch), at seed 0.
+    let plan = attnbounds::experiments::critical::CriticalPlan::preset(
+        attnbounds::experiments::Preset::Paper,
+    );
     {
         for (t, m) in grid {
             let cell = CellConfig {
-                task: TaskName::And,
-                truth_table: None,
-                sparsity: 3,
-                context_len: t,
-                num_samples: m,
-                model: ModelKind::PaperProtocol,
-                train: TrainConfig {
-                    batch_size: m,
-                    ..series.train.clone()
-                },
                 seed: 0,
+                ..plan.cell(&series, t, m)
             };
             let (c, cpu0) = (Instant::now(), cpu_s());
             let run = train_cell(&cell, 0).expect("protocol trial");

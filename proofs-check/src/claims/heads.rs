@@ -38,14 +38,7 @@ pub fn composed_error(kappa: f64) -> Claim {
             let (du, dh, dc) = (take(n), take(k), take(1)[0]);
             // Stage errors in [e^-6, e^6]: beyond that f64 products overflow (inf * 0 = NaN).
             let e: Vec<f64> = take(3).iter().map(|v| (6.0 * v.tanh()).exp()).collect();
-            let head = ClsHead::new(
-                row_major(wq, d, r),
-                row_major(wk, d, r),
-                row_major(wv, d, k),
-                w.clone(),
-                act,
-            )
-            .ok()?;
+            let head = head_from_flat(wq, wk, wv, &w, act, (d, r, k))?;
             let f = head.forward(&x).ok()?.value;
             let (xd, theta, wvd) = (to_dm(&x), to_dm(&head.theta()), to_dm(&head.w_v));
             let b_x = norms::max_row_norm(&xd).ok()?;
@@ -67,6 +60,26 @@ pub fn composed_error(kappa: f64) -> Claim {
         },
     )
     .with_seeds(composed_error_seeds())
+}
+
+/// The [CLS] head of the composed-error claims from its flat parameters: `W_Q`, `W_K` (d x r),
+/// `W_V` (d x k) row-major and the read-out `w`; `None` when the model refuses them.
+fn head_from_flat(
+    wq: &[f64],
+    wk: &[f64],
+    wv: &[f64],
+    w: &[f64],
+    act: Activation,
+    (d, r, k): (usize, usize, usize),
+) -> Option<ClsHead<f64>> {
+    ClsHead::new(
+        row_major(wq, d, r),
+        row_major(wk, d, r),
+        row_major(wv, d, k),
+        w.to_vec(),
+        act,
+    )
+    .ok()
 }
 
 /// The cover element of the composed-error claims (I11, I33) at one sample: the head's scores
@@ -443,14 +456,7 @@ pub fn composed_error_l2(kappa: f64) -> Claim {
             let w = p[3 * d * r..shared].to_vec();
             // The uniform score error in [e^-6, e^6], as in (I11).
             let e1 = (6.0 * p[shared + m * per_sample].tanh()).exp();
-            let head = ClsHead::new(
-                row_major(wq, d, r),
-                row_major(wk, d, r),
-                row_major(wv, d, k),
-                w.clone(),
-                act,
-            )
-            .ok()?;
+            let head = head_from_flat(wq, wk, wv, &w, act, (d, r, k))?;
             let (theta, wvd) = (to_dm(&head.theta()), to_dm(&head.w_v));
             let b_v = spectral(&wvd)?;
             let sample = |i: usize| &p[shared + i * per_sample..shared + (i + 1) * per_sample];
